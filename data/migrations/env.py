@@ -1,0 +1,36 @@
+"""Alembic environment: runs on the connection handed over by `data.db.migrate`, or on DATABASE_URL."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from data.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        from data.db import make_engine
+        from data.settings import get_settings
+
+        engine = make_engine(config.get_main_option("sqlalchemy.url") or get_settings().database_url)
+        with engine.begin() as conn:
+            _run_on(conn)
+    else:
+        _run_on(connection)
+
+
+def _run_on(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

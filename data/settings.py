@@ -1,0 +1,110 @@
+"""Configuration from the environment (and an optional `.env` file).
+
+One frozen object, read once per process, so every module sees the same values and tests can build their own.
+Secrets (tokens, client secret) are kept out of `repr` so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(value: str, base: Path) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting murecom reads; `.env.example` documents each key."""
+
+    home: Path
+    data_dir: Path
+    database_url: str
+    models_dir: Path
+    audio_dir: Path
+    discord_token: str = field(default="", repr=False)
+    telegram_token: str = field(default="", repr=False)
+    telegram_base_url: str = ""
+    telegram_base_file_url: str = ""
+    spotify_client_id: str = field(default="", repr=False)
+    spotify_client_secret: str = field(default="", repr=False)
+    spotify_api_prefix: str = "https://api.spotify.com/v1/"
+    spotify_token_url: str = "https://accounts.spotify.com/api/token"
+    redis_url: str = ""
+    max_audio_bytes: int = 20_000_000
+    max_audio_seconds: float = 60.0
+    max_query_chars: int = 200
+    user_rate_per_minute: int = 20
+    chat_rate_per_minute: int = 60
+    preview_allowed_hosts: tuple[str, ...] = (
+        "p.scdn.co",
+        "www.youtube.com",
+        "youtube.com",
+        "music.youtube.com",
+    )
+    preview_run_budget: int = 50
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+        """Build settings from `env` (default: the process environment after loading `.env`)."""
+        if env is None:
+            if dotenv:
+                load_dotenv(PROJECT_ROOT / ".env", override=False)
+            env = dict(os.environ)
+        home = _path(env.get("MUREC_HOME", "var"), PROJECT_ROOT)
+        data_dir = _path(env.get("MUREC_DATA", "../shared/data"), PROJECT_ROOT)
+        db_url = env.get("DATABASE_URL") or f"sqlite:///{home / 'murecom.db'}"
+        hosts = env.get("MUREC_PREVIEW_ALLOWED_HOSTS")
+        return cls(
+            home=home,
+            data_dir=data_dir,
+            database_url=db_url,
+            models_dir=_path(env.get("MUREC_MODELS_DIR", str(home / "models")), PROJECT_ROOT),
+            audio_dir=_path(env.get("MUREC_AUDIO_DIR", str(home / "audio")), PROJECT_ROOT),
+            discord_token=env.get("DISCORD_TOKEN", ""),
+            telegram_token=env.get("TELEGRAM_TOKEN", ""),
+            telegram_base_url=env.get("TELEGRAM_BASE_URL", ""),
+            telegram_base_file_url=env.get("TELEGRAM_BASE_FILE_URL", ""),
+            spotify_client_id=env.get("SPOTIFY_CLIENT_ID", ""),
+            spotify_client_secret=env.get("SPOTIFY_CLIENT_SECRET", ""),
+            spotify_api_prefix=env.get("SPOTIFY_API_PREFIX", cls.spotify_api_prefix),
+            spotify_token_url=env.get("SPOTIFY_TOKEN_URL", cls.spotify_token_url),
+            redis_url=env.get("REDIS_URL", ""),
+            max_audio_bytes=int(env.get("MUREC_MAX_AUDIO_BYTES", cls.max_audio_bytes)),
+            max_audio_seconds=float(env.get("MUREC_MAX_AUDIO_SECONDS", cls.max_audio_seconds)),
+            max_query_chars=int(env.get("MUREC_MAX_QUERY_CHARS", cls.max_query_chars)),
+            user_rate_per_minute=int(env.get("MUREC_USER_RATE_PER_MINUTE", cls.user_rate_per_minute)),
+            chat_rate_per_minute=int(env.get("MUREC_CHAT_RATE_PER_MINUTE", cls.chat_rate_per_minute)),
+            preview_allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip())
+            if hosts
+            else cls.preview_allowed_hosts,
+            preview_run_budget=int(env.get("MUREC_PREVIEW_RUN_BUDGET", cls.preview_run_budget)),
+            log_level=env.get("MUREC_LOG_LEVEL", cls.log_level),
+        )
+
+    def describe(self) -> dict[str, str]:
+        """Settings as strings for `/about` and logs, secrets reduced to set/unset."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = ("set" if value else "unset") if not f.repr else str(value)
+        return out
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings

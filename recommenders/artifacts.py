@@ -1,0 +1,143 @@
+"""Versioned model artifacts with an atomic "current" pointer, and a live handle that follows it.
+
+Layout: `<root>/<name>/versions/<version>/` holds what a model's `save` wrote plus `meta.json`;
+`<root>/<name>/CURRENT` names the published version. Publishing writes the new folder completely, then replaces
+CURRENT with `os.replace` (atomic on POSIX), so a reader sees the old model or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ArtifactStore:
+    """Versions of named models under one root folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _dir(self, name: str) -> Path:
+        return self.root / name
+
+    @contextmanager
+    def staging(self, name: str):
+        """A fresh folder to save a model into; removed unless `publish` or `keep` adopts it."""
+        staging = self._dir(name) / "staging" / uuid.uuid4().hex
+        staging.mkdir(parents=True)
+        try:
+            yield staging
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def keep(self, name: str, staged: Path, meta: dict[str, Any] | None = None) -> str:
+        """Move a staged folder into `versions/` (not yet current); returns the new version id."""
+        version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        meta = {"name": name, "version": version, "created": datetime.now(UTC).isoformat(), **(meta or {})}
+        (staged / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+        final = self._dir(name) / "versions" / version
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, final)
+        return version
+
+    def set_current(self, name: str, version: str) -> None:
+        """Point CURRENT at `version` atomically."""
+        if not (self._dir(name) / "versions" / version / "meta.json").exists():
+            raise FileNotFoundError(f"no version {version} of {name}")
+        tmp = self._dir(name) / f".CURRENT.{uuid.uuid4().hex}"
+        tmp.write_text(version)
+        os.replace(tmp, self._dir(name) / "CURRENT")
+
+    def publish(self, name: str, staged: Path, meta: dict[str, Any] | None = None) -> str:
+        """Keep the staged folder as a new version and make it current."""
+        version = self.keep(name, staged, meta)
+        self.set_current(name, version)
+        log.info("published %s version %s", name, version)
+        return version
+
+    def current_version(self, name: str) -> str | None:
+        try:
+            return (self._dir(name) / "CURRENT").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def path(self, name: str, version: str | None = None) -> Path | None:
+        """Folder of `version` (default: the current one), or None when nothing is published."""
+        version = version or self.current_version(name)
+        return None if version is None else self._dir(name) / "versions" / version
+
+    def meta(self, name: str, version: str | None = None) -> dict[str, Any]:
+        path = self.path(name, version)
+        if path is None:
+            return {}
+        return json.loads((path / "meta.json").read_text())
+
+    def versions(self, name: str) -> list[str]:
+        folder = self._dir(name) / "versions"
+        return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+    def prune(self, name: str, keep_last: int = 3) -> None:
+        """Delete old versions, never the current one."""
+        current = self.current_version(name)
+        for version in self.versions(name)[:-keep_last]:
+            if version != current:
+                shutil.rmtree(self._dir(name) / "versions" / version, ignore_errors=True)
+
+
+class LiveModel(Generic[T]):
+    """The current published version of one model, reloaded when CURRENT changes.
+
+    `get()` is cheap (a stat at most every `check_every` seconds); a reload loads the new version fully before
+    swapping the reference, so callers never see a half-loaded model, and a broken new version keeps the old one.
+    """
+
+    def __init__(self, store: ArtifactStore, name: str, loader: Callable[[Path], T], check_every: float = 2.0) -> None:
+        self.store = store
+        self.name = name
+        self._loader = loader
+        self._check_every = check_every
+        self._lock = threading.Lock()
+        self._model: T | None = None
+        self._version: str | None = None
+        self._checked = 0.0
+
+    @property
+    def version(self) -> str | None:
+        return self._version
+
+    def get(self) -> T | None:
+        now = time.monotonic()
+        if self._model is None or now - self._checked >= self._check_every:
+            self._checked = now
+            wanted = self.store.current_version(self.name)
+            if wanted is not None and wanted != self._version:
+                self._reload(wanted)
+        return self._model
+
+    def _reload(self, version: str) -> None:
+        with self._lock:
+            if version == self._version:
+                return
+            path = self.store.path(self.name, version)
+            try:
+                model = self._loader(path)
+            except Exception:
+                log.exception("could not load %s version %s; keeping %s", self.name, version, self._version)
+                return
+            self._model, self._version = model, version
+            log.info("loaded %s version %s", self.name, version)
