@@ -1,0 +1,125 @@
+"""Name search on the real Yes.com titles: exact, typos, "title - artist", artist-only, Spotify links, hostile input."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import func, select, update
+
+from data.corpus import Corpus
+from data.importers.yes import import_yes
+from data.models import Track
+from data.search import QueryError, TrackSearch, normalize, parse_spotify_track_id
+
+
+@pytest.fixture(scope="module")
+def search(yes_corpus: Corpus) -> TrackSearch:
+    return TrackSearch(yes_corpus)
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "artist"),
+    [
+        ("hotel california", "Hotel California", "The Eagles"),
+        ("hotel califrnia", "Hotel California", "The Eagles"),
+        ("Hotel California - Eagles", "Hotel California", "The Eagles"),
+        ("eagles hotel california", "Hotel California", "The Eagles"),
+        ("stairway to haven led zepelin", "Stairway To Heaven", "Led Zeppelin"),
+        ("nirvana smells like teen spirit", "Smells Like Teen Spirit", "Nirvana"),
+        ("smells like teen spirit by nirvana", "Smells Like Teen Spirit", "Nirvana"),
+        ("black and yellow", "Black And Yellow", "Wiz Khalifa"),
+        ("BEYONCÉ halo", "Halo", "Beyonce"),
+        ("whip my hair", "Whip My Hair", "Willow"),
+    ],
+)
+def test_resolves_real_titles(search: TrackSearch, query: str, title: str, artist: str) -> None:
+    res = search.search(query)
+    assert res.best is not None
+    assert (res.best.track.title, res.best.track.artist) == (title, artist)
+    assert not res.ambiguous
+    assert res.best.score > 0.9
+
+
+def test_artist_only_query_is_ambiguous_and_lists_that_artist_by_popularity(search: TrackSearch) -> None:
+    res = search.search("the eagles", limit=5)
+    assert res.ambiguous
+    assert len(res.candidates) == 5
+    assert all(c.track.artist == "The Eagles" for c in res.candidates)
+    pops = [c.track.popularity for c in res.candidates]
+    assert pops == sorted(pops, reverse=True)
+
+
+def test_candidates_are_ranked_by_confidence(search: TrackSearch) -> None:
+    res = search.search("california", limit=5)
+    scores = [c.score for c in res.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 <= s <= 1 for s in scores)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["'; DROP TABLE tracks;--", 'title" OR 1=1 --', "AND *", "NEAR(a b)", "🎵🎶🔥", "%_%", "\\x00", "a" * 199],
+)
+def test_hostile_or_odd_input_is_plain_text(search: TrackSearch, yes_engine, query: str) -> None:
+    with yes_engine.connect() as conn:
+        before = conn.scalar(select(func.count()).select_from(Track))
+    t0 = time.perf_counter()
+    res = search.search(query)
+    assert time.perf_counter() - t0 < 2.0
+    assert all(0 <= c.score <= 1 for c in res.candidates)
+    with yes_engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Track)) == before
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t", "x" * 10_000])
+def test_empty_or_huge_query_gets_a_clear_error(search: TrackSearch, query: str) -> None:
+    with pytest.raises(QueryError) as err:
+        search.search(query)
+    assert "song" in str(err.value) or "characters" in str(err.value)
+
+
+def test_spotify_link_uri_and_id(empty_engine, shared_data) -> None:
+    import_yes(empty_engine, shared_data / "yes_big", limit=50)
+    corpus = Corpus(empty_engine)
+    with empty_engine.begin() as conn:
+        tid = conn.scalar(select(Track.id).where(Track.title == "Hotel California"))
+        conn.execute(update(Track).where(Track.id == tid).values(spotify_id="40riOy7x9W7GXjyGp4pjAv"))
+    search = TrackSearch(corpus)
+    for q in (
+        "https://open.spotify.com/track/40riOy7x9W7GXjyGp4pjAv?si=abc",
+        "https://open.spotify.com/intl-de/track/40riOy7x9W7GXjyGp4pjAv",
+        "spotify:track:40riOy7x9W7GXjyGp4pjAv",
+        "40riOy7x9W7GXjyGp4pjAv",
+    ):
+        res = search.search(q)
+        assert res.best is not None and res.best.track.id == tid and res.best.score == 1.0
+    assert search.search("spotify:track:0000000000000000000000").candidates == []
+
+
+def test_parse_and_normalize() -> None:
+    assert parse_spotify_track_id("hotel california") is None
+    assert parse_spotify_track_id("spotify:track:40riOy7x9W7GXjyGp4pjAv") == "40riOy7x9W7GXjyGp4pjAv"
+    assert normalize("Beyoncé's  HALO!") == "beyonce s halo"
+
+
+def test_suggest_prefix(search: TrackSearch) -> None:
+    short = search.suggest("ho", limit=10)
+    assert 0 < len(short) <= 10
+    assert all(normalize(c.track.title).startswith("ho") for c in short)
+    longer = search.suggest("hotel cal", limit=5)
+    assert longer[0].track.title == "Hotel California"
+
+
+def test_refresh_if_changed_picks_up_new_tracks(empty_engine, shared_data) -> None:
+    import_yes(empty_engine, shared_data / "yes_big", limit=10)
+    search = TrackSearch(Corpus(empty_engine))
+    n = len(search)
+    assert n == 9775
+    from data.importers.common import ensure_tracks
+
+    with empty_engine.begin() as conn:
+        ensure_tracks(conn, "test", {"k1": {"title": "Zyzzyva Nocturne"}})
+    search.refresh_if_changed(every_seconds=0)
+    assert len(search) == n + 1
+    assert search.search("zyzzyva nocturne").best.track.title == "Zyzzyva Nocturne"
