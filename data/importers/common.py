@@ -19,7 +19,7 @@ from data.models import Album, Artist, Playlist, PlaylistTrack, Tag, Track, Trac
 CHUNK = 500
 
 
-def _insert_ignore(conn: Connection, model: Any):
+def insert_ignore(conn: Connection, model: Any):
     dialect = conn.dialect.name
     if dialect == "sqlite":
         return sqlite.insert(model).on_conflict_do_nothing()
@@ -28,7 +28,7 @@ def _insert_ignore(conn: Connection, model: Any):
     return insert(model)
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -37,7 +37,7 @@ def ensure_keyed(conn: Connection, model: Any, source: str, rows: Mapping[str, d
     """Get-or-create rows of a (source, source_key) model; `rows` maps key → column values for new rows."""
     keys = list(rows)
     ids: dict[str, int] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         ids.update(
             conn.execute(
                 select(model.source_key, model.id).where(model.source == source, model.source_key.in_(chunk))
@@ -46,9 +46,9 @@ def ensure_keyed(conn: Connection, model: Any, source: str, rows: Mapping[str, d
     missing = [k for k in keys if k not in ids]
     if missing:
         values = [{"source": source, "source_key": k, **rows[k]} for k in missing]
-        for chunk in _chunks(values):
-            conn.execute(_insert_ignore(conn, model), list(chunk))
-        for chunk in _chunks(missing):
+        for chunk in chunks(values):
+            conn.execute(insert_ignore(conn, model), list(chunk))
+        for chunk in chunks(missing):
             ids.update(
                 conn.execute(
                     select(model.source_key, model.id).where(model.source == source, model.source_key.in_(chunk))
@@ -72,11 +72,11 @@ def ensure_tracks(conn: Connection, source: str, tracks: Mapping[str, dict[str, 
 def ensure_tags(conn: Connection, names: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(names))
     ids: dict[str, int] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         ids.update(conn.execute(select(Tag.name, Tag.id).where(Tag.name.in_(chunk))).all())
     missing = [n for n in wanted if n not in ids]
-    for chunk in _chunks(missing):
-        conn.execute(_insert_ignore(conn, Tag), [{"name": n} for n in chunk])
+    for chunk in chunks(missing):
+        conn.execute(insert_ignore(conn, Tag), [{"name": n} for n in chunk])
         ids.update(conn.execute(select(Tag.name, Tag.id).where(Tag.name.in_(chunk))).all())
     return ids
 
@@ -84,14 +84,14 @@ def ensure_tags(conn: Connection, names: Iterable[str]) -> dict[str, int]:
 def link_track_artists(conn: Connection, links: Iterable[tuple[int, int, int]]) -> None:
     """(track id, artist id, position) rows; existing links are left alone."""
     rows = [{"track_id": t, "artist_id": a, "position": p} for t, a, p in links]
-    for chunk in _chunks(rows):
-        conn.execute(_insert_ignore(conn, TrackArtist), list(chunk))
+    for chunk in chunks(rows):
+        conn.execute(insert_ignore(conn, TrackArtist), list(chunk))
 
 
 def link_track_tags(conn: Connection, links: Iterable[tuple[int, int, float]]) -> None:
     rows = [{"track_id": t, "tag_id": g, "weight": w} for t, g, w in links]
-    for chunk in _chunks(rows):
-        conn.execute(_insert_ignore(conn, TrackTag), list(chunk))
+    for chunk in chunks(rows):
+        conn.execute(insert_ignore(conn, TrackTag), list(chunk))
 
 
 def store_playlists(
@@ -105,7 +105,7 @@ def store_playlists(
     keyed = {key: {"name": name[:500]} for key, name, _ in playlists}
     existing: set[str] = set()
     keys = list(keyed)
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         existing.update(
             conn.scalars(
                 select(Playlist.source_key).where(Playlist.source == source, Playlist.source_key.in_(chunk))
@@ -119,6 +119,6 @@ def store_playlists(
         if key in existing:
             conn.execute(delete(PlaylistTrack).where(PlaylistTrack.playlist_id == ids[key]))
         entries.extend({"playlist_id": ids[key], "position": pos, "track_id": t} for pos, t in enumerate(tracks))
-    for chunk in _chunks(entries, 2000):
-        conn.execute(_insert_ignore(conn, PlaylistTrack), list(chunk))
+    for chunk in chunks(entries, 2000):
+        conn.execute(insert_ignore(conn, PlaylistTrack), list(chunk))
     return len([k for k in keys if k not in existing])

@@ -1,0 +1,59 @@
+"""`murecom import …` and `murecom stats`: load real data into the corpus database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from data.corpus import Corpus
+    from data.db import get_engine, safe_url
+    from data.settings import get_settings
+
+    settings = get_settings()
+    engine = get_engine()
+    data_dir = settings.data_dir
+    kind = args.kind
+    reports = []
+    if kind in ("yes", "default"):
+        from data.importers.yes import import_yes
+
+        reports.append(import_yes(engine, Path(args.path or data_dir / "yes_big"), limit=args.limit))
+    if kind in ("hetrec", "default"):
+        from data.importers.hetrec import import_hetrec
+
+        reports.append(import_hetrec(engine, Path(args.path or data_dir / "hetrec-lastfm-2k")))
+    if kind == "mpd":
+        if not args.path:
+            print("murecom import mpd needs the path of an MPD slice file or of the folder holding them")
+            return 2
+        from data.importers.mpd import import_mpd
+
+        reports.append(import_mpd(engine, [Path(args.path)]))
+    for report in reports:
+        print(report)
+    print(f"corpus at {safe_url(settings.database_url)}: {Corpus(engine).stats()}")
+    return 0
+
+
+def _stats(_args: argparse.Namespace) -> int:
+    from data.corpus import Corpus
+    from data.db import get_engine
+
+    print(json.dumps(Corpus(get_engine()).stats(), indent=2))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import real data into the corpus (idempotent)")
+    p.add_argument("kind", choices=["default", "yes", "hetrec", "mpd"], help="default = Yes.com + HetRec Last.fm")
+    p.add_argument("path", nargs="?", help="dataset folder or file (default: under MUREC_DATA)")
+    p.add_argument("--limit", type=int, default=None, help="import at most this many Yes.com playlists")
+    p.set_defaults(func=_import)
+    s = sub.add_parser("stats", help="row counts of the corpus")
+    s.set_defaults(func=_stats)

@@ -1,0 +1,107 @@
+"""Importer of Spotify Million Playlist Dataset slices (`mpd.slice.*.json`), for users who have the MPD.
+
+Each slice holds 1,000 playlists (`playlists[].tracks[]` with `track_uri`, `track_name`, `artist_name`,
+`artist_uri`, `album_name`, `album_uri`, `pos`, `duration_ms`). Slices are read one at a time and written in
+batches, so memory is bounded by one slice whatever the number of files. Tracks, artists and albums use source
+"spotify" keyed by their Spotify ids (shared with the Spotify crawler, so the same track is stored once);
+playlists use source "mpd" keyed by `pid`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from data.importers.common import ensure_albums, ensure_artists, ensure_tracks, link_track_artists, store_playlists
+
+log = logging.getLogger(__name__)
+TRACK_SOURCE = "spotify"
+PLAYLIST_SOURCE = "mpd"
+
+
+@dataclass
+class MpdReport:
+    files: int = 0
+    playlists_seen: int = 0
+    playlists_new: int = 0
+    tracks_seen: int = 0
+    skipped_entries: int = 0
+
+
+def spotify_id(uri: str | None) -> str | None:
+    """`spotify:track:ID` → `ID` (also accepts a bare id)."""
+    if not uri:
+        return None
+    return uri.rsplit(":", 1)[-1] or None
+
+
+def _store_batch(engine: Engine, playlists: list[dict], report: MpdReport) -> None:
+    tracks: dict[str, dict] = {}
+    artists: dict[str, dict] = {}
+    albums: dict[str, dict] = {}
+    track_artist: dict[str, str] = {}
+    track_album: dict[str, str] = {}
+    ordered: list[tuple[str, str, list[str]]] = []
+    for pl in playlists:
+        keys: list[str] = []
+        for entry in sorted(pl.get("tracks") or [], key=lambda t: t.get("pos", 0)):
+            tid = spotify_id(entry.get("track_uri"))
+            if tid is None or not entry.get("track_name"):
+                report.skipped_entries += 1
+                continue
+            tracks.setdefault(
+                tid,
+                {"title": str(entry["track_name"])[:500], "spotify_id": tid, "duration_ms": entry.get("duration_ms")},
+            )
+            aid = spotify_id(entry.get("artist_uri")) or f"name:{str(entry.get('artist_name', '')).casefold()}"
+            artists.setdefault(
+                aid,
+                {
+                    "name": str(entry.get("artist_name") or "unknown")[:500],
+                    "spotify_id": aid if ":" not in aid else None,
+                },
+            )
+            track_artist[tid] = aid
+            alb = spotify_id(entry.get("album_uri"))
+            if alb:
+                albums.setdefault(alb, {"name": str(entry.get("album_name") or "")[:500], "spotify_id": alb})
+                track_album[tid] = alb
+            keys.append(tid)
+        report.tracks_seen += len(keys)
+        ordered.append((str(pl.get("pid")), str(pl.get("name") or ""), keys))
+    with engine.begin() as conn:
+        album_ids = ensure_albums(conn, TRACK_SOURCE, albums)
+        for tid, alb in track_album.items():
+            tracks[tid]["album_id"] = album_ids.get(alb)
+        track_ids = ensure_tracks(conn, TRACK_SOURCE, tracks)
+        artist_ids = ensure_artists(conn, TRACK_SOURCE, artists)
+        link_track_artists(conn, ((track_ids[t], artist_ids[a], 0) for t, a in track_artist.items()))
+        report.playlists_new += store_playlists(
+            conn, PLAYLIST_SOURCE, [(pid, name, [track_ids[k] for k in keys]) for pid, name, keys in ordered]
+        )
+
+
+def import_mpd(engine: Engine, files: Iterable[Path], batch: int = 500) -> MpdReport:
+    """Import MPD slice files (a folder is expanded to its `mpd.slice.*.json`)."""
+    report = MpdReport()
+    paths: list[Path] = []
+    for f in files:
+        f = Path(f)
+        paths.extend(sorted(f.glob("mpd.slice.*.json")) if f.is_dir() else [f])
+    for path in paths:
+        with path.open(encoding="utf-8") as fh:
+            doc = json.load(fh)
+        report.files += 1
+        playlists = doc.get("playlists") or []
+        for start in range(0, len(playlists), batch):
+            chunk = [p for p in playlists[start : start + batch] if isinstance(p, dict) and "pid" in p]
+            report.playlists_seen += len(chunk)
+            _store_batch(engine, chunk, report)
+        del doc, playlists
+    log.info("mpd import: %s", report)
+    return report
