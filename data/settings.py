@@ -26,7 +26,7 @@ class Settings:
 
     home: Path
     data_dir: Path
-    database_url: str
+    database_url: str = field(repr=False)
     models_dir: Path
     audio_dir: Path
     discord_token: str = field(default="", repr=False)
@@ -96,6 +96,9 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             out[f.name] = ("set" if value else "unset") if not f.repr else str(value)
+        from data.db import safe_url
+
+        out["database_url"] = safe_url(self.database_url)
         return out
 
 

@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` (the main job) and `make test` (the suite; .ci/run calls it).
+# Everything installs from this repo's own files into .venv; data comes from MUREC_DATA (default ../shared/data).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
+
+.PHONY: run test setup audio-data lint bench clean
+
+run: setup
+	$(BIN)/murecom run
+
+test: $(STAMP) audio-data
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+setup: $(STAMP) audio-data
+	$(BIN)/murecom setup
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Real audio (Debian soundtrack packages, music21 pieces rendered with fluidsynth) into var/audio-src.
+audio-data: $(STAMP)
+	@if [ -x scripts/get_audio.sh ]; then bash scripts/get_audio.sh; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf var/models var/eval
