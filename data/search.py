@@ -108,7 +108,7 @@ class TrackSearch:
     _instances: dict[str, TrackSearch] = {}
     _instances_lock = threading.Lock()
 
-    def __init__(self, corpus: Corpus, candidates: int = 300) -> None:
+    def __init__(self, corpus: Corpus, candidates: int = 150) -> None:
         self.corpus = corpus
         self._n_candidates = candidates
         self._lock = threading.Lock()
@@ -155,7 +155,8 @@ class TrackSearch:
         with self._lock:
             self._ids, self._titles, self._full_titles, self._artists = ids, titles, full_titles, artists
             self._pop_prior, self._spotify, self._order_by_pop = pop_prior, spotify, order_by_pop
-            self._vectorizer, self._matrix = vectorizer, matrix
+            # column-major copy: a query touches only the postings of its own 3-grams
+            self._vectorizer, self._matrix = vectorizer, (matrix.tocsc() if matrix is not None else None)
             self._built_max_id = max_id
             self._checked = time.monotonic()
 
@@ -226,7 +227,7 @@ class TrackSearch:
                 pool = self._order_by_pop[: self._n_candidates]
                 pool = np.array([i for i in pool if self._titles[i].startswith(norm)], dtype=np.int64)
             else:
-                sims = (self._matrix @ qvec.T).toarray().ravel()
+                sims = np.asarray(self._matrix[:, qvec.indices] @ qvec.data).ravel()
                 n = min(self._n_candidates, len(sims))
                 pool = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
                 pool = pool[sims[pool] > 0]
