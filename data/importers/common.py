@@ -33,6 +33,20 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[i : i + size]
 
 
+def insert_rows(conn: Connection, model: Any, rows: Sequence[dict[str, Any]], size: int = CHUNK) -> None:
+    """Insert rows, skipping conflicts, as one executemany per chunk.
+
+    Rows are grouped by their set of columns so that a column missing from a row keeps its default.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    stmt = insert_ignore(conn, model)
+    for group in groups.values():
+        for chunk in chunks(group, size):
+            conn.execute(stmt, list(chunk))
+
+
 def ensure_keyed(conn: Connection, model: Any, source: str, rows: Mapping[str, dict[str, Any]]) -> dict[str, int]:
     """Get-or-create rows of a (source, source_key) model; `rows` maps key → column values for new rows."""
     keys = list(rows)
@@ -45,9 +59,7 @@ def ensure_keyed(conn: Connection, model: Any, source: str, rows: Mapping[str, d
         )
     missing = [k for k in keys if k not in ids]
     if missing:
-        values = [{"source": source, "source_key": k, **rows[k]} for k in missing]
-        for chunk in chunks(values):
-            conn.execute(insert_ignore(conn, model), list(chunk))
+        insert_rows(conn, model, [{"source": source, "source_key": k, **rows[k]} for k in missing])
         for chunk in chunks(missing):
             ids.update(
                 conn.execute(
@@ -75,23 +87,19 @@ def ensure_tags(conn: Connection, names: Iterable[str]) -> dict[str, int]:
     for chunk in chunks(wanted):
         ids.update(conn.execute(select(Tag.name, Tag.id).where(Tag.name.in_(chunk))).all())
     missing = [n for n in wanted if n not in ids]
+    insert_rows(conn, Tag, [{"name": n} for n in missing])
     for chunk in chunks(missing):
-        conn.execute(insert_ignore(conn, Tag), [{"name": n} for n in chunk])
         ids.update(conn.execute(select(Tag.name, Tag.id).where(Tag.name.in_(chunk))).all())
     return ids
 
 
 def link_track_artists(conn: Connection, links: Iterable[tuple[int, int, int]]) -> None:
     """(track id, artist id, position) rows; existing links are left alone."""
-    rows = [{"track_id": t, "artist_id": a, "position": p} for t, a, p in links]
-    for chunk in chunks(rows):
-        conn.execute(insert_ignore(conn, TrackArtist), list(chunk))
+    insert_rows(conn, TrackArtist, [{"track_id": t, "artist_id": a, "position": p} for t, a, p in links])
 
 
 def link_track_tags(conn: Connection, links: Iterable[tuple[int, int, float]]) -> None:
-    rows = [{"track_id": t, "tag_id": g, "weight": w} for t, g, w in links]
-    for chunk in chunks(rows):
-        conn.execute(insert_ignore(conn, TrackTag), list(chunk))
+    insert_rows(conn, TrackTag, [{"track_id": t, "tag_id": g, "weight": w} for t, g, w in links])
 
 
 def store_playlists(
@@ -119,6 +127,5 @@ def store_playlists(
         if key in existing:
             conn.execute(delete(PlaylistTrack).where(PlaylistTrack.playlist_id == ids[key]))
         entries.extend({"playlist_id": ids[key], "position": pos, "track_id": t} for pos, t in enumerate(tracks))
-    for chunk in chunks(entries, 2000):
-        conn.execute(insert_ignore(conn, PlaylistTrack), list(chunk))
+    insert_rows(conn, PlaylistTrack, entries, size=2000)
     return len([k for k in keys if k not in existing])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from data.importers.common import chunks, ensure_artists, ensure_keyed, ensure_tags, insert_ignore
+from data.importers.common import ensure_artists, ensure_keyed, ensure_tags, insert_rows
 from data.models import ArtistTag, Listener, ListenerArtist
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,7 @@ def import_hetrec(engine: Engine, folder: Path, batch: int = 5000) -> HetrecRepo
                 for u, a, w in pending
                 if a in artist_ids
             ]
-            for chunk in chunks(values):
-                conn.execute(insert_ignore(conn, ListenerArtist), list(chunk))
+            insert_rows(conn, ListenerArtist, values)
             report.plays += len(values)
         pending.clear()
 
@@ -91,8 +90,7 @@ def import_hetrec(engine: Engine, folder: Path, batch: int = 5000) -> HetrecRepo
             {"artist_id": artist_ids[a], "tag_id": tag_ids[tag_names[t][:200]], "weight": float(n)}
             for (a, t), n in counts.items()
         ]
-        for chunk in chunks(values):
-            conn.execute(insert_ignore(conn, ArtistTag), list(chunk))
+        insert_rows(conn, ArtistTag, values)
     report.artist_tags = len(counts)
     log.info("hetrec import: %s", report)
     return report

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, bindparam, update
 
 from data.importers.common import (
     ensure_artists,
@@ -73,9 +73,9 @@ def import_yes(engine: Engine, folder: Path, batch: int = 2000, limit: int | Non
     with engine.begin() as conn:
         artist_ids = ensure_artists(conn, SOURCE, {artist_key(a): {"name": a[:500]} for _, _, a in songs})
         track_ids = ensure_tracks(conn, SOURCE, {sid: {"title": title[:500]} for sid, title, _ in songs})
-        for sid, count in freq.items():
-            if sid in track_ids:
-                conn.execute(update(Track).where(Track.id == track_ids[sid]).values(popularity=count))
+        pops = [{"tid": track_ids[sid], "pop": count} for sid, count in freq.items() if sid in track_ids]
+        if pops:
+            conn.execute(update(Track).where(Track.id == bindparam("tid")).values(popularity=bindparam("pop")), pops)
         link_track_artists(conn, ((track_ids[sid], artist_ids[artist_key(a)], 0) for sid, _, a in songs))
         tag_ids = ensure_tags(conn, tag_names.values())
         link_track_tags(
