@@ -1,0 +1,106 @@
+"""Sparse item-kNN on the real Yes.com playlists: ranking, reasons, persistence, and beating popularity."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from recommenders.artifacts import ArtifactStore
+from recommenders.base import NotInModel
+from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
+from recommenders.cf.itemknn import ItemKNN
+from recommenders.cf.registry import CF_ARTIFACT, live_cf, load_recommender, train_and_publish
+from recommenders.evaluation import evaluate_recommender, playlist_split
+
+
+@pytest.fixture(scope="module")
+def split(yes_corpus):
+    return playlist_split(yes_corpus, n_test=400, seed=7)
+
+
+@pytest.fixture(scope="module")
+def knn(yes_corpus) -> ItemKNN:
+    return ItemKNN().fit(yes_corpus)
+
+
+@pytest.fixture(scope="module")
+def playlists(yes_corpus) -> list[list[int]]:
+    return [list(p) for p in yes_corpus.playlists()]
+
+
+def _most_common_track(playlists) -> int:
+    return Counter(t for p in playlists for t in set(p)).most_common(1)[0][0]
+
+
+def test_results_sorted_by_score_and_reasons_quote_true_counts(knn, playlists) -> None:
+    seed = _most_common_track(playlists)
+    recs = knn.similar(seed, 20)
+    assert len(recs) == 20
+    scores = [r.score for r in recs]
+    assert scores == sorted(scores, reverse=True)
+    assert seed not in {r.track_id for r in recs}
+    holders = [set(p) for p in playlists if seed in p]
+    for r in recs[:5]:
+        together = sum(r.track_id in p for p in holders)
+        assert r.reason == f"appears with it in {together} playlists" or (
+            together == 1 and r.reason == "appears with it in 1 playlist"
+        )
+
+
+def test_exclude_and_unknown_seed(knn, playlists) -> None:
+    seed = _most_common_track(playlists)
+    first = knn.similar(seed, 5)
+    again = knn.similar(seed, 5, exclude={first[0].track_id})
+    assert first[0].track_id not in {r.track_id for r in again}
+    assert again[0] == first[1]
+    with pytest.raises(NotInModel, match="not in the itemknn model"):
+        knn.similar(10**9)
+    assert 10**9 not in knn
+    with pytest.raises(NotInModel):
+        knn.similar_to_many([10**9, 10**9 + 1])
+
+
+def test_save_load_round_trip(knn, playlists, tmp_path) -> None:
+    knn.save(tmp_path)
+    loaded = load_recommender(tmp_path)
+    assert isinstance(loaded, ItemKNN) and loaded.params() == knn.params()
+    seeds = [p[0] for p in playlists[:30]]
+    for s in seeds:
+        assert loaded.similar(s, 10) == knn.similar(s, 10)
+    assert loaded.similar_to_many(seeds[:4], 10) == knn.similar_to_many(seeds[:4], 10)
+
+
+def test_block_size_does_not_change_the_table(split) -> None:
+    a = split.fit(ItemKNN(block=10_000))
+    b = split.fit(ItemKNN(block=97))
+    some = [int(t) for t in a.item_ids[:200]]
+    for t in some:
+        assert [r.track_id for r in a.similar(t, 10)] == [r.track_id for r in b.similar(t, 10)]
+        assert np.allclose([r.score for r in a.similar(t, 10)], [r.score for r in b.similar(t, 10)], rtol=1e-5)
+
+
+def test_beats_popularity_and_random(split) -> None:
+    knn = evaluate_recommender(split.fit(ItemKNN()), split)
+    pop = evaluate_recommender(split.fit(PopularityRecommender()), split)
+    rnd = evaluate_recommender(split.fit(RandomRecommender()), split)
+    for metric in ("r_precision", "ndcg@100", "recall@100", "hr@10_next"):
+        assert knn[metric] > 2 * pop[metric] > rnd[metric], metric
+    assert knn["clicks"] < pop["clicks"]
+    assert knn["coverage@10"] > 20 * pop["coverage@10"]
+
+
+def test_train_and_publish_then_live_handle(yes_corpus, tmp_path) -> None:
+    store = ArtifactStore(tmp_path)
+    summary = train_and_publish(yes_corpus, store, ["itemknn"])
+    assert summary["winner"] == "itemknn"
+    meta = store.meta(CF_ARTIFACT)
+    assert meta["model"] == "itemknn"
+    assert meta["metrics"]["ndcg@100"] > meta["baseline_popularity"]["ndcg@100"]
+    live = live_cf(store)
+    model = live.get()
+    assert model is not None and live.version == summary["version"]
+    assert len(model.similar(int(model.item_ids[0]), 5)) == 5
+    with pytest.raises(ValueError, match="unknown model"):
+        train_and_publish(yes_corpus, store, ["nope"])
