@@ -95,6 +95,8 @@ class NeighbourRecommender(CFRecommender):
             raise NotInModel(int(seeds[0]) if len(seeds) else -1, self.name)
         rows = np.asarray([i for i, _ in known])
         w = np.asarray([w for _, w in known], dtype=np.float32)
+        if self.unit == "listeners":  # play counts span 1..100k: a log keeps one obsession from drowning the rest
+            w = np.log1p(np.maximum(w, 0.0))
         scores = np.asarray(sp.csr_matrix(w).dot(sim[rows]).todense()).ravel()
         hits = np.asarray((cooc[rows] > 0).sum(axis=0)).ravel()
         evidence = np.asarray(cooc[rows].sum(axis=0)).ravel()

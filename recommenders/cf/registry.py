@@ -28,9 +28,11 @@ CF_ARTIFACT = "cf"
 def _classes() -> dict[str, type[CFRecommender]]:
     from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
     from recommenders.cf.itemknn import ItemKNN
+    from recommenders.cf.surprise_knn import SurpriseKNNBaseline
     from recommenders.cf.word2vec import Word2VecRecommender
 
     classes: dict[str, type[CFRecommender]] = {
+        SurpriseKNNBaseline.name: SurpriseKNNBaseline,
         ItemKNN.name: ItemKNN,
         Word2VecRecommender.name: Word2VecRecommender,
         PopularityRecommender.name: PopularityRecommender,
@@ -42,6 +44,7 @@ def _classes() -> dict[str, type[CFRecommender]]:
 def model_factories(seed: int = 42) -> dict[str, Callable[[], CFRecommender]]:
     """The candidate models with the settings the evaluation chose (see docs/cf.md), by artifact name."""
     from recommenders.cf.itemknn import ItemKNN
+    from recommenders.cf.surprise_knn import SurpriseKNNBaseline
     from recommenders.cf.word2vec import Word2VecRecommender
 
     return {
@@ -49,11 +52,12 @@ def model_factories(seed: int = 42) -> dict[str, Callable[[], CFRecommender]]:
         "word2vec": lambda: Word2VecRecommender(
             vector_size=128, window=3, negative=10, ns_exponent=-0.5, sample=1e-3, epochs=10, seed=seed
         ),
+        "knnbaseline": lambda: SurpriseKNNBaseline(max_items=3000, shrinkage=100, negatives=1.0, seed=seed),
     }
 
 
 #: Models trained by default (the order is the order of training).
-DEFAULT_MODELS: tuple[str, ...] = ("itemknn", "word2vec")
+DEFAULT_MODELS: tuple[str, ...] = ("itemknn", "word2vec", "knnbaseline")
 
 
 def load_recommender(path: Path) -> Recommender:
