@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-COMMAND_MODULES = ("data.cli", "recommenders.cli", "bot.cli", "jobs.cli")
+COMMAND_MODULES = ("data.cli", "recommenders.cli", "bot.cli", "jobs.cli", "jobs.bootstrap")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # gensim logs every epoch at INFO; keep our own INFO lines readable
+        logging.getLogger("gensim").setLevel(logging.WARNING)
     return int(args.func(args) or 0)
 
 
