@@ -12,7 +12,7 @@ from recommenders.base import NotInModel
 from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
 from recommenders.cf.itemknn import ItemKNN
 from recommenders.cf.registry import CF_ARTIFACT, live_cf, load_recommender, train_and_publish
-from recommenders.evaluation import evaluate_recommender, playlist_split
+from recommenders.evaluation import evaluate_recommender, playlist_split, primary_score
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +93,14 @@ def test_beats_popularity_and_random(split) -> None:
 
 def test_train_and_publish_then_live_handle(yes_corpus, tmp_path) -> None:
     store = ArtifactStore(tmp_path)
-    summary = train_and_publish(yes_corpus, store, ["itemknn"])
-    assert summary["winner"] == "itemknn"
+    summary = train_and_publish(yes_corpus, store, ["itemknn", "als"])
+    scores = {n: primary_score(summary["models"][n]["metrics"]) for n in ("itemknn", "als")}
+    assert summary["winner"] == max(scores, key=scores.get)
+    assert store.current_version("itemknn") and store.current_version("als")
     meta = store.meta(CF_ARTIFACT)
-    assert meta["model"] == "itemknn"
-    assert meta["metrics"]["ndcg@100"] > meta["baseline_popularity"]["ndcg@100"]
+    assert meta["model"] == summary["winner"]
+    for m in ("r_precision", "ndcg@100"):
+        assert meta["metrics"][m] > 2 * meta["baseline_popularity"][m]
     live = live_cf(store)
     model = live.get()
     assert model is not None and live.version == summary["version"]

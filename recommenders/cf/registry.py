@@ -25,14 +25,19 @@ log = logging.getLogger(__name__)
 CF_ARTIFACT = "cf"
 
 
-def _classes() -> dict[str, type[CFRecommender]]:
+def model_classes() -> dict[str, type[CFRecommender]]:
+    """Every saveable CF model class by its `name` (what `model.json` records)."""
+    from recommenders.cf.als import ALSRecommender
     from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
+    from recommenders.cf.blend import Blend
     from recommenders.cf.itemknn import ItemKNN
     from recommenders.cf.surprise_knn import SurpriseKNNBaseline
     from recommenders.cf.word2vec import Word2VecRecommender
 
     classes: dict[str, type[CFRecommender]] = {
         SurpriseKNNBaseline.name: SurpriseKNNBaseline,
+        ALSRecommender.name: ALSRecommender,
+        Blend.name: Blend,
         ItemKNN.name: ItemKNN,
         Word2VecRecommender.name: Word2VecRecommender,
         PopularityRecommender.name: PopularityRecommender,
@@ -43,6 +48,8 @@ def _classes() -> dict[str, type[CFRecommender]]:
 
 def model_factories(seed: int = 42) -> dict[str, Callable[[], CFRecommender]]:
     """The candidate models with the settings the evaluation chose (see docs/cf.md), by artifact name."""
+    from recommenders.cf.als import ALSRecommender
+    from recommenders.cf.blend import Blend
     from recommenders.cf.itemknn import ItemKNN
     from recommenders.cf.surprise_knn import SurpriseKNNBaseline
     from recommenders.cf.word2vec import Word2VecRecommender
@@ -53,17 +60,25 @@ def model_factories(seed: int = 42) -> dict[str, Callable[[], CFRecommender]]:
             vector_size=128, window=3, negative=10, ns_exponent=-0.5, sample=1e-3, epochs=10, seed=seed
         ),
         "knnbaseline": lambda: SurpriseKNNBaseline(max_items=3000, shrinkage=100, negatives=1.0, seed=seed),
+        "als": lambda: ALSRecommender(factors=128, regularization=0.05, alpha=10.0, iterations=15, seed=seed),
+        "blend": lambda: Blend(
+            [
+                {"class": "itemknn", "params": {}, "weight": 1.0},
+                {"class": "als", "params": {"seed": seed}, "weight": 1.0},
+            ],
+            fusion="score",
+        ),
     }
 
 
 #: Models trained by default (the order is the order of training).
-DEFAULT_MODELS: tuple[str, ...] = ("itemknn", "word2vec", "knnbaseline")
+DEFAULT_MODELS: tuple[str, ...] = ("itemknn", "word2vec", "knnbaseline", "als", "blend")
 
 
 def load_recommender(path: Path) -> Recommender:
     """Load whatever CF model `path` holds (its `model.json` marker names the class)."""
     marker = CFRecommender.read_marker(Path(path))
-    classes = _classes()
+    classes = model_classes()
     cls = classes.get(marker["class"])
     if cls is None:
         raise ValueError(f"{path} holds an unknown model class {marker['class']!r}; known: {sorted(classes)}")

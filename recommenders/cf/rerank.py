@@ -55,19 +55,20 @@ def rerank(
     sim = similarity or (lambda a, b: 1.0 if primary(a) == primary(b) else 0.0)
     top = max((r.score for r in pool), default=1.0) or 1.0
     remaining = list(pool)
+    redundancy = [0.0] * len(remaining)  # max similarity to the picks so far, updated once per pick
     while remaining and len(chosen) < k:
         best_i, best_v = -1, float("-inf")
         for i, r in enumerate(remaining):
-            a = primary(r.track_id)
-            if max_per_artist > 0 and per_artist[a] >= max_per_artist:
+            if max_per_artist > 0 and per_artist[primary(r.track_id)] >= max_per_artist:
                 continue
-            redundancy = max((sim(r.track_id, c.track_id) for c in chosen), default=0.0)
-            v = mmr_lambda * r.score / top - (1.0 - mmr_lambda) * redundancy
+            v = mmr_lambda * r.score / top - (1.0 - mmr_lambda) * redundancy[i]
             if v > best_v:
                 best_i, best_v = i, v
         if best_i < 0:
             break
         r = remaining.pop(best_i)
+        redundancy.pop(best_i)
         per_artist[primary(r.track_id)] += 1
         chosen.append(r)
+        redundancy = [max(red, sim(c.track_id, r.track_id)) for red, c in zip(redundancy, remaining, strict=True)]
     return chosen
