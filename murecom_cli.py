@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        # gensim logs every epoch at INFO; keep our own INFO lines readable
-        logging.getLogger("gensim").setLevel(logging.WARNING)
+        # gensim logs every epoch, alembic every plugin, httpx every request: keep our own INFO lines readable
+        for noisy in ("gensim", "alembic", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.func(args) or 0)
 
 

@@ -1,0 +1,76 @@
+"""`murecom chat`, `murecom bot discord|telegram|all` and `murecom run` (bots when tokens are set, else the console)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def _core():
+    from bot.app import build_core
+    from data.settings import get_settings
+
+    return build_core(get_settings())
+
+
+def _chat(_args: argparse.Namespace) -> int:
+    from bot.console import run_console
+
+    asyncio.run(run_console(_core()))
+    return 0
+
+
+async def _run_bots(platforms: list[str]) -> None:
+    from data.settings import get_settings
+
+    settings = get_settings()
+    core = _core()
+    runners = []
+    if "telegram" in platforms:
+        from bot.telegram_adapter import run_telegram
+
+        runners.append(run_telegram(core, settings))
+    if "discord" in platforms:
+        from bot.discord_adapter import run_discord
+
+        runners.append(run_discord(core, settings))
+    await asyncio.gather(*runners)
+
+
+def _bot(args: argparse.Namespace) -> int:
+    from data.settings import get_settings
+
+    settings = get_settings()
+    platforms = ["discord", "telegram"] if args.platform == "all" else [args.platform]
+    missing = [p for p in platforms if not getattr(settings, f"{p}_token")]
+    if missing:
+        print(f"no token for {', '.join(missing)}: set {', '.join(p.upper() + '_TOKEN' for p in missing)} in .env")
+        return 2
+    asyncio.run(_run_bots(platforms))
+    return 0
+
+
+def _run(_args: argparse.Namespace) -> int:
+    from data.settings import get_settings
+
+    settings = get_settings()
+    platforms = [p for p in ("discord", "telegram") if getattr(settings, f"{p}_token")]
+    if not platforms:
+        print("No DISCORD_TOKEN or TELEGRAM_TOKEN in .env: starting the local console chat.")
+        return _chat(_args)
+    log.info("starting bots: %s", ", ".join(platforms))
+    asyncio.run(_run_bots(platforms))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("chat", help="local console chat speaking the bot's commands")
+    p.set_defaults(func=_chat)
+    b = sub.add_parser("bot", help="start the Discord and/or Telegram bot")
+    b.add_argument("platform", choices=["discord", "telegram", "all"])
+    b.set_defaults(func=_bot)
+    r = sub.add_parser("run", help="start the bots whose tokens are set, else the console chat")
+    r.set_defaults(func=_run)

@@ -1,0 +1,62 @@
+"""The local console chat: the bot's commands typed in a terminal (or piped in), replies printed as text.
+
+Buttons become numbered options: type the number to press one (choices and "Next ▶"/"◀ Previous" alike).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from bot.core import ChatCore
+from bot.replies import ChatContext, Reply
+
+PROMPT = "you> "
+
+
+def render(reply: Reply, actions: list[str]) -> str:
+    """Text of a reply; its buttons are numbered continuing `actions`, which receives their actions."""
+    out = [reply.as_text()] if reply.as_text() else []
+    for row in reply.buttons:
+        for button in row:
+            actions.append(button.action)
+            out.append(f"  [{len(actions)}] {button.label}")
+    if reply.image is not None:
+        out.append(f"  (image: {reply.image_name}, {len(reply.image)} bytes)")
+    return "\n".join(out)
+
+
+async def run_console(core: ChatCore, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+    ctx = ChatContext("console", "console", "you", "you")
+    interactive = stdin.isatty()
+    print("murecom console chat — /help for commands, a number to press a button, Ctrl-D to quit.", file=stdout)
+    actions: list[str] = []
+    while True:
+        if interactive:
+            print(PROMPT, end="", file=stdout, flush=True)
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if not interactive:
+            print(f"{PROMPT}{line[:200]}{'…' if len(line) > 200 else ''}", file=stdout)
+        if line.isdigit() and 1 <= int(line) <= len(actions):
+            replies = await core.handle_action(ctx, actions[int(line) - 1])
+        elif line.startswith("/audio "):
+            path = line.split(" ", 1)[1].strip()
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read(core.settings.max_audio_bytes + 1)
+            except OSError as exc:
+                print(f"cannot read {path}: {exc.strerror}", file=stdout)
+                continue
+            print("🎧 Analysing your clip…", file=stdout)
+            replies = await core.handle_audio(ctx, data, path)
+        else:
+            replies = await core.handle_text(ctx, line)
+        actions = []
+        for reply in replies:
+            print(render(reply, actions), file=stdout, flush=True)

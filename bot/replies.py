@@ -1,0 +1,75 @@
+"""What the chat core answers, independent of any platform: text, ranked tracks, buttons, an image.
+
+Adapters render these: Discord as embeds and `discord.ui` buttons, Telegram as HTML text and inline keyboards,
+the console as numbered lines. Button actions are short strings (Telegram limits callback data to 64 bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ChatContext:
+    """Who said something, where."""
+
+    platform: str
+    chat_id: str
+    user_id: str
+    user_name: str
+
+
+@dataclass(frozen=True)
+class TrackLine:
+    rank: int
+    track_id: int
+    title: str
+    artist: str
+    score: float
+    reason: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str
+
+    def __post_init__(self) -> None:
+        if len(self.action.encode()) > 64:
+            raise ValueError(f"button action too long for Telegram: {self.action!r}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send. `kind` lets adapters style it: recommendations, choices, info, error, progress."""
+
+    text: str
+    kind: str = "info"
+    title: str = ""
+    tracks: tuple[TrackLine, ...] = ()
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    image: bytes | None = None
+    image_name: str = "chart.png"
+    footer: str = ""
+
+    def as_text(self) -> str:
+        """Plain-text rendering (console, logs, and the fallback of every adapter)."""
+        lines = [self.title] if self.title else []
+        if self.text:
+            lines.append(self.text)
+        for t in self.tracks:
+            lines.append(f"{t.rank:>2}. {t.title} — {t.artist}  [{t.score:.3f}]")
+            lines.append(f"    {t.reason} · {t.url}")
+        if self.footer:
+            lines.append(self.footer)
+        return "\n".join(lines)
+
+
+@dataclass
+class Page:
+    """A computed recommendation list kept for paging with next/previous buttons."""
+
+    title: str
+    lines: list[TrackLine] = field(default_factory=list)
+    footer: str = ""
