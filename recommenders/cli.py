@@ -107,7 +107,7 @@ def _similar(args: argparse.Namespace) -> int:
     try:
         recs = model.similar(track_id, max(args.k * 5, 50))
     except NotInModel:
-        print("this track is not in the model (it appears in no training playlist), so CF has nothing to say")
+        print(f"this track is not in the {model.name} model (too rare in its training playlists): try --model itemknn")
         return 1
     artists = corpus.track_artists()
     recs = rerank(
@@ -157,7 +157,9 @@ def _eval(args: argparse.Namespace) -> int:
         if not split.cases:
             print("no held-out playlists: import playlists first (`murecom import default`)")
             return 2
-        rows = fit_and_evaluate(chosen, split, log=log.info)
+        fitted: dict = {}
+        rows = fit_and_evaluate(chosen, split, log=log.info, fitted=fitted)
+        rows.update(_reranked_rows(fitted, split))
         results[split.name] = rows
         text += format_table(rows, f"{split.name}: {len(split.cases)} held-out playlists, seed {args.seed}") + "\n"
     if args.dataset in ("lastfm", "both"):
@@ -175,6 +177,25 @@ def _eval(args: argparse.Namespace) -> int:
     (path.with_suffix(".json")).write_text(json.dumps(results, indent=2))
     print(f"written to {path}" + (f" and {args.out}" if args.out else ""))
     return 0
+
+
+def _reranked_rows(fitted: dict, split) -> dict[str, dict[str, float]]:
+    """The variety options on the best-known blend (or item-kNN): what they cost in accuracy, gain in diversity."""
+    from recommenders.cf.blend import Reranked
+    from recommenders.evaluation import evaluate_recommender
+
+    base = next((n for n in ("blend", "itemknn", "als") if n in fitted), None)
+    if base is None:
+        return {}
+    options = {
+        "artist cap 1": {"max_per_artist": 1},
+        "MMR λ=0.7": {"mmr_lambda": 0.7},
+        "no seed artist": {"exclude_seed_artist": True},
+    }
+    return {
+        f"{base} + {label}": evaluate_recommender(Reranked(fitted[base], split.item_artists, **kw), split)
+        for label, kw in options.items()
+    }
 
 
 def register(sub: argparse._SubParsersAction) -> None:

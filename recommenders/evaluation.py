@@ -252,14 +252,23 @@ def is_not_worse(new: Mapping[str, float], old: Mapping[str, float], tolerance: 
 
 
 def fit_and_evaluate(
-    models: Mapping[str, Callable[[], CFRecommender]], split: Split, *, log: Callable[[str], None] | None = None
+    models: Mapping[str, Callable[[], CFRecommender]],
+    split: Split,
+    *,
+    log: Callable[[str], None] | None = None,
+    fitted: dict[str, CFRecommender] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Fit each factory's model on the split and evaluate it; adds fit_seconds to each row."""
+    """Fit each factory's model on the split and evaluate it; adds fit_seconds to each row.
+
+    Pass a dict as `fitted` to get the fitted models back (e.g. to evaluate re-ranked variants of one).
+    """
     rows: dict[str, dict[str, float]] = {}
     for name, factory in models.items():
         t0 = time.perf_counter()
         model = split.fit(factory())
         fit_s = time.perf_counter() - t0
+        if fitted is not None:
+            fitted[name] = model
         rows[name] = {**evaluate_recommender(model, split), "fit_seconds": fit_s}
         if log:
             log(f"{name}: {format_row(rows[name])}")
