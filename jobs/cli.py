@@ -1,0 +1,64 @@
+"""`murecom jobs run [--once] [--only …]` (embedded) and `murecom jobs worker` / `murecom jobs enqueue` (arq)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+
+def _run(args: argparse.Namespace) -> int:
+    from data.settings import get_settings
+    from jobs import tasks
+
+    settings = get_settings()
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(tasks.JOBS)
+    unknown = [n for n in names if n not in tasks.JOBS]
+    if unknown:
+        print(f"unknown job(s): {', '.join(unknown)}; jobs: {', '.join(tasks.JOBS)}")
+        return 2
+    options = {
+        "crawl": {"max_searches": args.searches, "max_pages": args.pages},
+        "previews": {"budget": args.budget},
+        "retrain": {"force": args.force},
+    }
+    if args.once:
+        for name in names:
+            print(f"{name}: {json.dumps(tasks.run(name, settings, **options[name]), default=str)}")
+        return 0
+    from jobs.scheduler import Scheduler
+
+    asyncio.run(Scheduler.default(settings, names).run_forever())
+    return 0
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    from jobs.worker import run_worker
+
+    run_worker()
+    return 0
+
+
+def _enqueue(args: argparse.Namespace) -> int:
+    from jobs.worker import enqueue
+
+    print(asyncio.run(enqueue(args.job)))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("jobs", help="background jobs: crawl Spotify, fetch previews, retrain and publish")
+    jobs = p.add_subparsers(dest="jobs_command", required=True)
+    r = jobs.add_parser("run", help="run the jobs in this process (default: on a schedule)")
+    r.add_argument("--once", action="store_true", help="run each job once and exit")
+    r.add_argument("--only", default="", help="comma-separated jobs: crawl,previews,retrain")
+    r.add_argument("--searches", type=int, default=5, help="crawl: search pages per run")
+    r.add_argument("--pages", type=int, default=200, help="crawl: playlist pages per run")
+    r.add_argument("--budget", type=int, default=None, help="previews: downloads per run (default from settings)")
+    r.add_argument("--force", action="store_true", help="retrain even if the corpus did not grow")
+    r.set_defaults(func=_run)
+    w = jobs.add_parser("worker", help="run an arq worker on REDIS_URL executing queued jobs")
+    w.set_defaults(func=_worker)
+    e = jobs.add_parser("enqueue", help="queue one job for the arq workers")
+    e.add_argument("job", choices=["crawl", "previews", "retrain"])
+    e.set_defaults(func=_enqueue)

@@ -1,0 +1,47 @@
+"""The job functions, each a plain synchronous call on (settings): the embedded scheduler runs them in a worker
+thread of the bot process, `murecom jobs run` runs them in the foreground, and arq workers run the very same
+functions on Redis when the deployment scales out. Each returns a small JSON-able summary for logs and tests."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from data.db import get_engine
+from data.settings import Settings
+
+log = logging.getLogger(__name__)
+JOBS = ("crawl", "previews", "retrain")
+
+
+def crawl(settings: Settings, *, max_searches: int = 5, max_pages: int = 200) -> dict:
+    """Grow the corpus from Spotify (skipped, with a reason, when no Spotify credentials are configured)."""
+    if not (settings.spotify_client_id and settings.spotify_client_secret):
+        return {"skipped": "no SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"}
+    from jobs.crawl import Crawler
+    from jobs.spotify import SpotifyClient
+
+    report = Crawler(get_engine(settings.database_url), SpotifyClient(settings)).run(max_searches, max_pages)
+    return asdict(report)
+
+
+def previews(settings: Settings, *, budget: int | None = None) -> dict:
+    """Fetch audio previews for tracks without audio, then index them for audio recommendations."""
+    from jobs.previews import fetch_previews
+
+    return asdict(fetch_previews(get_engine(settings.database_url), settings, budget=budget))
+
+
+def retrain(settings: Settings, *, force: bool = False) -> dict:
+    """Retrain the CF model when the corpus grew enough; publish only if not worse on held-out playlists."""
+    from jobs.retrain import retrain_if_needed
+
+    return retrain_if_needed(get_engine(settings.database_url), settings, force=force)
+
+
+def run(name: str, settings: Settings, **kwargs) -> dict:
+    if name not in JOBS:
+        raise ValueError(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
+    result = globals()[name](settings, **kwargs)
+    log.info("job %s: %s", name, result)
+    return result

@@ -1,0 +1,25 @@
+"""Fixtures for job tests: the fake Spotify API serving real Yes.com playlists, and settings pointing at it."""
+
+from __future__ import annotations
+
+import pytest
+
+from data.settings import Settings
+from tests.jobs.fake_spotify import Catalogue, FakeSpotify
+
+
+@pytest.fixture(scope="session")
+def catalogue(shared_data) -> Catalogue:
+    return Catalogue(shared_data / "yes_big")
+
+
+@pytest.fixture
+def fake_spotify(catalogue):
+    fake = FakeSpotify(catalogue).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def spotify_settings(fake_spotify, tmp_path) -> Settings:
+    return Settings.from_env({"MUREC_HOME": str(tmp_path), **fake_spotify.env()})
