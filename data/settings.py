@@ -50,6 +50,7 @@ class Settings:
         "music.youtube.com",
     )
     preview_run_budget: int = 50
+    preview_search: str = "ytsearch1:{title} {artist} audio"
     log_level: str = "INFO"
 
     @classmethod
@@ -87,6 +88,7 @@ class Settings:
             if hosts
             else cls.preview_allowed_hosts,
             preview_run_budget=int(env.get("MUREC_PREVIEW_RUN_BUDGET", cls.preview_run_budget)),
+            preview_search=env.get("MUREC_PREVIEW_SEARCH", cls.preview_search),
             log_level=env.get("MUREC_LOG_LEVEL", cls.log_level),
         )
 
