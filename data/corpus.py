@@ -111,6 +111,14 @@ class Corpus:
         """Every playlist (optionally of one source) as a list of track ids in play order."""
         return PlaylistSentences(self.engine, source, min_len)
 
+    def playlist_ids(self, source: str | None = None) -> list[int]:
+        """Ids of the playlists `playlists()` yields, in the same order (non-empty playlists, by id)."""
+        stmt = select(PlaylistTrack.playlist_id).distinct().order_by(PlaylistTrack.playlist_id)
+        if source is not None:
+            stmt = stmt.join(Playlist, Playlist.id == PlaylistTrack.playlist_id).where(Playlist.source == source)
+        with self.engine.connect() as conn:
+            return list(conn.scalars(stmt))
+
     @staticmethod
     def matrix_from_playlists(playlists: Iterable[list[int]]) -> InteractionMatrix:
         """Binary playlist × track matrix of the given playlists (a track repeated in a playlist counts once)."""

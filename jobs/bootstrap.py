@@ -42,8 +42,11 @@ def setup(retrain: bool = False, skip_audio: bool = False) -> dict:
     from recommenders.cf.registry import CF_ARTIFACT, train_and_publish
 
     if retrain or store.current_version(CF_ARTIFACT) is None:
+        from jobs.retrain import record_trained
+
         t0 = time.perf_counter()
         done["cf"] = train_and_publish(corpus, store)
+        record_trained(engine, done["cf"]["version"])
         done["cf_seconds"] = round(time.perf_counter() - t0, 1)
     else:
         done["cf"] = f"already published: {store.current_version(CF_ARTIFACT)}"
