@@ -37,6 +37,12 @@ async def _run_bots(platforms: list[str]) -> None:
         from bot.discord_adapter import run_discord
 
         runners.append(run_discord(core, settings))
+    if not settings.redis_url:
+        # embedded default: the background jobs run in this process, in worker threads (with REDIS_URL set,
+        # `murecom jobs worker` processes run them instead)
+        from jobs.scheduler import Scheduler
+
+        runners.append(Scheduler.default(settings).run_forever())
     await asyncio.gather(*runners)
 
 

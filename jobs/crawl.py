@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import OperationalError
 
 from data.crawl import DONE, GONE, PENDING, CrawlPlaylist, CrawlWord
 from data.importers.common import (
@@ -238,18 +239,27 @@ class Crawler:
             if isinstance(track, dict) and track.get("id") and track.get("type", "track") == "track":
                 entries.append((offset + i, track))
         completed = not page.get("next")
-        with self.engine.begin() as conn:
-            stored = self._store_entries(conn, playlist_id, name, entries)
-            conn.execute(
-                update(CrawlPlaylist)
-                .where(CrawlPlaylist.spotify_id == playlist_id)
-                .values(
-                    next_offset=offset + len(items),
-                    total=page.get("total"),
-                    status=DONE if completed or not items else PENDING,
-                )
-            )
-        return PENDING, stored, completed
+        for attempt in range(1, 4):
+            try:
+                with self.engine.begin() as conn:
+                    stored = self._store_entries(conn, playlist_id, name, entries)
+                    conn.execute(
+                        update(CrawlPlaylist)
+                        .where(CrawlPlaylist.spotify_id == playlist_id)
+                        .values(
+                            next_offset=offset + len(items),
+                            total=page.get("total"),
+                            status=DONE if completed or not items else PENDING,
+                        )
+                    )
+                return PENDING, stored, completed
+            except OperationalError as exc:
+                # two workers storing the same new artist at once can still collide on PostgreSQL; the
+                # transaction was rolled back whole, so doing it again is safe
+                if attempt == 3 or "deadlock" not in str(exc).lower():
+                    raise
+                log.warning("deadlock storing playlist %s page %d; retrying", playlist_id, offset)
+        raise AssertionError("unreachable")
 
     def _store_entries(self, conn, playlist_id: str, name: str, entries: list[tuple[int, dict]]) -> int:
         albums = {

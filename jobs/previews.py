@@ -163,13 +163,11 @@ def fetch_previews(engine: Engine, settings: Settings, *, budget: int | None = N
     report = PreviewReport()
     folder = settings.audio_dir / "previews"
     folder.mkdir(parents=True, exist_ok=True)
+    wanted = select(Track.id, Track.title, Track.preview_url).where(Track.audio_path.is_(None))
+    if not settings.preview_search:
+        wanted = wanted.where(Track.preview_url.is_not(None))
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(Track.id, Track.title, Track.preview_url)
-            .where(Track.audio_path.is_(None))
-            .order_by(Track.popularity.desc(), Track.id)
-            .limit(max(0, budget) * 3)
-        ).all()
+        rows = conn.execute(wanted.order_by(Track.popularity.desc(), Track.id).limit(max(0, budget) * 3)).all()
         artists = dict(
             conn.execute(
                 select(TrackArtist.track_id, Artist.name)
@@ -181,8 +179,6 @@ def fetch_previews(engine: Engine, settings: Settings, *, budget: int | None = N
     for track_id, title, preview_url in rows:
         if report.fetched >= budget:
             break
-        if not preview_url and not settings.preview_search:
-            continue
         report.considered += 1
         try:
             if preview_url:

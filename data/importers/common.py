@@ -57,7 +57,8 @@ def ensure_keyed(conn: Connection, model: Any, source: str, rows: Mapping[str, d
                 select(model.source_key, model.id).where(model.source == source, model.source_key.in_(chunk))
             ).all()
         )
-    missing = [k for k in keys if k not in ids]
+    # sorted, so concurrent writers take row locks in the same order and cannot deadlock each other
+    missing = sorted(k for k in keys if k not in ids)
     if missing:
         insert_rows(conn, model, [{"source": source, "source_key": k, **rows[k]} for k in missing])
         for chunk in chunks(missing):
@@ -95,7 +96,8 @@ def ensure_tags(conn: Connection, names: Iterable[str]) -> dict[str, int]:
 
 def link_track_artists(conn: Connection, links: Iterable[tuple[int, int, int]]) -> None:
     """(track id, artist id, position) rows; existing links are left alone."""
-    insert_rows(conn, TrackArtist, [{"track_id": t, "artist_id": a, "position": p} for t, a, p in links])
+    rows = sorted({(t, a): p for t, a, p in links}.items())
+    insert_rows(conn, TrackArtist, [{"track_id": t, "artist_id": a, "position": p} for (t, a), p in rows])
 
 
 def link_track_tags(conn: Connection, links: Iterable[tuple[int, int, float]]) -> None:

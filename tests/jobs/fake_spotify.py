@@ -33,7 +33,7 @@ def _id(prefix: str, n: int) -> str:
 class Catalogue:
     """Tracks, artists and playlists of the fake, from `yes_big`."""
 
-    def __init__(self, yes_dir: Path, n_playlists: int = 120, min_len: int = 5) -> None:
+    def __init__(self, yes_dir: Path, n_playlists: int = 120, min_len: int = 5, preview_every: int = 0) -> None:
         songs = {}
         for line in (yes_dir / "song_hash.txt").read_text(encoding="utf-8").splitlines():
             sid, title, artist = line.split("\t")[:3]
@@ -66,7 +66,8 @@ class Catalogue:
                     "uri": f"spotify:track:{_id('t', s)}",
                     "duration_ms": 180_000 + s,
                     "popularity": s % 100,
-                    "preview_url": None,
+                    # Spotify stopped giving previews to new apps; some tracks keep one when asked
+                    "preview_url": f"/previews/{_id('t', s)}.ogg" if preview_every and s % preview_every == 0 else None,
                     "album": {"id": _id("b", s % 997), "name": f"{artist} album", "type": "album"},
                     "artists": [{"id": _id("a", zlib.crc32(artist.encode())), "name": artist, "type": "artist"}],
                 }
@@ -78,9 +79,10 @@ class Catalogue:
 
 
 class FakeSpotify:
-    def __init__(self, catalogue: Catalogue, delay: float = 0.0) -> None:
+    def __init__(self, catalogue: Catalogue, delay: float = 0.0, preview_audio: bytes | None = None) -> None:
         self.cat = catalogue
         self.delay = delay
+        self.preview_audio = preview_audio
         self.faults: dict[str, list[tuple[int, dict]]] = {}
         self.requests: list[str] = []
         self._lock = threading.Lock()
@@ -161,6 +163,13 @@ class FakeSpotify:
             h.rfile.read(length)
             self._send(h, 200, {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600})
             return
+        if url.path.startswith("/previews/") and method == "GET" and self.preview_audio:
+            h.send_response(200)
+            h.send_header("Content-Type", "audio/ogg")
+            h.send_header("Content-Length", str(len(self.preview_audio)))
+            h.end_headers()
+            h.wfile.write(self.preview_audio)
+            return
         if h.headers.get("Authorization") != f"Bearer {TOKEN}":
             self._send(h, 401, {"error": {"status": 401, "message": "No token provided"}})
             return
@@ -185,6 +194,11 @@ class FakeSpotify:
             "next": link(offset + limit) if offset + limit < total else None,
             "previous": link(max(0, offset - limit)) if offset > 0 else None,
         }
+
+    def _absolute(self, track: dict) -> dict:
+        if track.get("preview_url"):
+            return {**track, "preview_url": self.base + track["preview_url"]}
+        return track
 
     def _search(self, h: BaseHTTPRequestHandler, query: dict) -> None:
         word = query.get("q", "").casefold()
@@ -217,7 +231,7 @@ class FakeSpotify:
             return
         offset, limit = int(query.get("offset", 0)), min(100, int(query.get("limit", 100)))
         items = [
-            {"added_at": "2012-01-01T00:00:00Z", "is_local": False, "track": t}
+            {"added_at": "2012-01-01T00:00:00Z", "is_local": False, "track": self._absolute(t)}
             for t in playlist["items"][offset : offset + limit]
         ]
         self._send(

@@ -1,0 +1,55 @@
+"""The embedded scheduler: the jobs on fixed intervals inside an asyncio program (the bot), each run in a worker
+thread so the event loop keeps answering chats. One run of a job at a time; a failing run is logged and retried
+at its next interval, never taking the process down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from data.settings import Settings
+from jobs import tasks
+
+log = logging.getLogger(__name__)
+
+#: seconds between runs; retrain is cheap to call often (it returns at once unless the corpus grew)
+DEFAULT_INTERVALS = {"crawl": 15 * 60, "previews": 30 * 60, "retrain": 60 * 60}
+
+
+@dataclass
+class ScheduledJob:
+    name: str
+    every: float
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    runs: int = 0
+    failures: int = 0
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, jobs: list[ScheduledJob]) -> None:
+        self.settings = settings
+        self.jobs = jobs
+
+    @classmethod
+    def default(cls, settings: Settings, names: list[str] | None = None) -> Scheduler:
+        names = names or list(tasks.JOBS)
+        return cls(settings, [ScheduledJob(n, DEFAULT_INTERVALS[n]) for n in names])
+
+    async def _loop(self, job: ScheduledJob, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(tasks.run, job.name, self.settings, **job.kwargs)
+                job.runs += 1
+            except Exception:  # noqa: BLE001 - logged; the next interval tries again
+                job.failures += 1
+                log.exception("job %s failed; next try in %.0fs", job.name, job.every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=job.every)
+
+    async def run_forever(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        log.info("scheduler: %s", ", ".join(f"{j.name} every {j.every:.0f}s" for j in self.jobs))
+        await asyncio.gather(*(self._loop(job, stop) for job in self.jobs))
