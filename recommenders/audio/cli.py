@@ -1,0 +1,102 @@
+"""Audio commands: `murecom train-audio FOLDER`, `murecom index-audio [FOLDER]`, and the `--audio` forms of
+`murecom similar` / `murecom eval` (delegated here by recommenders.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from data.settings import get_settings
+    from recommenders.artifacts import ArtifactStore
+    from recommenders.audio.service import MODEL_ARTIFACT
+    from recommenders.audio.train import train_classifier
+
+    settings = get_settings()
+    cache = settings.home / "cache" / "audio-slices"
+    if args.out:
+        meta = train_classifier(Path(args.folder), Path(args.out), epochs=args.epochs, cache_dir=cache)
+    else:
+        store = ArtifactStore(settings.models_dir)
+        with store.staging(MODEL_ARTIFACT) as staged:
+            meta = train_classifier(Path(args.folder), staged, epochs=args.epochs, cache_dir=cache)
+            meta["version"] = store.publish(MODEL_ARTIFACT, staged, {"metrics": meta["metrics"]})
+    print(json.dumps({k: meta[k] for k in ("labels", "metrics", "slices")}, indent=2))
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from data.corpus import Corpus
+    from data.db import get_engine
+    from data.importers.audio_folder import import_audio_folder
+    from data.settings import get_settings
+    from recommenders.artifacts import ArtifactStore
+    from recommenders.audio.setup import ensure_index
+
+    settings = get_settings()
+    engine = get_engine()
+    folder = Path(args.folder) if args.folder else settings.home / "audio-src"
+    if folder.exists():
+        print(import_audio_folder(engine, folder))
+    print(ensure_index(Corpus(engine), ArtifactStore(settings.models_dir), settings))
+    return 0
+
+
+def similar_audio(args: argparse.Namespace) -> int:
+    from data.corpus import Corpus
+    from data.db import get_engine
+    from data.settings import get_settings
+    from recommenders.audio.service import AudioError, load_audio_service
+
+    settings = get_settings()
+    service = load_audio_service(settings)
+    if service is None:
+        print("no audio index is published yet: run `murecom setup` (or `murecom index-audio`) first")
+        return 2
+    try:
+        result = service.recommend_clip(Path(args.audio), getattr(args, "k", 10) or 10)
+    except AudioError as exc:
+        print(f"cannot use {args.audio}: {exc}")
+        return 2
+    infos = Corpus(get_engine()).track_info(r.track_id for r in result.recommendations)
+    print(f"{args.audio}: {result.seconds_analysed:.0f} s analysed")
+    print("labels: " + ", ".join(f"{name} {p:.0%}" for name, p in result.labels))
+    for i, rec in enumerate(result.recommendations, 1):
+        info = infos.get(rec.track_id)
+        name = info.label if info else f"track {rec.track_id}"
+        print(f"{i:>2}. {name}  [{rec.score:.3f}]  {rec.reason}")
+    return 0
+
+
+def eval_audio(args: argparse.Namespace) -> int:
+    from data.settings import get_settings
+    from recommenders.artifacts import ArtifactStore
+    from recommenders.audio.evaluate import evaluate_audio
+    from recommenders.audio.service import model_dir
+
+    settings = get_settings()
+    result = evaluate_audio(
+        model_dir(ArtifactStore(settings.models_dir)),
+        settings.home / "audio-src",
+        settings.home / "cache" / "audio-slices",
+        settings.home / "eval",
+    )
+    print(result["table"])
+    print(f"confusion matrix: {result['confusion_png']}")
+    out = getattr(args, "out", None)
+    if out:
+        Path(out).write_text(result["table"] + "\n")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("train-audio", help="train the audio classifier on a label/clip folder (GTZAN layout)")
+    t.add_argument("folder")
+    t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--out", help="write the model into this folder instead of publishing it")
+    t.set_defaults(func=_train)
+    i = sub.add_parser("index-audio", help="import a label/clip folder and (re)build the audio index")
+    i.add_argument("folder", nargs="?", help="default: MUREC_HOME/audio-src")
+    i.set_defaults(func=_index)

@@ -1,0 +1,45 @@
+"""The trained classifier as an embedder: slice → 256-d embedding (penultimate layer) and label probabilities.
+
+A Keras model is loaded once per process and path (`Embedder.load` caches), and calls are serialised with a lock
+so the bot's worker threads can share it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from recommenders.audio.model import EMBEDDING_LAYER
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+
+
+class Embedder:
+    def __init__(self, model_dir: Path) -> None:
+        import keras
+
+        self.model_dir = Path(model_dir)
+        self.meta = json.loads((self.model_dir / "meta.json").read_text())
+        self.labels: list[str] = list(self.meta["labels"])
+        model = keras.models.load_model(self.model_dir / "model.keras", compile=False)
+        self._both = keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])
+        self._lock = threading.Lock()
+
+    @classmethod
+    @lru_cache(maxsize=4)
+    def load(cls, model_dir: Path) -> Embedder:
+        return cls(model_dir)
+
+    @property
+    def version(self) -> str:
+        return self.meta.get("version", self.model_dir.name)
+
+    def embed(self, slices: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings (n, 256), label probabilities (n, labels)) of the slices."""
+        with self._lock:
+            emb, probs = self._both.predict(slices, batch_size=batch_size, verbose=0)
+        return emb.astype(np.float32), probs.astype(np.float32)

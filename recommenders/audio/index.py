@@ -1,0 +1,118 @@
+"""Nearest neighbours over the slice embeddings of the catalogue, with votes per track.
+
+Each catalogue track is the set of its slices' embeddings. A query clip's slices each look up their `per_slice`
+nearest catalogue slices (cosine); each neighbour votes for its track with its similarity; a track's score is
+its total vote divided by the number of query slices, and its reason counts the slices that matched. The query
+track's own slices are removed by track id — all of them, wherever they rank — rather than by dropping "the
+first neighbour" as the reference implementation did (which dropped the wrong slice whenever another track's
+slice was closer, and kept the query's other slices).
+scikit-learn's exact NearestNeighbors is the default; past `ann_threshold` slices a usearch HNSW index answers
+behind the same interface.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from recommenders.base import Recommendation
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return (x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
+
+
+class AudioIndex:
+    def __init__(self, ann_threshold: int = 200_000) -> None:
+        self.ann_threshold = ann_threshold
+        self.embeddings = np.zeros((0, 256), np.float32)
+        self.owners = np.zeros(0, np.int64)
+        self._nn = None
+
+    def __len__(self) -> int:
+        return len(self.embeddings)
+
+    @property
+    def track_ids(self) -> set[int]:
+        return set(np.unique(self.owners).tolist())
+
+    def fit(self, embeddings: np.ndarray, owners: np.ndarray) -> AudioIndex:
+        self.embeddings = _normalise(np.asarray(embeddings, np.float32))
+        self.owners = np.asarray(owners, np.int64)
+        self._build()
+        return self
+
+    def add(self, embeddings: np.ndarray, owners: np.ndarray) -> AudioIndex:
+        """A new index with more tracks (the old one is left untouched for readers still using it)."""
+        new = AudioIndex(self.ann_threshold)
+        return new.fit(
+            np.concatenate([self.embeddings, _normalise(np.asarray(embeddings, np.float32))]),
+            np.concatenate([self.owners, np.asarray(owners, np.int64)]),
+        )
+
+    def _build(self) -> None:
+        if len(self.embeddings) == 0:
+            self._nn = None
+        elif len(self.embeddings) > self.ann_threshold:
+            from usearch.index import Index
+
+            index = Index(ndim=self.embeddings.shape[1], metric="cos", dtype="f32")
+            index.add(np.arange(len(self.embeddings)), self.embeddings)
+            self._nn = ("usearch", index)
+        else:
+            from sklearn.neighbors import NearestNeighbors
+
+            self._nn = ("sklearn", NearestNeighbors(metric="cosine", algorithm="brute").fit(self.embeddings))
+
+    def _neighbours(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(slice indices, cosine similarities), each (queries, n)."""
+        kind, nn = self._nn
+        if kind == "sklearn":
+            dist, idx = nn.kneighbors(queries, n_neighbors=n)
+            return idx, 1.0 - dist
+        matches = nn.search(queries, n)
+        return matches.keys.astype(np.int64), 1.0 - matches.distances
+
+    def query(
+        self, embeddings: np.ndarray, k: int = 10, *, exclude_track: int | None = None, per_slice: int = 20
+    ) -> list[Recommendation]:
+        if self._nn is None:
+            return []
+        queries = _normalise(np.asarray(embeddings, np.float32))
+        own = int(np.sum(self.owners == exclude_track)) if exclude_track is not None else 0
+        n = min(len(self.embeddings), per_slice + own)
+        idx, sim = self._neighbours(queries, n)
+        votes: dict[int, float] = defaultdict(float)
+        matched: dict[int, int] = defaultdict(int)
+        for row_idx, row_sim in zip(idx, sim, strict=True):
+            taken = 0
+            for i, s in zip(row_idx, row_sim, strict=True):
+                track = int(self.owners[i])
+                if track == exclude_track:
+                    continue
+                votes[track] += max(0.0, float(s))
+                matched[track] += 1
+                taken += 1
+                if taken == per_slice:
+                    break
+        ranked = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        n_q = len(queries)
+        return [
+            Recommendation(t, round(v / n_q, 4), f"sounds alike: {matched[t]} close matches over {n_q} slices")
+            for t, v in ranked
+        ]
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(Path(path) / "index.npz", embeddings=self.embeddings, owners=self.owners)
+        (Path(path) / "index.json").write_text(json.dumps({"slices": len(self), "tracks": len(self.track_ids)}))
+
+    @classmethod
+    def load(cls, path: Path) -> AudioIndex:
+        data = np.load(Path(path) / "index.npz")
+        index = cls()
+        index.embeddings, index.owners = data["embeddings"], data["owners"]
+        index._build()
+        return index

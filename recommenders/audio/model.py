@@ -1,0 +1,31 @@
+"""The Conv1D classifier of the product design; its penultimate layer is the 256-d track-slice embedding."""
+
+from __future__ import annotations
+
+from recommenders.audio.features import N_MELS, SLICE_FRAMES
+
+EMBEDDING_LAYER = "embedding"
+
+
+def build_cnn(n_labels: int, seed: int = 42):
+    """Three Conv1D(64/128/256, 3, ReLU) + BatchNorm + MaxPool1D(2) blocks, GlobalMaxPool1D, two Dense(256) +
+    Dropout(0.5), softmax; input (128 frames, 128 mels): time is the convolved axis, mel bands the channels."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(SLICE_FRAMES, N_MELS), name="log_mel")
+    x = inputs
+    for filters in (64, 128, 256):
+        x = layers.Conv1D(filters, 3, activation="relu", padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.MaxPooling1D(2)(x)
+    x = layers.GlobalMaxPooling1D()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    x = layers.Dense(256, activation="relu", name=EMBEDDING_LAYER)(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(n_labels, activation="softmax", name="labels")(x)
+    model = keras.Model(inputs, outputs, name="murecom_audio_cnn")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model

@@ -1,0 +1,65 @@
+"""Building and growing the audio index of the corpus tracks that have audio, published atomically."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from data.corpus import Corpus
+from data.settings import Settings
+from recommenders.artifacts import ArtifactStore
+from recommenders.audio.embedder import Embedder
+from recommenders.audio.features import AudioError
+from recommenders.audio.index import AudioIndex
+from recommenders.audio.service import INDEX_ARTIFACT, model_dir
+from recommenders.audio.train import track_slices
+
+log = logging.getLogger(__name__)
+WINDOW_SECONDS = 60.0
+
+
+def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> str:
+    """Embed every track with audio that the current index lacks, and publish the grown index (if it grew).
+
+    A new model version means new embeddings, so the index is rebuilt from scratch when the model changed.
+    """
+    t0 = time.perf_counter()
+    directory = model_dir(store)
+    embedder = Embedder.load(directory)
+    meta = store.meta(INDEX_ARTIFACT)
+    current = None
+    if meta and meta.get("model") == str(directory):
+        current = AudioIndex.load(store.path(INDEX_ARTIFACT))
+    known = current.track_ids if current is not None else set()
+    todo = [(t, p) for t, p in corpus.tracks_with_audio() if t not in known]
+    if not todo:
+        return f"audio index up to date ({len(known)} tracks)"
+    cache = settings.home / "cache" / "audio-slices"
+    embs, owners, failed = [], [], 0
+    for track_id, path in todo:
+        try:
+            x = track_slices(Path(path), WINDOW_SECONDS, cache)
+        except (AudioError, OSError) as exc:
+            failed += 1
+            log.warning("cannot index track %s (%s): %s", track_id, path, exc)
+            continue
+        emb, _ = embedder.embed(x)
+        embs.append(emb)
+        owners.append(np.full(len(emb), track_id))
+    if not embs:
+        return f"audio index unchanged: {failed} tracks could not be read"
+    new_embs, new_owners = np.concatenate(embs), np.concatenate(owners)
+    index = current.add(new_embs, new_owners) if current is not None else AudioIndex().fit(new_embs, new_owners)
+    with store.staging(INDEX_ARTIFACT) as staged:
+        index.save(staged)
+        version = store.publish(
+            INDEX_ARTIFACT, staged, {"model": str(directory), "tracks": len(index.track_ids), "slices": len(index)}
+        )
+    store.prune(INDEX_ARTIFACT, keep_last=3)
+    return (
+        f"audio index {version}: {len(index.track_ids)} tracks, {len(index)} slices "
+        f"(+{len(embs)} tracks, {failed} unreadable) in {time.perf_counter() - t0:.0f}s"
+    )
