@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from recommenders.audio.embedder import Embedder
-from recommenders.audio.features import SR
+from recommenders.audio.features import SR, AudioError
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.train import Clip, track_slices
 
@@ -59,7 +59,14 @@ def evaluate_audio(model_dir: Path, data_dir: Path, cache_dir: Path | None, out_
     missing = [c.path for part in split.values() for c in part if not c.path.exists()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} clips of the model's split are missing under {data_dir}")
-    slices = {c.key: track_slices(c.path, window, cache_dir) for part in split.values() for c in part}
+    slices = {}
+    for part in split.values():
+        for c in part:
+            try:
+                slices[c.key] = track_slices(c.path, window, cache_dir)
+            except AudioError:  # e.g. the silent file some soundtrack packages ship
+                continue
+    split = {name: [c for c in part if c.key in slices] for name, part in split.items()}
     emb = {key: embedder.embed(x) for key, x in slices.items()}
 
     # classification on the test tracks

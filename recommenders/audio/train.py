@@ -122,7 +122,13 @@ def train_classifier(
     from recommenders.audio.model import build_cnn
 
     t0 = time.perf_counter()
-    clips = list_clips(folder)
+    clips = []
+    for clip in list_clips(folder):
+        try:
+            track_slices(clip.path, window, cache_dir)  # unreadable or silent files are left out before splitting
+            clips.append(clip)
+        except AudioError as exc:
+            log.warning("leaving out %s: %s", clip.key, exc)
     labels = sorted({c.label for c in clips})
     split = split_by_track(clips, seed=seed)
     data = {name: load_set(part, labels, window, cache_dir) for name, part in split.items()}
