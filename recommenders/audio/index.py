@@ -59,7 +59,9 @@ class AudioIndex:
         elif len(self.embeddings) > self.ann_threshold:
             from usearch.index import Index
 
-            index = Index(ndim=self.embeddings.shape[1], metric="cos", dtype="f32")
+            index = Index(
+                ndim=self.embeddings.shape[1], metric="cos", dtype="f32", expansion_add=128, expansion_search=256
+            )
             index.add(np.arange(len(self.embeddings)), self.embeddings)
             self._nn = ("usearch", index)
         else:
