@@ -34,7 +34,9 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
     if meta and meta.get("model") == str(directory):
         current = AudioIndex.load(store.path(INDEX_ARTIFACT))
     known = current.track_ids if current is not None else set()
-    todo = [(t, p) for t, p in corpus.tracks_with_audio() if t not in known]
+    # tracks whose audio could not be used (silent, damaged) are remembered, not retried on every run
+    unreadable = set(meta.get("unreadable", [])) if current is not None else set()
+    todo = [(t, p) for t, p in corpus.tracks_with_audio() if t not in known and t not in unreadable]
     if not todo:
         return f"audio index up to date ({len(known)} tracks)"
     cache = settings.home / "cache" / "audio-slices"
@@ -44,19 +46,30 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
             x = track_slices(Path(path), WINDOW_SECONDS, cache)
         except (AudioError, OSError) as exc:
             failed += 1
+            unreadable.add(track_id)
             log.warning("cannot index track %s (%s): %s", track_id, path, exc)
             continue
         emb, _ = embedder.embed(x)
         embs.append(emb)
         owners.append(np.full(len(emb), track_id))
-    if not embs:
-        return f"audio index unchanged: {failed} tracks could not be read"
-    new_embs, new_owners = np.concatenate(embs), np.concatenate(owners)
-    index = current.add(new_embs, new_owners) if current is not None else AudioIndex().fit(new_embs, new_owners)
+    if embs:
+        new_embs, new_owners = np.concatenate(embs), np.concatenate(owners)
+        index = current.add(new_embs, new_owners) if current is not None else AudioIndex().fit(new_embs, new_owners)
+    elif current is not None:
+        index = current
+    else:
+        return f"no audio index: none of the {failed} tracks with audio could be read"
     with store.staging(INDEX_ARTIFACT) as staged:
         index.save(staged)
         version = store.publish(
-            INDEX_ARTIFACT, staged, {"model": str(directory), "tracks": len(index.track_ids), "slices": len(index)}
+            INDEX_ARTIFACT,
+            staged,
+            {
+                "model": str(directory),
+                "tracks": len(index.track_ids),
+                "slices": len(index),
+                "unreadable": sorted(unreadable),
+            },
         )
     store.prune(INDEX_ARTIFACT, keep_last=3)
     return (
