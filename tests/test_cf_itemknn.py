@@ -91,6 +91,7 @@ def test_beats_popularity_and_random(split) -> None:
     assert knn["coverage@10"] > 20 * pop["coverage@10"]
 
 
+@pytest.mark.heavy
 def test_train_and_publish_then_live_handle(yes_corpus, tmp_path) -> None:
     store = ArtifactStore(tmp_path)
     summary = train_and_publish(yes_corpus, store, ["itemknn", "als"])
