@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.group import pick_next
+from bot.group import member_seeds, pick_next
 from bot.ratelimit import TokenBuckets
 from bot.replies import Button, ChatContext, Reply, TrackLine
 from data.corpus import Corpus, TrackInfo
@@ -148,7 +148,7 @@ class ChatCore:
         return await self._recommend_page(ctx, res.best.track.id, 0)
 
     async def _recommend_page(self, ctx: ChatContext, track_id: int, page: int) -> list[Reply]:
-        model = self.s.cf()
+        model = await asyncio.to_thread(self.s.cf)  # a (re)load reads from disk: not on the loop
         if model is None:
             return [Reply("My recommender is still being trained; try again in a minute.", kind="error")]
         seed = (await asyncio.to_thread(self.s.corpus.track_info, [track_id])).get(track_id)
@@ -194,7 +194,7 @@ class ChatCore:
 
     # --- audio -------------------------------------------------------------------------------------------------
     async def _audio(self, ctx: ChatContext, data: bytes, filename: str) -> list[Reply]:
-        service = self.s.audio()
+        service = await asyncio.to_thread(self.s.audio)  # first use loads TensorFlow
         if service is None:
             return [Reply("Audio recommendations are not available yet (no audio model is published).", kind="error")]
         if not data:
@@ -286,12 +286,12 @@ class ChatCore:
             ]
         await asyncio.to_thread(self.s.sessions.join, state.id, ctx.user_id, ctx.user_name)
         await asyncio.to_thread(self.s.sessions.record, state.id, ctx.user_id, "seed", res.best.track.id)
-        model = self.s.cf()
+        model = await asyncio.to_thread(self.s.cf)  # a (re)load reads from disk: not on the loop
         note = "" if model is None or res.best.track.id in model else " (I know too little about it to use it yet)"
         return [Reply(f"{ctx.user_name} added {res.best.track.label}{note}.")]
 
     async def _session_next(self, ctx: ChatContext, state) -> list[Reply]:
-        model = self.s.cf()
+        model = await asyncio.to_thread(self.s.cf)  # a (re)load reads from disk: not on the loop
         if model is None:
             return [Reply("My recommender is still being trained; try again in a minute.", kind="error")]
         pick = await asyncio.to_thread(pick_next, state, model)
@@ -316,8 +316,6 @@ class ChatCore:
         ]
 
     async def _session_who(self, state) -> Reply:
-        from bot.group import member_seeds
-
         seeds = member_seeds(state)
         served: dict[str, int] = {}
         for e in state.events:

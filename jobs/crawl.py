@@ -239,7 +239,9 @@ class Crawler:
             if isinstance(track, dict) and track.get("id") and track.get("type", "track") == "track":
                 entries.append((offset + i, track))
         completed = not page.get("next")
-        for attempt in range(1, 4):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 with self.engine.begin() as conn:
                     stored = self._store_entries(conn, playlist_id, name, entries)
@@ -259,7 +261,6 @@ class Crawler:
                 if attempt == 3 or "deadlock" not in str(exc).lower():
                     raise
                 log.warning("deadlock storing playlist %s page %d; retrying", playlist_id, offset)
-        raise AssertionError("unreachable")
 
     def _store_entries(self, conn, playlist_id: str, name: str, entries: list[tuple[int, dict]]) -> int:
         albums = {
