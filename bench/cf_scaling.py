@@ -82,6 +82,10 @@ def main() -> None:
     ap.add_argument("--max-playlists", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--yes-db", default=None, help="SQLAlchemy URL of an imported Yes.com corpus")
+    ap.add_argument("--sizes", default="10000,100000,300000,1000000", help="synthetic playlist counts")
+    ap.add_argument(
+        "--big-neighbours", type=int, default=50, help="item-kNN neighbours kept per track from 1M playlists up"
+    )
     args = ap.parse_args()
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
@@ -116,10 +120,12 @@ def main() -> None:
                     model,
                     {"data": "yes", "db": args.yes_db, "fraction": fraction, "model": model, "params": params},
                 )
-    sizes = [n for n in (10_000, 100_000, 300_000, 1_000_000) if n <= args.max_playlists]
+    sizes = [int(x) for x in args.sizes.split(",") if x and int(x) <= args.max_playlists]
     for n in sizes:
         tracks = 2 * n
         models = {**fast, **(small_only if n <= 100_000 else {})}
+        if n >= 1_000_000:  # 1.7M used tracks × 200 neighbours would be a 4 GB table: keep fewer
+            models["itemknn"] = {"neighbours": args.big_neighbours}
         for model, params in models.items():
             report(
                 f"synthetic {n // 1000}k×{tracks // 1000}k",
