@@ -301,7 +301,7 @@ class ChatCore:
             self.s.sessions.record, state.id, ctx.user_id, "played", pick.track_id, pick.served.user_id
         )
         info = (await asyncio.to_thread(self.s.corpus.track_info, [pick.track_id]))[pick.track_id]
-        reason = f"for {pick.served.name}'s taste"
+        reason = f"picked for {pick.served.name}"
         if pick.also_fits:
             reason += ", also fits " + ", ".join(m.name for m in pick.also_fits)
         line = TrackLine(1, pick.track_id, info.title, info.artist, pick.score, reason, info.url)
