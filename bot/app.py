@@ -1,15 +1,24 @@
-"""Wiring: build the one `ChatCore` of the process from the settings (database, search, live models)."""
+"""The composition root: the one place that builds a running murecom from its settings.
+
+Settings → engine (migrated here, explicitly) → corpus, artifact store, session store → the serving-snapshot
+watcher → the chat core. Adapters, the console and the embedded job scheduler receive what they need from the
+`App`; nothing below reaches for a process-wide singleton.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from bot.core import ChatCore, Services
+from sqlalchemy import Engine
+
+from bot.core import ChatCore
+from bot.snapshot import SnapshotBuilder, SnapshotWatcher
 from data.corpus import Corpus
-from data.db import get_engine
-from data.search import TrackSearch
+from data.db import make_engine, migrate
 from data.sessions import SessionStore
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
@@ -17,58 +26,43 @@ from recommenders.artifacts import ArtifactStore
 log = logging.getLogger(__name__)
 
 
-def _audio_provider(settings: Settings):
-    """A provider of the audio service, or of None while the audio recommender is not installed/published."""
-    try:
-        from recommenders.audio.service import load_audio_service
-    except ModuleNotFoundError:
-        return lambda: None
-    state: dict[str, Any] = {"service": None, "checked": 0.0}
-
-    def get():
-        if state["service"] is None and time.monotonic() - state["checked"] > 30:
-            state["checked"] = time.monotonic()
-            state["service"] = load_audio_service(settings)
-        return state["service"]
-
-    return get
+def open_database(settings: Settings) -> Engine:
+    """The engine of the configured database, with its schema brought to the newest revision."""
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+    migrate(engine)
+    return engine
 
 
-def build_core(settings: Settings) -> ChatCore:
-    from recommenders.cf.registry import CF_ARTIFACT, live_cf
+@dataclass
+class App:
+    """Everything a running bot process holds."""
 
-    engine = get_engine(settings.database_url)
+    settings: Settings
+    engine: Engine
+    corpus: Corpus
+    store: ArtifactStore
+    watcher: SnapshotWatcher
+    core: ChatCore
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Keep the serving snapshot current until `stop` is set."""
+        await self.watcher.run(stop)
+
+    def close(self) -> None:
+        self.core.close()
+        self.engine.dispose()
+
+
+def build_app(settings: Settings, engine: Engine | None = None, clock: Callable[[], float] = time.monotonic) -> App:
+    """Build the process: the first serving snapshot is loaded before this returns, so the first answer is fast."""
+    engine = engine if engine is not None else open_database(settings)
     corpus = Corpus(engine)
     store = ArtifactStore(settings.models_dir)
-    cf = live_cf(store)
-    audio = _audio_provider(settings)
-    stats_cache: dict[str, Any] = {"at": 0.0, "stats": {}}
+    watcher = SnapshotWatcher(SnapshotBuilder(corpus, store, settings), check_every=settings.snapshot_check_seconds)
+    core = ChatCore(watcher.current, corpus, SessionStore(engine), settings, clock=clock)
+    return App(settings, engine, corpus, store, watcher, core)
 
-    def about() -> dict[str, str]:
-        if time.monotonic() - stats_cache["at"] > 60:
-            stats_cache["stats"], stats_cache["at"] = corpus.stats(), time.monotonic()
-        stats = stats_cache["stats"]
-        meta = store.meta(CF_ARTIFACT)
-        metrics = meta.get("metrics", {})
-        cf_line = "not trained yet"
-        if meta:
-            cf_line = f"{meta.get('model', meta.get('class'))} (version {meta.get('version')})"
-            if "ndcg@100" in metrics:
-                cf_line += f", NDCG@100 {metrics['ndcg@100']:.3f} on held-out playlists"
-        audio_service = audio()
-        return {
-            "corpus": f"{stats['tracks']:,} tracks, {stats['playlists']:,} playlists, "
-            f"{stats['tracks_with_audio']:,} with audio",
-            "similar-by-name model": cf_line,
-            "audio model": getattr(audio_service, "description", "not available") if audio_service else "not available",
-        }
 
-    services = Services(
-        corpus=corpus,
-        search=TrackSearch.for_corpus(corpus),
-        sessions=SessionStore(engine),
-        cf=cf.get,
-        audio=audio,
-        about=about,
-    )
-    return ChatCore(services, settings)
+def build_core(settings: Settings, clock: Callable[[], float] = time.monotonic) -> ChatCore:
+    """Just the chat core (tests and one-shot commands); a long-running process uses `build_app` and `App.watch`."""
+    return build_app(settings, clock=clock).core

@@ -1,29 +1,36 @@
 """The platform-free chat core: commands and button actions in, `Reply` objects out.
 
 Adapters (console, Discord, Telegram) only translate platform events into `handle_text`, `handle_action` and
-`handle_audio` calls and render the replies. The core reaches the corpus through `data/` and the models through
-the `Recommender` interface; everything slow (search, recommending, decoding audio) runs in a worker thread so an
-adapter's event loop keeps answering. Every failure becomes a clear reply and a log line, never silence.
+`handle_audio` calls and render the replies. A request reads the serving snapshot once (`bot.snapshot`: models,
+audio index, search index), so no reply mixes versions; the corpus is reached through `data/` and the models through
+the `Recommender` interface. Work is isolated by cost: search and recommending run in the default worker threads;
+audio analysis runs in its own small pool with a bounded queue (a full queue answers "busy" at once), so fifty clips
+in flight never delay a `/similar` or `/help`. Group-session commands of one chat are serialised, and the database
+enforces one active session per chat and no repeated play, also across processes. Every failure becomes a clear
+reply and a log line, never silence; a database held by another writer answers "busy, try again".
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from bot.group import member_seeds, pick_next
 from bot.ratelimit import TokenBuckets
 from bot.replies import Button, ChatContext, Reply, TrackLine
+from bot.snapshot import Snapshot, describe_cf
 from data.corpus import Corpus, TrackInfo
-from data.search import QueryError, TrackSearch
-from data.sessions import SessionStore
+from data.db import is_busy
+from data.search import QueryError
+from data.sessions import SessionState, SessionStore
 from data.settings import Settings
-from recommenders.base import NotInModel, Recommendation, Recommender
+from recommenders.base import NotInModel, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,13 @@ PAGE_SIZE = 5
 MAX_PAGES = 6
 MAX_TEXT_CHARS = 2000
 ANALYSING = "🎧 Analysing your clip…"
+BUSY_DB = "I am busy writing right now; please try again in a few seconds."
+BUSY_AUDIO = "I am analysing a lot of clips right now; please send yours again in a minute."
+#: Track ids and pages in button actions come from users' clients: anything outside these is refused.
+MAX_ID = 2**62
+SESSION_LOCK_STRIPES = 256
+#: How many times `/session next` re-picks after losing a race for a track (another process played it first).
+PLAY_RETRIES = 3
 
 HELP = """I recommend music.
 /similar <song> — tracks like a song (a name, "title - artist", or a Spotify link)
@@ -41,26 +55,36 @@ Send an audio clip (voice note, audio file) — tracks that sound like it
 /help — this message"""
 
 
-@dataclass
-class Services:
-    """What the core depends on; `cf` and `audio` are providers so a retrained model is picked up live."""
-
-    corpus: Corpus
-    search: TrackSearch
-    sessions: SessionStore
-    cf: Callable[[], Recommender | None]
-    audio: Callable[[], Any | None]
-    about: Callable[[], dict[str, str]]
-
-
 class ChatCore:
-    """One instance serves every adapter of the process."""
+    """One instance serves every adapter of the process.
 
-    def __init__(self, services: Services, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
-        self.s = services
+    `snapshot` returns the current serving snapshot (the composition root passes `SnapshotWatcher.current`).
+    """
+
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        corpus: Corpus,
+        sessions: SessionStore,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.snapshot = snapshot
+        self.corpus = corpus
+        self.sessions = sessions
         self.settings = settings
+        self._clock = clock
         self._users = TokenBuckets(settings.user_rate_per_minute, clock=clock)
         self._chats = TokenBuckets(settings.chat_rate_per_minute, clock=clock)
+        self._warned_until: dict[str, float] = {}
+        self._audio_pool = ThreadPoolExecutor(settings.audio_workers, thread_name_prefix="murecom-audio")
+        self._audio_slots = settings.audio_workers + settings.audio_queue
+        self._audio_in_flight = 0
+        self._session_locks = [threading.Lock() for _ in range(SESSION_LOCK_STRIPES)]
+
+    def close(self) -> None:
+        """Stop the audio pool (clips in flight finish)."""
+        self._audio_pool.shutdown(wait=True)
 
     # --- entry points ------------------------------------------------------------------------------------------
     async def handle_text(self, ctx: ChatContext, text: str) -> list[Reply]:
@@ -71,7 +95,7 @@ class ChatCore:
         command, _, args = text[1:].partition(" ")
         command = command.split("@", 1)[0].lower()
         args = args.strip()
-        handlers = {
+        handlers: dict[str, Callable[..., Awaitable[list[Reply]]]] = {
             "similar": self._similar,
             "s": self._similar,
             "session": self._session,
@@ -85,17 +109,16 @@ class ChatCore:
         return await self._guarded(ctx, handler, args)
 
     async def handle_action(self, ctx: ChatContext, action: str) -> list[Reply]:
-        """A button press; actions are the strings the core put on its buttons."""
-        parts = action.split(":")
-        try:
-            if parts[0] == "pick" and len(parts) == 2:
-                return await self._guarded(ctx, self._recommend_page, int(parts[1]), 0)
-            if parts[0] == "page" and len(parts) == 3:
-                return await self._guarded(ctx, self._recommend_page, int(parts[1]), int(parts[2]))
-            if parts[0] == "sess" and len(parts) >= 2:
-                return await self._guarded(ctx, self._session, " ".join(parts[1:]))
-        except ValueError:
-            pass
+        """A button press; actions are the strings the core put on its buttons (clients can send anything)."""
+        parts = (action or "")[:64].split(":")
+        if parts[0] == "pick" and len(parts) == 2 and _bounded_int(parts[1], MAX_ID) is not None:
+            return await self._guarded(ctx, self._recommend_page, int(parts[1]), 0)
+        if parts[0] == "page" and len(parts) == 3:
+            track_id, page = _bounded_int(parts[1], MAX_ID), _bounded_int(parts[2], MAX_PAGES)
+            if track_id is not None and page is not None:
+                return await self._guarded(ctx, self._recommend_page, track_id, page)
+        if parts[0] == "sess" and len(parts) == 2 and parts[1] in ("join", "next", "like", "skip", "who", "end"):
+            return await self._guarded(ctx, self._session, parts[1])
         return [Reply("That button is no longer valid.", kind="error")]
 
     async def handle_audio(self, ctx: ChatContext, data: bytes, filename: str = "clip") -> list[Reply]:
@@ -105,36 +128,59 @@ class ChatCore:
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         """(label, value) pairs for autocomplete; the value resolves back exactly with `/similar`."""
         out = []
-        for cand in self.s.search.suggest(prefix, limit):
+        for cand in self.snapshot().search.suggest(prefix, limit):
             label = cand.track.label
             out.append((label[:100], label[:100]))
         return out
 
     # --- plumbing ----------------------------------------------------------------------------------------------
-    async def _guarded(self, ctx: ChatContext, handler, *args) -> list[Reply]:
-        if ctx.platform != "console" and not self._users.allow(f"{ctx.platform}:{ctx.user_id}"):
-            wait = self._users.retry_after(f"{ctx.platform}:{ctx.user_id}")
-            return [Reply(f"Easy there — you are sending a lot. Try again in {wait:.0f} s.", kind="error")]
-        if ctx.platform != "console" and not self._chats.allow(f"{ctx.platform}:{ctx.chat_id}"):
-            return [Reply("This chat is very busy; give me a few seconds.", kind="error")]
+    def _limited(self, ctx: ChatContext) -> list[Reply] | None:
+        """None when the message may proceed; else the reply to a flood — given once per window, then silence."""
+        if ctx.platform == "console":
+            return None
+        for buckets, key, text in (
+            (self._users, f"user:{ctx.platform}:{ctx.user_id}", "Easy there — you are sending a lot."),
+            (self._chats, f"chat:{ctx.platform}:{ctx.chat_id}", "This chat is very busy."),
+        ):
+            if buckets.allow(key):
+                continue
+            wait = max(1.0, buckets.retry_after(key))
+            now = self._clock()
+            if self._warned_until.get(key, 0.0) > now:
+                return []
+            if len(self._warned_until) > 50_000:
+                self._warned_until = {k: t for k, t in self._warned_until.items() if t > now}
+            self._warned_until[key] = now + wait
+            return [Reply(f"{text} Try again in {wait:.0f} s.", kind="error")]
+        return None
+
+    async def _guarded(self, ctx: ChatContext, handler: Callable[..., Awaitable[list[Reply]]], *args) -> list[Reply]:
+        limited = self._limited(ctx)
+        if limited is not None:
+            return limited
+        snap = self.snapshot()  # once per request: every part of the reply comes from the same versions
         try:
-            return await handler(ctx, *args)
-        except Exception:
+            replies = await handler(snap, ctx, *args)
+        except Exception as exc:
+            if is_busy(exc):
+                log.warning("database busy during %s", getattr(handler, "__name__", handler))
+                return [Reply(BUSY_DB, kind="error")]
             ref = uuid.uuid4().hex[:8]
             log.exception("handler %s failed (ref %s)", getattr(handler, "__name__", handler), ref)
             return [Reply(f"Sorry, something went wrong on my side (ref {ref}). Please try again.", kind="error")]
+        return [replace(r, served_by=snap.label) for r in replies]
 
     def _line(self, rank: int, rec: Recommendation, info: TrackInfo) -> TrackLine:
         return TrackLine(rank, rec.track_id, info.title, info.artist, rec.score, rec.reason, info.url)
 
     # --- /similar ----------------------------------------------------------------------------------------------
-    async def _similar(self, ctx: ChatContext, query: str) -> list[Reply]:
+    async def _similar(self, snap: Snapshot, ctx: ChatContext, query: str) -> list[Reply]:
         if not query:
             return [Reply("Which song? For example: /similar hotel california", kind="error")]
         if len(query) > MAX_TEXT_CHARS:
             return [Reply("That is too long to be a song name.", kind="error")]
         try:
-            res = await asyncio.to_thread(self.s.search.search, query, 5)
+            res = await asyncio.to_thread(snap.search.search, query, 5)
         except QueryError as exc:
             return [Reply(str(exc), kind="error")]
         if res.best is None:
@@ -145,13 +191,13 @@ class ChatCore:
             if res.best.score < 0.6:
                 question = f"I found nothing close to “{query[:80]}”. Did you mean one of these?"
             return [Reply(question, kind="choices", buttons=buttons)]
-        return await self._recommend_page(ctx, res.best.track.id, 0)
+        return await self._recommend_page(snap, ctx, res.best.track.id, 0)
 
-    async def _recommend_page(self, ctx: ChatContext, track_id: int, page: int) -> list[Reply]:
-        model = await asyncio.to_thread(self.s.cf)  # a (re)load reads from disk: not on the loop
+    async def _recommend_page(self, snap: Snapshot, ctx: ChatContext, track_id: int, page: int) -> list[Reply]:
+        model = snap.cf
         if model is None:
             return [Reply("My recommender is still being trained; try again in a minute.", kind="error")]
-        seed = (await asyncio.to_thread(self.s.corpus.track_info, [track_id])).get(track_id)
+        seed = (await asyncio.to_thread(self.corpus.track_info, [track_id])).get(track_id)
         if seed is None:
             return [Reply("I no longer know that track.", kind="error")]
         page = max(0, min(page, MAX_PAGES - 1))
@@ -170,7 +216,7 @@ class ChatCore:
         n_pages = (len(recs) + PAGE_SIZE - 1) // PAGE_SIZE
         page = min(page, n_pages - 1)
         chunk = recs[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-        infos = await asyncio.to_thread(self.s.corpus.track_info, [r.track_id for r in chunk])
+        infos = await asyncio.to_thread(self.corpus.track_info, [r.track_id for r in chunk])
         lines = tuple(
             self._line(page * PAGE_SIZE + i + 1, r, infos[r.track_id])
             for i, r in enumerate(chunk)
@@ -193,8 +239,8 @@ class ChatCore:
         ]
 
     # --- audio -------------------------------------------------------------------------------------------------
-    async def _audio(self, ctx: ChatContext, data: bytes, filename: str) -> list[Reply]:
-        service = await asyncio.to_thread(self.s.audio)  # first use loads TensorFlow
+    async def _audio(self, snap: Snapshot, ctx: ChatContext, data: bytes, filename: str) -> list[Reply]:
+        service = snap.audio
         if service is None:
             return [Reply("Audio recommendations are not available yet (no audio model is published).", kind="error")]
         if not data:
@@ -202,18 +248,24 @@ class ChatCore:
         if len(data) > self.settings.max_audio_bytes:
             mb = self.settings.max_audio_bytes / 1e6
             return [Reply(f"That file is too large; please send at most {mb:.0f} MB.", kind="error")]
+        if self._audio_in_flight >= self._audio_slots:
+            return [Reply(BUSY_AUDIO, kind="error")]
         from recommenders.audio.service import AudioError, render_label_chart
 
+        loop = asyncio.get_running_loop()
+        self._audio_in_flight += 1
         try:
-            result = await asyncio.to_thread(service.recommend_clip, data, PAGE_SIZE * 2)
+            result = await loop.run_in_executor(self._audio_pool, service.recommend_clip, data, PAGE_SIZE * 2)
+            chart = await loop.run_in_executor(self._audio_pool, render_label_chart, result.labels)
         except AudioError as exc:
             return [Reply(str(exc), kind="error")]
-        infos = await asyncio.to_thread(self.s.corpus.track_info, [r.track_id for r in result.recommendations])
+        finally:
+            self._audio_in_flight -= 1
+        infos = await asyncio.to_thread(self.corpus.track_info, [r.track_id for r in result.recommendations])
         lines = tuple(
             self._line(i + 1, r, infos[r.track_id]) for i, r in enumerate(result.recommendations) if r.track_id in infos
         )
         labels = ", ".join(f"{name} {p:.0%}" for name, p in result.labels[:3])
-        chart = await asyncio.to_thread(render_label_chart, result.labels)
         return [
             Reply(
                 f"Sounds like: {labels}",
@@ -225,15 +277,40 @@ class ChatCore:
         ]
 
     # --- sessions ----------------------------------------------------------------------------------------------
-    async def _session(self, ctx: ChatContext, args: str) -> list[Reply]:
+    async def _session(self, snap: Snapshot, ctx: ChatContext, args: str) -> list[Reply]:
+        """Session commands of one chat run one at a time (a striped lock), each as one unit in a worker thread,
+        so two `next` in a chat never pick the same track and two `start` never open two sessions."""
         sub, _, rest = args.partition(" ")
-        sub = sub.lower()
-        store = self.s.sessions
-        state = await asyncio.to_thread(store.active, ctx.platform, ctx.chat_id)
+        sub, rest = sub.lower(), rest.strip()
+        if sub == "add" and rest:
+            # resolving the song reads only the search index: outside the chat's lock
+            try:
+                res = await asyncio.to_thread(snap.search.search, rest, 5)
+            except QueryError as exc:
+                return [Reply(str(exc), kind="error")]
+            if res.best is None:
+                return [Reply(f"I could not find “{rest[:80]}”.", kind="error")]
+            if res.ambiguous:
+                names = "\n".join(f"• {c.track.label}" for c in res.candidates)
+                return [
+                    Reply(
+                        f"Which one? Add it with its artist, e.g. /session add title - artist\n{names}", kind="choices"
+                    )
+                ]
+            rest = str(res.best.track.id)
+        return await asyncio.to_thread(self._session_locked, snap, ctx, sub, rest)
+
+    def _session_locked(self, snap: Snapshot, ctx: ChatContext, sub: str, rest: str) -> list[Reply]:
+        lock = self._session_locks[hash((ctx.platform, ctx.chat_id)) % SESSION_LOCK_STRIPES]
+        with lock:
+            return self._session_command(snap, ctx, sub, rest)
+
+    def _session_command(self, snap: Snapshot, ctx: ChatContext, sub: str, rest: str) -> list[Reply]:
+        store = self.sessions
+        state = store.active(ctx.platform, ctx.chat_id)
         if sub == "start":
-            if state is not None:
+            if state is not None or store.start(ctx.platform, ctx.chat_id, ctx.user_id, ctx.user_name) is None:
                 return [Reply("A session is already running here. /session join to take part, /session end to stop.")]
-            await asyncio.to_thread(store.start, ctx.platform, ctx.chat_id, ctx.user_id, ctx.user_name)
             return [
                 Reply(
                     f"Session started by {ctx.user_name}. Everyone: /session join, then /session add <song>; "
@@ -244,63 +321,66 @@ class ChatCore:
         if state is None:
             return [Reply("No session is running in this chat. Start one with /session start.", kind="error")]
         if sub == "join":
-            added = await asyncio.to_thread(store.join, state.id, ctx.user_id, ctx.user_name)
+            added = store.join(state.id, ctx.user_id, ctx.user_name)
             return [Reply(f"Welcome, {ctx.user_name}!" if added else f"{ctx.user_name}, you are already in.")]
         if sub == "add":
-            return await self._session_add(ctx, state, rest.strip())
+            return self._session_add(snap, ctx, state, rest)
         if sub == "next":
-            return await self._session_next(ctx, state)
+            return self._session_next(snap, ctx, state)
         if sub in ("like", "skip"):
-            played = [e for e in state.events if e.kind == "played"]
+            played = state.played
             if not played:
                 return [Reply("Nothing has been played yet. /session next first.", kind="error")]
-            await asyncio.to_thread(store.join, state.id, ctx.user_id, ctx.user_name)
+            store.join(state.id, ctx.user_id, ctx.user_name)
             last = played[-1].track_id
-            await asyncio.to_thread(store.record, state.id, ctx.user_id, sub, last)
-            info = (await asyncio.to_thread(self.s.corpus.track_info, [last]))[last]
+            store.record(state.id, ctx.user_id, sub, last)
+            info = self.corpus.track_info([last])[last]
             if sub == "like":
                 return [Reply(f"{ctx.user_name} likes {info.label}: noted as their taste.")]
-            nxt = await self._session_next(ctx, await asyncio.to_thread(store.active, ctx.platform, ctx.chat_id))
+            fresh = store.active(ctx.platform, ctx.chat_id)
+            nxt = self._session_next(snap, ctx, fresh) if fresh is not None else []
             return [Reply(f"Skipped {info.label}; I will steer away from it."), *nxt]
         if sub == "who":
-            return [await self._session_who(state)]
+            return [self._session_who(state)]
         if sub == "end":
-            await asyncio.to_thread(store.end, state.id)
-            played = sum(1 for e in state.events if e.kind == "played")
-            return [Reply(f"Session ended after {played} picks. Thanks for listening!")]
+            if not state.is_member(ctx.user_id) and state.started_by != ctx.user_id:
+                return [Reply("Only members of this session can end it. /session join first.", kind="error")]
+            if not store.end(state.id):
+                return [Reply("That session has already ended.")]
+            return [Reply(f"Session ended after {len(state.played)} picks. Thanks for listening!")]
         return [Reply("Session commands: start, join, add <song>, next, like, skip, who, end.", kind="error")]
 
-    async def _session_add(self, ctx: ChatContext, state, query: str) -> list[Reply]:
-        if not query:
+    def _session_add(self, snap: Snapshot, ctx: ChatContext, state: SessionState, track: str) -> list[Reply]:
+        if not track:
             return [Reply("Add which song? /session add <song>", kind="error")]
-        try:
-            res = await asyncio.to_thread(self.s.search.search, query, 5)
-        except QueryError as exc:
-            return [Reply(str(exc), kind="error")]
-        if res.best is None:
-            return [Reply(f"I could not find “{query[:80]}”.", kind="error")]
-        if res.ambiguous:
-            names = "\n".join(f"• {c.track.label}" for c in res.candidates)
-            return [
-                Reply(f"Which one? Add it with its artist, e.g. /session add title - artist\n{names}", kind="choices")
-            ]
-        await asyncio.to_thread(self.s.sessions.join, state.id, ctx.user_id, ctx.user_name)
-        await asyncio.to_thread(self.s.sessions.record, state.id, ctx.user_id, "seed", res.best.track.id)
-        model = await asyncio.to_thread(self.s.cf)  # a (re)load reads from disk: not on the loop
-        note = "" if model is None or res.best.track.id in model else " (I know too little about it to use it yet)"
-        return [Reply(f"{ctx.user_name} added {res.best.track.label}{note}.")]
+        track_id = int(track)
+        info = self.corpus.track_info([track_id]).get(track_id)
+        if info is None:
+            return [Reply("I no longer know that track.", kind="error")]
+        self.sessions.join(state.id, ctx.user_id, ctx.user_name)
+        self.sessions.record(state.id, ctx.user_id, "seed", track_id)
+        model = snap.model_for_sessions()
+        note = "" if model is None or track_id in model else " (I know too little about it to use it yet)"
+        return [Reply(f"{ctx.user_name} added {info.label}{note}.")]
 
-    async def _session_next(self, ctx: ChatContext, state) -> list[Reply]:
-        model = await asyncio.to_thread(self.s.cf)  # a (re)load reads from disk: not on the loop
+    def _session_next(self, snap: Snapshot, ctx: ChatContext, state: SessionState) -> list[Reply]:
+        model = snap.model_for_sessions()
         if model is None:
             return [Reply("My recommender is still being trained; try again in a minute.", kind="error")]
-        pick = await asyncio.to_thread(pick_next, state, model)
-        if pick is None:
-            return [Reply("Add a song first: /session add <song>.", kind="error")]
-        await asyncio.to_thread(
-            self.s.sessions.record, state.id, ctx.user_id, "played", pick.track_id, pick.served.user_id
-        )
-        info = (await asyncio.to_thread(self.s.corpus.track_info, [pick.track_id]))[pick.track_id]
+        for _ in range(PLAY_RETRIES):
+            pick = pick_next(state, model)
+            if pick is None:
+                return [Reply("Add a song first: /session add <song>.", kind="error")]
+            if self.sessions.play(state.id, ctx.user_id, pick.track_id, pick.served.user_id):
+                break
+            # another process played that track in the meantime: look again at the session as it is now
+            fresh = self.sessions.active(ctx.platform, ctx.chat_id)
+            if fresh is None:
+                return [Reply("That session has ended.", kind="error")]
+            state = fresh
+        else:
+            return [Reply("The group is picking very fast; try /session next again.", kind="error")]
+        info = self.corpus.track_info([pick.track_id])[pick.track_id]
         reason = f"picked for {pick.served.name}"
         if pick.also_fits:
             reason += ", also fits " + ", ".join(m.name for m in pick.also_fits)
@@ -315,19 +395,34 @@ class ChatCore:
             )
         ]
 
-    async def _session_who(self, state) -> Reply:
+    def _session_who(self, state: SessionState) -> Reply:
         seeds = member_seeds(state)
         served: dict[str, int] = {}
-        for e in state.events:
-            if e.kind == "played" and e.served_user_id:
+        for e in state.played:
+            if e.served_user_id:
                 served[e.served_user_id] = served.get(e.served_user_id, 0) + 1
         rows = [f"• {m.name}: {len(seeds[m.user_id])} songs, served {served.get(m.user_id, 0)}×" for m in state.members]
         return Reply("In this session:\n" + "\n".join(rows))
 
     # --- /help, /about -----------------------------------------------------------------------------------------
-    async def _help(self, ctx: ChatContext, _args: str) -> list[Reply]:
+    async def _help(self, snap: Snapshot, ctx: ChatContext, _args: str) -> list[Reply]:
         return [Reply(HELP)]
 
-    async def _about(self, ctx: ChatContext, _args: str) -> list[Reply]:
-        facts = await asyncio.to_thread(self.s.about)
+    async def _about(self, snap: Snapshot, ctx: ChatContext, _args: str) -> list[Reply]:
+        stats = snap.stats
+        audio = snap.audio
+        facts = {
+            "corpus": f"{stats['tracks']:,} tracks, {stats['playlists']:,} playlists, "
+            f"{stats['tracks_with_audio']:,} with audio",
+            "similar-by-name model": describe_cf(snap.cf_meta),
+            "audio model": audio.description if audio is not None else "not available",
+        }
         return [Reply("\n".join(f"{k}: {v}" for k, v in facts.items()), title="About murecom")]
+
+
+def _bounded_int(text: str, upper: int) -> int | None:
+    """`text` as an int in [0, upper), else None (button data is client-supplied)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if value < upper else None

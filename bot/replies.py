@@ -52,6 +52,8 @@ class Reply:
     image: bytes | None = None
     image_name: str = "chart.png"
     footer: str = ""
+    #: The snapshot versions that produced it (not shown; logs and tests read it).
+    served_by: str = ""
 
     def as_text(self) -> str:
         """Plain-text rendering (console, logs, and the fallback of every adapter)."""

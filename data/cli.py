@@ -19,7 +19,7 @@ def _import(args: argparse.Namespace) -> int:
     engine = get_engine()
     data_dir = settings.data_dir
     kind = args.kind
-    reports = []
+    reports: list[object] = []
     if kind in ("yes", "default"):
         from data.importers.yes import import_yes
 

@@ -240,6 +240,15 @@ class Corpus:
             ).all()
         return [(int(t), str(p)) for t, p in rows]
 
+    def watermark(self) -> tuple[int, int]:
+        """(newest track id, newest playlist id): two primary-key look-ups, cheap at any size, and changed whenever
+        the corpus grows, so the serving snapshot knows when its search index and figures are stale."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(select(func.max(Track.id)).scalar_subquery(), select(func.max(Playlist.id)).scalar_subquery())
+            ).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
     def stats(self) -> dict[str, int]:
         """Row counts for `/about` and the import report."""
         with self.engine.connect() as conn:

@@ -1,7 +1,8 @@
 """Engine and sessions for the corpus database, and schema migration to the newest revision.
 
-SQLite (the default) gets WAL journaling and a busy timeout so the bot keeps reading while a job writes;
-PostgreSQL is used as-is through its URL.
+SQLite (the default) gets WAL journaling, so readers never wait for a writer, and a *short* busy timeout for
+writers: a chat command that cannot write within it answers "busy, try again" (see `is_busy`) instead of holding a
+worker thread for half a minute. PostgreSQL is used as-is through its URL, with a matching lock timeout.
 """
 
 from __future__ import annotations
@@ -12,30 +13,41 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: How long a write waits for another writer's lock before giving up (milliseconds).
+DEFAULT_BUSY_TIMEOUT_MS = 3000
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
-
-
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
     """Create an engine for `url`; for a SQLite file, its folder is created and WAL is switched on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+
+        def pragmas(dbapi_connection, _record) -> None:
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.close()
+
+        event.listen(engine, "connect", pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={int(busy_timeout_ms)}"})
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether `exc` says another writer held the database longer than the busy timeout."""
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text or "lock timeout" in text
 
 
 def safe_url(url: str) -> str:

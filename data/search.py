@@ -130,10 +130,10 @@ class TrackSearch:
         rows_by_id: dict[int, list] = {}
         with self.corpus.engine.connect() as conn:
             max_id = conn.scalar(select(func.max(Track.id)))
-            for tid, title, popularity, spotify_id in conn.execute(
+            for tid, title, track_popularity, spotify_id in conn.execute(
                 select(Track.id, Track.title, Track.popularity, Track.spotify_id).order_by(Track.id)
             ):
-                rows_by_id[tid] = [title, popularity or 0, spotify_id, []]
+                rows_by_id[tid] = [title, track_popularity or 0, spotify_id, []]
             for tid, name in conn.execute(
                 select(TrackArtist.track_id, Artist.name)
                 .join(Artist, Artist.id == TrackArtist.artist_id)
@@ -231,7 +231,7 @@ class TrackSearch:
                 n = min(self._n_candidates, len(sims))
                 pool = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
                 pool = pool[sims[pool] > 0]
-            scored = []
+            scored: list[tuple[float, float, int]] = []
             for i in pool:
                 s = max(self._score(norm, int(i)), self._split_score(raw, int(i)))
                 # a small popularity prior breaks ties between equally good matches

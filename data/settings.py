@@ -52,6 +52,10 @@ class Settings:
     preview_run_budget: int = 50
     preview_search: str = "ytsearch1:{title} {artist} audio"
     log_level: str = "INFO"
+    db_busy_timeout_ms: int = 3000
+    audio_workers: int = 1
+    audio_queue: int = 4
+    snapshot_check_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -90,6 +94,10 @@ class Settings:
             preview_run_budget=int(env.get("MUREC_PREVIEW_RUN_BUDGET", cls.preview_run_budget)),
             preview_search=env.get("MUREC_PREVIEW_SEARCH", cls.preview_search),
             log_level=env.get("MUREC_LOG_LEVEL", cls.log_level),
+            db_busy_timeout_ms=int(env.get("MUREC_DB_BUSY_TIMEOUT_MS", cls.db_busy_timeout_ms)),
+            audio_workers=max(1, int(env.get("MUREC_AUDIO_WORKERS", cls.audio_workers))),
+            audio_queue=max(0, int(env.get("MUREC_AUDIO_QUEUE", cls.audio_queue))),
+            snapshot_check_seconds=float(env.get("MUREC_SNAPSHOT_CHECK_SECONDS", cls.snapshot_check_seconds)),
         )
 
     def describe(self) -> dict[str, str]:

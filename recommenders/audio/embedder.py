@@ -36,7 +36,14 @@ class Embedder:
 
     @property
     def version(self) -> str:
-        return self.meta.get("version", self.model_dir.name)
+        """The model's identity: its recorded version, else a hash of its weights (the shipped model is replaced in
+        place when the code ships a new one, so its folder name says nothing)."""
+        recorded = self.meta.get("version")
+        if recorded:
+            return str(recorded)
+        import hashlib
+
+        return "sha256:" + hashlib.sha256((self.model_dir / "model.keras").read_bytes()).hexdigest()[:16]
 
     def embed(self, slices: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings (n, 256), label probabilities (n, labels)) of the slices."""

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from data.settings import Settings
-from recommenders.artifacts import ArtifactStore, LiveModel
+from recommenders.artifacts import ArtifactStore
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
 from recommenders.audio.features import SLICE_FRAMES, AudioError, clip_slices
 from recommenders.audio.index import AudioIndex
@@ -19,7 +21,7 @@ from recommenders.base import Recommendation
 log = logging.getLogger(__name__)
 INDEX_ARTIFACT = "audio-index"
 MODEL_ARTIFACT = "audio-model"
-__all__ = ["AudioError", "AudioService", "ClipResult", "load_audio_service", "render_label_chart"]
+__all__ = ["AudioError", "AudioService", "ClipResult", "load_audio_pair", "load_audio_service", "render_label_chart"]
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,12 @@ def model_dir(store: ArtifactStore) -> Path:
 
 
 class AudioService:
-    def __init__(self, embedder: Embedder, index: LiveModel[AudioIndex] | AudioIndex, settings: Settings) -> None:
-        self.embedder = embedder
-        self._index = index
-        self.settings = settings
+    """An embedder and the index built with that very embedder (see `load_audio_pair`); immutable once made."""
 
-    @property
-    def index(self) -> AudioIndex | None:
-        return self._index.get() if isinstance(self._index, LiveModel) else self._index
+    def __init__(self, embedder: Embedder, index: AudioIndex | None, settings: Settings) -> None:
+        self.embedder = embedder
+        self.index = index
+        self.settings = settings
 
     @property
     def description(self) -> str:
@@ -94,12 +94,22 @@ def render_label_chart(labels: list[tuple[str, float]]) -> bytes:
     return buf.getvalue()
 
 
+def load_audio_pair(index_path: Path, meta: Mapping[str, Any], settings: Settings) -> AudioService:
+    """The service over one published index and the very model that index was embedded with (its meta names it),
+    so a query is never embedded by one model and compared against vectors of another."""
+    embedder = Embedder.load(Path(meta["model"]))
+    recorded = meta.get("model_version")
+    if recorded is not None and recorded != embedder.version:
+        raise ValueError(f"index was built with model {recorded}, but {meta['model']} now holds {embedder.version}")
+    return AudioService(embedder, AudioIndex.load(index_path), settings)
+
+
 def load_audio_service(settings: Settings) -> AudioService | None:
-    """The service over the published audio index, or None while there is no index (or no model)."""
+    """The service over the published audio index (for the command line), or None while there is none."""
     store = ArtifactStore(settings.models_dir)
-    if store.current_version(INDEX_ARTIFACT) is None:
+    version = store.current_version(INDEX_ARTIFACT)
+    if version is None:
         return None
-    directory = model_dir(store)
-    if not (directory / "model.keras").exists():
-        return None
-    return AudioService(Embedder.load(directory), LiveModel(store, INDEX_ARTIFACT, AudioIndex.load), settings)
+    path = store.path(INDEX_ARTIFACT, version)
+    assert path is not None
+    return load_audio_pair(path, store.meta(INDEX_ARTIFACT, version), settings)

@@ -31,8 +31,10 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
     embedder = Embedder.load(directory)
     meta = store.meta(INDEX_ARTIFACT)
     current = None
-    if meta and meta.get("model") == str(directory):
-        current = AudioIndex.load(store.path(INDEX_ARTIFACT))
+    index_path = store.path(INDEX_ARTIFACT)
+    same_model = meta.get("model") == str(directory) and meta.get("model_version") == embedder.version
+    if index_path is not None and same_model:
+        current = AudioIndex.load(index_path)
     known = current.track_ids if current is not None else set()
     # tracks whose audio could not be used (silent, damaged) are remembered, not retried on every run
     unreadable = set(meta.get("unreadable", [])) if current is not None else set()
@@ -66,6 +68,7 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
             staged,
             {
                 "model": str(directory),
+                "model_version": embedder.version,
                 "tracks": len(index.track_ids),
                 "slices": len(index),
                 "unreadable": sorted(unreadable),

@@ -53,7 +53,7 @@ def test_ambiguous_name_offers_choices_then_recommends_the_pick(core) -> None:
 
 
 def test_unknown_song_and_bad_input_get_clear_replies(core, bot_settings) -> None:
-    engine = core.s.corpus.engine
+    engine = core.corpus.engine
     with engine.connect() as conn:
         before = conn.scalar(select(func.count()).select_from(Track))
     for text, expected in [
@@ -67,27 +67,36 @@ def test_unknown_song_and_bad_input_get_clear_replies(core, bot_settings) -> Non
         assert expected in reply.text, (text, reply.text)
     [reply] = run(core.handle_text(ALICE, "/similar '; DROP TABLE tracks;--"))
     assert reply.kind == "choices" and "nothing close" in reply.text
-    [reply] = run(core.handle_action(ALICE, "page:notanumber:1"))
-    assert "no longer valid" in reply.text
+    for action in ("page:notanumber:1", f"pick:{2**63}", f"page:1:{10**30}", "pick:-1", "pick:١٢", "sess:end:x"):
+        [reply] = run(core.handle_action(ALICE, action))
+        assert "no longer valid" in reply.text, action
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Track)) == before
 
 
 def test_track_missing_from_the_model_is_explained(core) -> None:
-    with core.s.corpus.engine.begin() as conn:
+    with core.corpus.engine.begin() as conn:
         tid = ensure_tracks(conn, "test", {"lonely": {"title": "Zyzzyva Lonely Nocturne"}})["lonely"]
     [reply] = run(core.handle_action(ALICE, f"pick:{tid}"))
     assert reply.kind == "error"
     assert "never appeared in a playlist" in reply.text
 
 
-def test_rate_limit_is_per_user_and_polite(bot_settings) -> None:
-    core = build_core(bot_settings)
-    flood = [run(core.handle_text(ChatContext("telegram", "c9", "spammer", "S"), "/help"))[0] for _ in range(30)]
-    limited = [r for r in flood if "Easy there" in r.text]
-    assert 0 < len(limited) < 30
+def test_rate_limit_is_per_user_polite_and_said_once_per_window(bot_settings) -> None:
+    now = [1000.0]
+    core = build_core(bot_settings, clock=lambda: now[0])
+    spammer = ChatContext("telegram", "c9", "spammer", "S")
+    flood = [run(core.handle_text(spammer, "/help")) for _ in range(200)]
+    answered = [r for r in flood if r and "/similar" in r[0].text]
+    warned = [r for r in flood if r and "Easy there" in r[0].text]
+    assert len(answered) == bot_settings.user_rate_per_minute // 2  # the burst
+    assert len(warned) == 1, "one warning per window, not one per message"
+    assert sum(1 for r in flood if not r) == 200 - len(answered) - 1
     [other] = run(core.handle_text(ChatContext("telegram", "c8", "calm", "C"), "/help"))
     assert "/similar" in other.text
+    now[0] += 60.0  # the window has passed: answered again
+    [again] = run(core.handle_text(spammer, "/help"))
+    assert "/similar" in again.text
 
 
 def test_no_published_model_gives_a_clear_reply(tmp_path, bot_home) -> None:

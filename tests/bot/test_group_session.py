@@ -72,7 +72,7 @@ def test_picks_follow_each_members_taste(bot_settings) -> None:
     say(core, rock, "/session start")
     say(core, rock, "/session add stairway to heaven")
     [reply] = say(core, rock, "/session next")
-    info = core.s.corpus.track_info([reply.tracks[0].track_id])
+    info = core.corpus.track_info([reply.tracks[0].track_id])
     rock_pick = info[reply.tracks[0].track_id]
-    tags = core.s.corpus.track_tags().get(rock_pick.id, frozenset())
+    tags = core.corpus.track_tags().get(rock_pick.id, frozenset())
     assert "rock" in tags or "classic rock" in tags, (rock_pick.label, tags)

@@ -1,0 +1,216 @@
+"""The serving snapshot: everything a request reads, built together and swapped as one reference.
+
+A reply must never mix versions: a clip embedded by one audio model and compared against an index built by another,
+a recommendation from a retrained model rendered with the old model's `/about` figure, a crawled track that is
+recommended but cannot be found by name. So the pieces that change while the bot runs — the published CF models
+(one per path: `/similar` and group sessions), the audio model *with the index built by it*, the name-search index
+and the corpus figures — live in one immutable `Snapshot`. A request takes the current snapshot once and uses only
+it. One `SnapshotWatcher` notices a new published version or a grown corpus, builds the next snapshot off the event
+loop (reusing the parts that did not change) and swaps the reference; a part that fails to load is logged and the
+old part kept, so a broken publish never takes the bot down.
+
+The audio pairing is by construction: the index artifact's meta names the model folder it was embedded with, and
+the snapshot loads exactly that model for it. A newly published audio model is therefore served only once an
+index built with it is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from data.corpus import Corpus
+from data.search import TrackSearch
+from data.settings import Settings
+from recommenders.artifacts import ArtifactStore
+from recommenders.base import Recommender
+
+if TYPE_CHECKING:
+    from recommenders.audio.service import AudioService
+
+log = logging.getLogger(__name__)
+
+#: Published artifacts a snapshot serves: the `/similar` model, the group-session model, the audio index.
+CF_SIMILAR = "cf"
+CF_SESSION = "cf-session"
+AUDIO_INDEX = "audio-index"
+SERVED_ARTIFACTS = (CF_SIMILAR, CF_SESSION, AUDIO_INDEX)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view for serving; never mutated (the watcher builds a new one)."""
+
+    versions: Mapping[str, str | None]
+    watermark: tuple[int, int]
+    search: TrackSearch
+    stats: Mapping[str, int]
+    cf: Recommender | None = None
+    cf_meta: Mapping[str, Any] = field(default_factory=dict)
+    session_cf: Recommender | None = None
+    session_meta: Mapping[str, Any] = field(default_factory=dict)
+    audio: AudioService | None = None
+    built_at: float = 0.0
+
+    def model_for_sessions(self) -> Recommender | None:
+        """The multi-seed model sessions use, or the `/similar` model while none is published for sessions."""
+        return self.session_cf if self.session_cf is not None else self.cf
+
+    @property
+    def label(self) -> str:
+        """Which versions served a reply (for logs and for tests that check no reply mixes versions)."""
+        parts = [f"{name}={version}" for name, version in sorted(self.versions.items()) if version]
+        return " ".join(parts + [f"corpus={self.watermark[0]}/{self.watermark[1]}"])
+
+
+def describe_cf(meta: Mapping[str, Any]) -> str:
+    """The `/about` line of the published `/similar` model: the figure measured on the path it serves."""
+    if not meta:
+        return "not trained yet"
+    line = f"{meta.get('model', meta.get('class'))} (version {meta.get('version')})"
+    metrics = meta.get("metrics", {})
+    if "ndcg@100" in metrics:
+        line += f", NDCG@100 {metrics['ndcg@100']:.3f} on held-out playlists"
+    return line
+
+
+class SnapshotBuilder:
+    """Reads what is published and loads it; the loaders are injectable so tests can count or fail loads."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        store: ArtifactStore,
+        settings: Settings,
+        *,
+        cf_loader: Callable[[Path], Recommender] | None = None,
+        audio_loader: Callable[[Path, Mapping[str, Any]], AudioService | None] | None = None,
+    ) -> None:
+        self.corpus = corpus
+        self.store = store
+        self.settings = settings
+        self._cf_loader = cf_loader
+        self._audio_loader = audio_loader
+        self._failed: set[tuple[str, str]] = set()
+
+    def wanted(self) -> tuple[dict[str, str | None], tuple[int, int]]:
+        """The published versions and the corpus watermark now (a few file reads and one cheap query)."""
+        return {name: self.store.current_version(name) for name in SERVED_ARTIFACTS}, self.corpus.watermark()
+
+    def build(self, previous: Snapshot | None = None) -> Snapshot:
+        """The snapshot of what is published now, reusing every part of `previous` that did not change."""
+        versions, watermark = self.wanted()
+        served: dict[str, str | None] = {}
+        parts: dict[str, Any] = {}
+        for name, attr, meta_attr in ((CF_SIMILAR, "cf", "cf_meta"), (CF_SESSION, "session_cf", "session_meta")):
+            old_version = previous.versions.get(name) if previous else None
+            old = (getattr(previous, attr), getattr(previous, meta_attr)) if previous else (None, {})
+            model, meta, version = self._part(name, versions[name], old_version, old, self._load_cf)
+            parts[attr], parts[meta_attr], served[name] = model, meta, version
+        old_version = previous.versions.get(AUDIO_INDEX) if previous else None
+        old_audio: tuple[Any, Mapping[str, Any]] = (previous.audio if previous else None, {})
+        parts["audio"], _, served[AUDIO_INDEX] = self._part(
+            AUDIO_INDEX, versions[AUDIO_INDEX], old_version, old_audio, self._load_audio
+        )
+        if previous is not None and previous.watermark == watermark:
+            search, stats = previous.search, previous.stats
+        else:
+            t0 = time.perf_counter()
+            search = TrackSearch(self.corpus)
+            stats = self.corpus.stats()
+            log.info("search index over %d tracks built in %.1fs", len(search), time.perf_counter() - t0)
+        if previous is not None and served.get(AUDIO_INDEX) != previous.versions.get(AUDIO_INDEX):
+            stats = self.corpus.stats()  # an index grows when tracks gained audio
+        return Snapshot(versions=served, watermark=watermark, search=search, stats=stats, built_at=time.time(), **parts)
+
+    def _part(
+        self,
+        name: str,
+        wanted: str | None,
+        old_version: str | None,
+        old: tuple[Any, Mapping[str, Any]],
+        load: Callable[[Path, Mapping[str, Any]], Any],
+    ) -> tuple[Any, Mapping[str, Any], str | None]:
+        """(object, meta, version) for one artifact: the old one when unchanged or when the new one fails."""
+        if wanted is None:
+            return None, {}, None
+        if wanted == old_version or (name, wanted) in self._failed:
+            return old[0], old[1], old_version
+        path = self.store.path(name, wanted)
+        assert path is not None
+        try:
+            meta = self.store.meta(name, wanted)
+            obj = load(path, meta)
+        except Exception:
+            self._failed.add((name, wanted))
+            log.exception("could not load %s version %s; keeping %s", name, wanted, old_version)
+            return old[0], old[1], old_version
+        log.info("loaded %s version %s", name, wanted)
+        return obj, meta, wanted
+
+    def _load_cf(self, path: Path, meta: Mapping[str, Any]) -> Recommender:
+        if self._cf_loader is not None:
+            return self._cf_loader(path)
+        from recommenders.cf.registry import load_recommender
+
+        return load_recommender(path)
+
+    def _load_audio(self, path: Path, meta: Mapping[str, Any]) -> AudioService | None:
+        if self._audio_loader is not None:
+            return self._audio_loader(path, meta)
+        from recommenders.audio.service import load_audio_pair
+
+        return load_audio_pair(path, meta, self.settings)
+
+
+class SnapshotWatcher:
+    """Holds the current snapshot and replaces it when something it serves changed."""
+
+    def __init__(self, builder: SnapshotBuilder, check_every: float = 2.0) -> None:
+        self.builder = builder
+        self.check_every = check_every
+        self._refresh_lock = threading.Lock()
+        self._listeners: list[Callable[[Snapshot], None]] = []
+        self._snapshot = builder.build(None)
+
+    def current(self) -> Snapshot:
+        """The snapshot to serve one request from (a reference read: take it once per request)."""
+        return self._snapshot
+
+    def on_swap(self, listener: Callable[[Snapshot], None]) -> None:
+        """Call `listener(new_snapshot)` after every swap (tests wait on this instead of sleeping)."""
+        self._listeners.append(listener)
+
+    def refresh(self) -> bool:
+        """Build and swap in a new snapshot if anything served changed; True when it swapped. Blocking: call it
+        from a worker thread (`run` does)."""
+        with self._refresh_lock:
+            old = self._snapshot
+            versions, watermark = self.builder.wanted()
+            if versions == dict(old.versions) and watermark == old.watermark:
+                return False
+            new = self.builder.build(old)
+            if dict(new.versions) == dict(old.versions) and new.watermark == old.watermark:
+                return False  # what changed failed to load; the old parts stay
+            self._snapshot = new
+        log.info("serving snapshot: %s", new.label)
+        for listener in list(self._listeners):
+            listener(new)
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Look for changes every `check_every` seconds until `stop` is set; builds run in a worker thread."""
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:  # noqa: BLE001 - logged; the next look tries again
+                log.exception("snapshot refresh failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.check_every)
