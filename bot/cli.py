@@ -9,26 +9,37 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def _core():
-    from bot.app import build_core
-    from data.settings import get_settings
+async def _console(settings) -> None:
+    from bot.app import build_app
+    from bot.console import run_console
 
-    return build_core(get_settings())
+    app = await asyncio.to_thread(build_app, settings)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(app.watch(stop))
+    try:
+        await run_console(app.core)
+    finally:
+        stop.set()
+        await watcher
+        app.close()
 
 
 def _chat(_args: argparse.Namespace) -> int:
-    from bot.console import run_console
+    from data.settings import get_settings
 
-    asyncio.run(run_console(_core()))
+    asyncio.run(_console(get_settings()))
     return 0
 
 
 async def _run_bots(platforms: list[str]) -> None:
+    from bot.app import build_app
     from data.settings import get_settings
 
     settings = get_settings()
-    core = _core()
-    runners = []
+    app = await asyncio.to_thread(build_app, settings)
+    core = app.core
+    stop = asyncio.Event()
+    runners = [app.watch(stop)]
     if "telegram" in platforms:
         from bot.telegram_adapter import run_telegram
 
@@ -38,12 +49,16 @@ async def _run_bots(platforms: list[str]) -> None:
 
         runners.append(run_discord(core, settings))
     if not settings.redis_url:
-        # embedded default: the background jobs run in this process, in worker threads (with REDIS_URL set,
-        # `murecom jobs worker` processes run them instead)
+        # embedded default: the background jobs run in this process, in their own worker thread (with REDIS_URL
+        # set, `murecom jobs worker` processes run them instead)
         from jobs.scheduler import Scheduler
 
-        runners.append(Scheduler.default(settings).run_forever())
-    await asyncio.gather(*runners)
+        runners.append(Scheduler.default(settings).run_forever(stop))
+    try:
+        await asyncio.gather(*runners)
+    finally:
+        stop.set()
+        app.close()
 
 
 def _bot(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ MAX_PAGES = 6
 MAX_TEXT_CHARS = 2000
 ANALYSING = "🎧 Analysing your clip…"
 BUSY_DB = "I am busy writing right now; please try again in a few seconds."
-BUSY_AUDIO = "I am analysing a lot of clips right now; please send yours again in a minute."
+BUSY_AUDIO = "I am busy analysing other clips; please send yours again in a minute."
 #: Track ids and pages in button actions come from users' clients: anything outside these is refused.
 MAX_ID = 2**62
 SESSION_LOCK_STRIPES = 256

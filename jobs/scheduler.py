@@ -1,13 +1,16 @@
-"""The embedded scheduler: the jobs on fixed intervals inside an asyncio program (the bot), each run in a worker
-thread so the event loop keeps answering chats. One run of a job at a time; a failing run is logged and retried
-at its next interval, never taking the process down."""
+"""The embedded scheduler: the jobs on fixed intervals inside an asyncio program (the bot), run in the scheduler's
+own single worker thread — never in the threads that serve chat commands — so a crawl or a retrain cannot take
+the workers a `/similar` needs. One job runs at a time; a failing run is logged and retried at its next interval,
+never taking the process down."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from data.settings import Settings
@@ -32,6 +35,7 @@ class Scheduler:
     def __init__(self, settings: Settings, jobs: list[ScheduledJob]) -> None:
         self.settings = settings
         self.jobs = jobs
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="murecom-jobs")
 
     @classmethod
     def default(cls, settings: Settings, names: list[str] | None = None) -> Scheduler:
@@ -41,7 +45,8 @@ class Scheduler:
     async def _loop(self, job: ScheduledJob, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await asyncio.to_thread(tasks.run, job.name, self.settings, **job.kwargs)
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._executor, partial(tasks.run, job.name, self.settings, **job.kwargs))
                 job.runs += 1
             except Exception:  # noqa: BLE001 - logged; the next interval tries again
                 job.failures += 1
@@ -52,4 +57,7 @@ class Scheduler:
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         log.info("scheduler: %s", ", ".join(f"{j.name} every {j.every:.0f}s" for j in self.jobs))
-        await asyncio.gather(*(self._loop(job, stop) for job in self.jobs))
+        try:
+            await asyncio.gather(*(self._loop(job, stop) for job in self.jobs))
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
