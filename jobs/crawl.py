@@ -129,7 +129,7 @@ class Crawler:
     def _pending_playlists(self, n: int) -> list[tuple[str, str, int]]:
         with self.engine.connect() as conn:
             return [
-                tuple(r)
+                (str(r[0]), str(r[1]), int(r[2]))
                 for r in conn.execute(
                     select(CrawlPlaylist.spotify_id, CrawlPlaylist.name, CrawlPlaylist.next_offset)
                     .where(CrawlPlaylist.status == PENDING)
@@ -146,7 +146,7 @@ class Crawler:
                 .order_by(CrawlWord.added_at, CrawlWord.word)
                 .limit(1)
             ).first()
-        return tuple(row) if row else None
+        return (str(row[0]), int(row[1])) if row else None
 
     # --- the loop ----------------------------------------------------------------------------------------------
     def run(self, max_searches: int = 5, max_pages: int = 100) -> CrawlReport:
@@ -278,14 +278,14 @@ class Crawler:
         artist_ids = ensure_artists(conn, SOURCE, artists)
         tracks = {}
         for _, t in entries:
-            album = t.get("album") if isinstance(t.get("album"), dict) else {}
+            album: dict = t["album"] if isinstance(t.get("album"), dict) else {}
             tracks[t["id"]] = {
                 "title": str(t.get("name") or "untitled")[:500],
                 "spotify_id": t["id"],
                 "duration_ms": t.get("duration_ms"),
                 "popularity": int(t.get("popularity") or 0),
                 "preview_url": t.get("preview_url"),
-                "album_id": album_ids.get(album.get("id")),
+                "album_id": album_ids.get(str(album.get("id"))),
             }
         track_ids = ensure_tracks(conn, SOURCE, tracks)
         link_track_artists(

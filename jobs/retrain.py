@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from data.corpus import Corpus
 from data.models import KeyValue, PlaylistTrack
@@ -40,9 +40,9 @@ def _save_state(engine: Engine, state: dict[str, Any]) -> None:
     with engine.begin() as conn:
         row = conn.scalar(select(KeyValue.key).where(KeyValue.key == STATE_KEY))
         if row is None:
-            conn.execute(KeyValue.__table__.insert().values(key=STATE_KEY, value=state))
+            conn.execute(insert(KeyValue).values(key=STATE_KEY, value=state))
         else:
-            conn.execute(KeyValue.__table__.update().where(KeyValue.key == STATE_KEY).values(value=state))
+            conn.execute(update(KeyValue).where(KeyValue.key == STATE_KEY).values(value=state))
 
 
 def record_trained(engine: Engine, version: str) -> None:
