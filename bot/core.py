@@ -17,20 +17,22 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
-from bot.group import member_seeds, pick_next
 from bot.ratelimit import TokenBuckets
 from bot.replies import Button, ChatContext, Reply, TrackLine
 from bot.snapshot import Snapshot, describe_cf
 from data.corpus import Corpus, TrackInfo
 from data.db import is_busy
-from data.search import QueryError
+from data.radio import DueStation, RadioStore
+from data.search import Candidate, QueryError
 from data.sessions import SessionState, SessionStore
 from data.settings import Settings
 from recommenders.base import NotInModel, Recommendation
+from recommenders.group import GroupPick, member_seeds, pick_next, pick_station, taste_match
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +70,15 @@ class ChatCore:
         sessions: SessionStore,
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.snapshot = snapshot
         self.corpus = corpus
         self.sessions = sessions
+        self.radio = RadioStore(corpus.engine)
         self.settings = settings
         self._clock = clock
+        self._wall_clock = wall_clock
         self._users = TokenBuckets(settings.user_rate_per_minute, clock=clock)
         self._chats = TokenBuckets(settings.chat_rate_per_minute, clock=clock)
         self._warned_until: dict[str, float] = {}
@@ -99,6 +104,7 @@ class ChatCore:
             "similar": self._similar,
             "s": self._similar,
             "session": self._session,
+            "radio": self._radio,
             "help": self._help,
             "start": self._help,
             "about": self._about,
@@ -119,6 +125,17 @@ class ChatCore:
                 return await self._guarded(ctx, self._recommend_page, track_id, page)
         if parts[0] == "sess" and len(parts) == 2 and parts[1] in ("join", "next", "like", "skip", "who", "end"):
             return await self._guarded(ctx, self._session, parts[1])
+        if parts[0] == "radio" and len(parts) == 3 and parts[1] == "tag" and parts[2]:
+            return await self._guarded(ctx, self._radio, parts[2])
+        if (
+            parts[0] == "radio"
+            and len(parts) == 3
+            and parts[1] == "song"
+            and _bounded_int(parts[2], MAX_ID) is not None
+        ):
+            return await self._guarded(ctx, self._radio, f"song:{parts[2]}")
+        if parts[0] == "radio" and len(parts) == 2 and parts[1] == "stop":
+            return await self._guarded(ctx, self._radio, "stop")
         return [Reply("That button is no longer valid.", kind="error")]
 
     async def handle_audio(self, ctx: ChatContext, data: bytes, filename: str = "clip") -> list[Reply]:
@@ -283,27 +300,29 @@ class ChatCore:
         sub, _, rest = args.partition(" ")
         sub, rest = sub.lower(), rest.strip()
         if sub == "add" and rest:
-            # resolving the song reads only the search index: outside the chat's lock
-            try:
-                res = await asyncio.to_thread(snap.search.search, rest, 5)
-            except QueryError as exc:
-                return [Reply(str(exc), kind="error")]
-            if res.best is None:
-                return [Reply(f"I could not find “{rest[:80]}”.", kind="error")]
-            if res.ambiguous:
-                names = "\n".join(f"• {c.track.label}" for c in res.candidates)
-                return [
-                    Reply(
-                        f"Which one? Add it with its artist, e.g. /session add title - artist\n{names}", kind="choices"
-                    )
-                ]
-            rest = str(res.best.track.id)
-        return await asyncio.to_thread(self._session_locked, snap, ctx, sub, rest)
+            resolved = await self._resolve_one(snap, rest, "/session add")
+            if isinstance(resolved, Reply):
+                return [resolved]
+            rest = str(resolved)
+        return await asyncio.to_thread(self._locked, ctx, self._session_command, snap, ctx, sub, rest)
 
-    def _session_locked(self, snap: Snapshot, ctx: ChatContext, sub: str, rest: str) -> list[Reply]:
+    async def _resolve_one(self, snap: Snapshot, query: str, command: str) -> int | Reply:
+        """The one track a free-text query names, or the reply asking which (reads only the search index)."""
+        try:
+            res = await asyncio.to_thread(snap.search.search, query, 5)
+        except QueryError as exc:
+            return Reply(str(exc), kind="error")
+        if res.best is None:
+            return Reply(f"I could not find “{query[:80]}”.", kind="error")
+        if res.ambiguous:
+            names = "\n".join(f"• {c.track.label}" for c in res.candidates)
+            return Reply(f"Which one? Name it with its artist, e.g. {command} title - artist\n{names}", kind="choices")
+        return res.best.track.id
+
+    def _locked(self, ctx: ChatContext, fn: Callable[..., list[Reply]], *args: Any) -> list[Reply]:
         lock = self._session_locks[hash((ctx.platform, ctx.chat_id)) % SESSION_LOCK_STRIPES]
         with lock:
-            return self._session_command(snap, ctx, sub, rest)
+            return fn(*args)
 
     def _session_command(self, snap: Snapshot, ctx: ChatContext, sub: str, rest: str) -> list[Reply]:
         store = self.sessions
@@ -314,7 +333,7 @@ class ChatCore:
             return [
                 Reply(
                     f"Session started by {ctx.user_name}. Everyone: /session join, then /session add <song>; "
-                    "/session next plays a pick for the whole group.",
+                    "/session next plays a pick for the whole group, /radio keeps playing.",
                     buttons=((Button("Join", "sess:join"), Button("Next", "sess:next")),),
                 )
             ]
@@ -326,7 +345,7 @@ class ChatCore:
         if sub == "add":
             return self._session_add(snap, ctx, state, rest)
         if sub == "next":
-            return self._session_next(snap, ctx, state)
+            return self._play_next(snap, ctx, state)
         if sub in ("like", "skip"):
             played = state.played
             if not played:
@@ -334,21 +353,32 @@ class ChatCore:
             store.join(state.id, ctx.user_id, ctx.user_name)
             last = played[-1].track_id
             store.record(state.id, ctx.user_id, sub, last)
+            self.radio.reacted(state.id)
             info = self.corpus.track_info([last])[last]
             if sub == "like":
                 return [Reply(f"{ctx.user_name} likes {info.label}: noted as their taste.")]
             fresh = store.active(ctx.platform, ctx.chat_id)
-            nxt = self._session_next(snap, ctx, fresh) if fresh is not None else []
+            nxt = self._play_next(snap, ctx, fresh) if fresh is not None else []
             return [Reply(f"Skipped {info.label}; I will steer away from it."), *nxt]
         if sub == "who":
-            return [self._session_who(state)]
+            return [self._session_who(snap, state)]
+        if sub == "export":
+            return [self._session_export(state)]
         if sub == "end":
             if not state.is_member(ctx.user_id) and state.started_by != ctx.user_id:
                 return [Reply("Only members of this session can end it. /session join first.", kind="error")]
             if not store.end(state.id):
                 return [Reply("That session has already ended.")]
-            return [Reply(f"Session ended after {len(state.played)} picks. Thanks for listening!")]
-        return [Reply("Session commands: start, join, add <song>, next, like, skip, who, end.", kind="error")]
+            self.radio.stop(state.id)
+            return [
+                Reply(
+                    f"Session ended after {len(state.played)} picks. Thanks for listening! "
+                    "(/session export before ending keeps a playlist of it.)"
+                    if state.played
+                    else "Session ended. Thanks for listening!"
+                )
+            ]
+        return [Reply("Session commands: start, join, add <song>, next, like, skip, who, export, end.", kind="error")]
 
     def _session_add(self, snap: Snapshot, ctx: ChatContext, state: SessionState, track: str) -> list[Reply]:
         if not track:
@@ -359,16 +389,31 @@ class ChatCore:
             return [Reply("I no longer know that track.", kind="error")]
         self.sessions.join(state.id, ctx.user_id, ctx.user_name)
         self.sessions.record(state.id, ctx.user_id, "seed", track_id)
+        self.radio.reacted(state.id)
         model = snap.model_for_sessions()
         note = "" if model is None or track_id in model else " (I know too little about it to use it yet)"
         return [Reply(f"{ctx.user_name} added {info.label}{note}.")]
 
-    def _session_next(self, snap: Snapshot, ctx: ChatContext, state: SessionState) -> list[Reply]:
+    def _pick(self, snap: Snapshot, state: SessionState) -> GroupPick | None:
+        """The group's next pick: a tag station's when radio plays tags, else the blend of the members' tastes."""
         model = snap.model_for_sessions()
+        station = self.radio.tags(state.id)
+        if station and snap.tags is not None:
+            return pick_station(state, model, snap.tags, station)
         if model is None:
+            return None
+        seeds = [t for ts in member_seeds(state).values() for t in ts]
+        names = {t: i.label for t, i in self.corpus.track_info(seeds).items()}
+        return pick_next(state, model, names=names, tags=snap.tags)
+
+    def _play_next(
+        self, snap: Snapshot, ctx: ChatContext, state: SessionState, title: str = "Now playing for the group"
+    ) -> list[Reply]:
+        """Pick, record the play (the database refuses a repeat, so a lost race re-picks), and announce it."""
+        if snap.model_for_sessions() is None and not self.radio.tags(state.id):
             return [Reply("My recommender is still being trained; try again in a minute.", kind="error")]
         for _ in range(PLAY_RETRIES):
-            pick = pick_next(state, model)
+            pick = self._pick(snap, state)
             if pick is None:
                 return [Reply("Add a song first: /session add <song>.", kind="error")]
             if self.sessions.play(state.id, ctx.user_id, pick.track_id, pick.served.user_id):
@@ -381,28 +426,165 @@ class ChatCore:
         else:
             return [Reply("The group is picking very fast; try /session next again.", kind="error")]
         info = self.corpus.track_info([pick.track_id])[pick.track_id]
-        reason = f"picked for {pick.served.name}"
-        if pick.also_fits:
-            reason += ", also fits " + ", ".join(m.name for m in pick.also_fits)
-        line = TrackLine(1, pick.track_id, info.title, info.artist, pick.score, reason, info.url)
+        line = TrackLine(1, pick.track_id, info.title, info.artist, pick.score, pick.reason, info.url)
         return [
             Reply(
                 "",
                 kind="recommendations",
-                title="Now playing for the group",
+                title=title,
                 tracks=(line,),
                 buttons=((Button("👍 Like", "sess:like"), Button("⏭ Skip", "sess:skip"), Button("Next", "sess:next")),),
             )
         ]
 
-    def _session_who(self, state: SessionState) -> Reply:
+    def _session_who(self, snap: Snapshot, state: SessionState) -> Reply:
         seeds = member_seeds(state)
         served: dict[str, int] = {}
         for e in state.played:
             if e.served_user_id:
                 served[e.served_user_id] = served.get(e.served_user_id, 0) + 1
         rows = [f"• {m.name}: {len(seeds[m.user_id])} songs, served {served.get(m.user_id, 0)}×" for m in state.members]
+        model = snap.model_for_sessions()
+        if model is not None and len(state.members) > 1:
+            names = {m.user_id: m.name for m in state.members}
+            pairs = sorted(taste_match(state, model).items(), key=lambda kv: -kv[1])
+            if pairs:
+                rows.append("Taste match:")
+                rows += [f"• {names[a]} & {names[b]}: {score:.0%}" for (a, b), score in pairs]
         return Reply("In this session:\n" + "\n".join(rows))
+
+    def _session_export(self, state: SessionState) -> Reply:
+        """The session's played tracks as an M3U playlist and a JSON file (with who liked what)."""
+        from bot.export import session_playlist
+
+        if not state.played:
+            return Reply("Nothing has been played yet, so there is nothing to export.", kind="error")
+        infos = self.corpus.track_info(e.track_id for e in state.played)
+        m3u, data = session_playlist(state, infos)
+        name = f"murecom-session-{state.id}"
+        return Reply(
+            f"The {len(state.played)} tracks of this session, as a playlist.",
+            files=((f"{name}.m3u", m3u), (f"{name}.json", data)),
+        )
+
+    # --- radio -------------------------------------------------------------------------------------------------
+    async def _radio(self, snap: Snapshot, ctx: ChatContext, args: str) -> list[Reply]:
+        """`/radio` (the session's taste), `/radio <song>`, `/radio <tags>` (a station), `/radio stop`."""
+        args = args.strip()
+        if args.lower() == "stop":
+            return await asyncio.to_thread(self._locked, ctx, self._radio_stop, ctx)
+        tags: tuple[str, ...] = ()
+        seed: int | None = None
+        song = _bounded_int(args[len("song:") :], MAX_ID) if args.startswith("song:") else None
+        if song is not None:
+            seed = song
+        elif args:
+            match = snap.tags.parse(args) if snap.tags is not None else None
+            if match is not None and match.tags and len(match.rest) <= 2:
+                tags = match.tags
+            else:
+                try:
+                    res = await asyncio.to_thread(snap.search.search, args, 3)
+                except QueryError as exc:
+                    return [Reply(str(exc), kind="error")]
+                if res.best is not None and not res.ambiguous:
+                    seed = res.best.track.id
+                else:
+                    return [self._radio_choices(snap, args, res.candidates if res.best is not None else [])]
+        return await asyncio.to_thread(self._locked, ctx, self._radio_start, snap, ctx, tags, seed)
+
+    def _radio_choices(self, snap: Snapshot, args: str, songs: Sequence[Candidate]) -> Reply:
+        """Stations whose tags are closest to what was typed, and songs it may have meant, as buttons."""
+        closest = snap.tags.closest(args, 3) if snap.tags is not None else []
+        rows = [(Button(f"📻 {t}"[:60], f"radio:tag:{t}"),) for t in closest if len(f"radio:tag:{t}".encode()) <= 64]
+        rows += [(Button(f"🎵 {c.track.label}"[:60], f"radio:song:{c.track.id}"),) for c in songs[:3]]
+        if not rows:
+            return Reply(
+                f"I know no song or tag like “{args[:80]}”. Try /radio 80s rock or /radio <song>.", kind="error"
+            )
+        return Reply(f"Which radio do you mean by “{args[:80]}”?", kind="choices", buttons=tuple(rows))
+
+    def _radio_start(self, snap: Snapshot, ctx: ChatContext, tags: tuple[str, ...], seed: int | None) -> list[Reply]:
+        state = self.sessions.active(ctx.platform, ctx.chat_id)
+        if state is None:
+            if not tags and seed is None:
+                return [
+                    Reply(
+                        "Radio plays for a session, a song or a tag: /radio <song>, /radio 80s rock, or /session "
+                        "start first.",
+                        kind="error",
+                    )
+                ]
+            self.sessions.start(ctx.platform, ctx.chat_id, ctx.user_id, ctx.user_name)
+            state = self.sessions.active(ctx.platform, ctx.chat_id)
+            assert state is not None
+        self.sessions.join(state.id, ctx.user_id, ctx.user_name)
+        if seed is not None:
+            self.sessions.record(state.id, ctx.user_id, "seed", seed)
+        state = self.sessions.active(ctx.platform, ctx.chat_id)
+        assert state is not None
+        if not tags and not any(member_seeds(state).values()):
+            return [Reply("Add a song first (/session add <song>), or name one: /radio <song>.", kind="error")]
+        # due only after the first pick's track: the first pick is this command's own answer, never a scheduler's
+        self.radio.start(state.id, ctx.user_id, self._wall_clock() + self.settings.radio_default_seconds, tags)
+        what = f"the {', '.join(tags)} station" if tags else "the group's taste"
+        first = self._radio_post(snap, ctx.platform, ctx.chat_id, state.id)
+        limit = self.settings.radio_idle_picks
+        return [
+            Reply(
+                f"📻 Radio on: {what}. A new pick follows each track; like or skip to steer. "
+                f"I stop after {limit} picks nobody reacts to, or on /radio stop.",
+                buttons=((Button("Stop radio", "radio:stop"),),),
+            ),
+            *first,
+        ]
+
+    def _radio_stop(self, ctx: ChatContext) -> list[Reply]:
+        state = self.sessions.active(ctx.platform, ctx.chat_id)
+        if state is None or not self.radio.stop(state.id):
+            return [Reply("The radio is not on here.", kind="error")]
+        return [Reply("📻 Radio off. /radio to start it again.")]
+
+    def _radio_post(self, snap: Snapshot, platform: str, chat_id: str, session_id: int) -> list[Reply]:
+        """The radio's next pick for a session (the caller holds the slot), and its next due time."""
+        state = self.sessions.active(platform, chat_id)
+        if state is None or state.id != session_id:
+            self.radio.stop(session_id)
+            return []
+        replies = self._play_next(snap, ChatContext(platform, chat_id, "radio", "radio"), state, "📻 Radio")
+        now = self._wall_clock()
+        if replies and replies[0].tracks:
+            info = self.corpus.track_info([replies[0].tracks[0].track_id]).get(replies[0].tracks[0].track_id)
+            seconds = (info.duration_ms / 1000) if info is not None and info.duration_ms else None
+            self.radio.reschedule(session_id, now + (seconds or self.settings.radio_default_seconds))
+        else:
+            self.radio.stop(session_id)
+            replies = [*replies, Reply("📻 Radio off: I have nothing more to play for this session.")]
+        return replies
+
+    async def radio_due(self, platforms: tuple[str, ...]) -> list[DueStation]:
+        """Stations of `platforms` whose next pick is due now (the radio scheduler's question)."""
+        return await asyncio.to_thread(self.radio.due, self._wall_clock(), platforms)
+
+    async def radio_turn(self, station: DueStation) -> list[Reply]:
+        """Post one due slot of a station, if this process wins it: the replies to send to its chat (none when
+        another process took the slot). Stops the radio after enough picks nobody reacted to."""
+        snap = self.snapshot()
+        ctx = ChatContext(station.platform, station.chat_id, "radio", "radio")
+
+        def turn() -> list[Reply]:
+            until = self._wall_clock() + self.settings.radio_default_seconds
+            if not self.radio.claim(station, until):
+                return []
+            if station.idle >= self.settings.radio_idle_picks:
+                self.radio.stop(station.session_id)
+                return [
+                    Reply(f"📻 Radio off: nobody reacted to the last {station.idle} picks. /radio to start it again.")
+                ]
+            return self._radio_post(snap, station.platform, station.chat_id, station.session_id)
+
+        replies = await asyncio.to_thread(self._locked, ctx, turn)
+        return [replace(r, served_by=snap.label) for r in replies]
 
     # --- /help, /about -----------------------------------------------------------------------------------------
     async def _help(self, snap: Snapshot, ctx: ChatContext, _args: str) -> list[Reply]:

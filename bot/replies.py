@@ -52,6 +52,8 @@ class Reply:
     image: bytes | None = None
     image_name: str = "chart.png"
     footer: str = ""
+    #: Files to attach (name, bytes): e.g. a session's playlist as M3U and JSON.
+    files: tuple[tuple[str, bytes], ...] = ()
     #: The snapshot versions that produced it (not shown; logs and tests read it).
     served_by: str = ""
 

@@ -31,6 +31,7 @@ from data.search import TrackSearch
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.base import Recommender
+from recommenders.tags import TagIndex
 
 if TYPE_CHECKING:
     from recommenders.audio.service import AudioService
@@ -52,6 +53,7 @@ class Snapshot:
     watermark: tuple[int, int]
     search: TrackSearch
     stats: Mapping[str, int]
+    tags: TagIndex | None = None
     cf: Recommender | None = None
     cf_meta: Mapping[str, Any] = field(default_factory=dict)
     session_cf: Recommender | None = None
@@ -120,15 +122,18 @@ class SnapshotBuilder:
             AUDIO_INDEX, versions[AUDIO_INDEX], old_version, old_audio, self._load_audio
         )
         if previous is not None and previous.watermark == watermark:
-            search, stats = previous.search, previous.stats
+            search, stats, tags = previous.search, previous.stats, previous.tags
         else:
             t0 = time.perf_counter()
             search = TrackSearch(self.corpus)
             stats = self.corpus.stats()
-            log.info("search index over %d tracks built in %.1fs", len(search), time.perf_counter() - t0)
+            tags = TagIndex.from_corpus(self.corpus)
+            log.info("search and tag indexes over %d tracks built in %.1fs", len(search), time.perf_counter() - t0)
         if previous is not None and served.get(AUDIO_INDEX) != previous.versions.get(AUDIO_INDEX):
             stats = self.corpus.stats()  # an index grows when tracks gained audio
-        return Snapshot(versions=served, watermark=watermark, search=search, stats=stats, built_at=time.time(), **parts)
+        return Snapshot(
+            versions=served, watermark=watermark, search=search, stats=stats, tags=tags, built_at=time.time(), **parts
+        )
 
     def _part(
         self,

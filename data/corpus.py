@@ -42,6 +42,7 @@ class TrackInfo:
     popularity: int
     audio_path: str | None
     source: str
+    duration_ms: int | None = None
 
     @property
     def artist(self) -> str:
@@ -174,6 +175,7 @@ class Corpus:
                         Track.popularity,
                         Track.audio_path,
                         Track.source,
+                        Track.duration_ms,
                     ).where(Track.id.in_(chunk))
                 ).all()
                 artists: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -184,7 +186,7 @@ class Corpus:
                     .order_by(TrackArtist.track_id, TrackArtist.position)
                 ):
                     artists[tid].append((aid, name))
-                for tid, title, spotify_id, popularity, audio_path, source in tracks:
+                for tid, title, spotify_id, popularity, audio_path, source, duration_ms in tracks:
                     names = artists.get(tid, [])
                     out[tid] = TrackInfo(
                         id=tid,
@@ -195,6 +197,7 @@ class Corpus:
                         popularity=popularity or 0,
                         audio_path=audio_path,
                         source=source,
+                        duration_ms=duration_ms,
                     )
         return out
 

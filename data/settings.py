@@ -56,6 +56,9 @@ class Settings:
     audio_workers: int = 1
     audio_queue: int = 4
     snapshot_check_seconds: float = 2.0
+    radio_default_seconds: float = 210.0
+    radio_idle_picks: int = 5
+    radio_check_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -98,6 +101,9 @@ class Settings:
             audio_workers=max(1, int(env.get("MUREC_AUDIO_WORKERS", cls.audio_workers))),
             audio_queue=max(0, int(env.get("MUREC_AUDIO_QUEUE", cls.audio_queue))),
             snapshot_check_seconds=float(env.get("MUREC_SNAPSHOT_CHECK_SECONDS", cls.snapshot_check_seconds)),
+            radio_default_seconds=float(env.get("MUREC_RADIO_DEFAULT_SECONDS", cls.radio_default_seconds)),
+            radio_idle_picks=max(1, int(env.get("MUREC_RADIO_IDLE_PICKS", cls.radio_idle_picks))),
+            radio_check_seconds=float(env.get("MUREC_RADIO_CHECK_SECONDS", cls.radio_check_seconds)),
         )
 
     def describe(self) -> dict[str, str]:

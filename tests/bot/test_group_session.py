@@ -19,8 +19,8 @@ def say(core, ctx, text):
 
 def served_name(reply) -> str:
     reason = reply.tracks[0].reason
-    assert reason.startswith("picked for ")
-    return reason[len("picked for ") :].split(",")[0]
+    assert reason.startswith("for ")
+    return reason[len("for ") :].split(":")[0].split(";")[0]
 
 
 def test_group_session_is_fair_never_repeats_and_survives_restart(bot_settings) -> None:
