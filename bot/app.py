@@ -53,13 +53,18 @@ class App:
         self.engine.dispose()
 
 
-def build_app(settings: Settings, engine: Engine | None = None, clock: Callable[[], float] = time.monotonic) -> App:
+def build_app(
+    settings: Settings,
+    engine: Engine | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
+) -> App:
     """Build the process: the first serving snapshot is loaded before this returns, so the first answer is fast."""
     engine = engine if engine is not None else open_database(settings)
     corpus = Corpus(engine)
     store = ArtifactStore(settings.models_dir)
     watcher = SnapshotWatcher(SnapshotBuilder(corpus, store, settings), check_every=settings.snapshot_check_seconds)
-    core = ChatCore(watcher.current, corpus, SessionStore(engine), settings, clock=clock)
+    core = ChatCore(watcher.current, corpus, SessionStore(engine), settings, clock=clock, wall_clock=wall_clock)
     return App(settings, engine, corpus, store, watcher, core)
 
 
