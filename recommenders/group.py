@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from data.sessions import Member, SessionState
 from recommenders.base import NotInModel, Recommender
@@ -74,10 +76,74 @@ def _closest_seed(model: Recommender, seeds: Sequence[int], track_id: int) -> in
     return best[1] if best else None
 
 
+#: Each member's scores reach this deep into the catalogue, so every candidate is scored for every member (a
+#: candidate outside a member's own top list still gets their real, lower score instead of 0).
+POOL = 1000
+STRATEGIES = ("fair", "average", "least_misery", "most_pleasure", "round_robin")
+#: The product's strategy: first for the member whose turn it is, then for whoever minds least.
+DEFAULT_STRATEGY = "fair"
+
+
+@dataclass(frozen=True)
+class GroupScores:
+    """Every candidate scored for every member, each member's scores normalised to [0, 1] by their best."""
+
+    candidates: np.ndarray
+    scores: np.ndarray
+    skip: np.ndarray
+
+
+def score_group(
+    model: Recommender, seeds: Sequence[Sequence[int]], banned: Collection[int], skipped: Sequence[int] = ()
+) -> GroupScores:
+    """Candidates are the union of the members' top lists; each member scores all of them."""
+    per_member: list[dict[int, float]] = []
+    pool: dict[int, None] = {}
+    for member_seeds_ in seeds:
+        known = [t for t in member_seeds_ if t in model]
+        recs = model.similar_to_many(known, POOL, exclude=banned) if known else []
+        per_member.append(_normalised(recs))
+        for r in recs[:CANDIDATES]:
+            pool.setdefault(r.track_id, None)
+    candidates = np.fromiter(pool, dtype=np.int64, count=len(pool))
+    scores = np.array([[m.get(int(t), 0.0) for t in candidates] for m in per_member], dtype=np.float64)
+    skip = np.zeros(len(candidates))
+    known_skips = [t for t in skipped if t in model]
+    if known_skips and len(candidates):
+        sim = _normalised(model.similar_to_many(known_skips, POOL, exclude=banned))
+        skip = np.array([sim.get(int(t), 0.0) for t in candidates])
+    return GroupScores(candidates, scores.reshape(len(per_member), len(candidates)), skip)
+
+
+def choose(strategy: str, group: GroupScores, target: int) -> int:
+    """Column of the pick under `strategy` (`target` is the row whose turn it is); ties go to the lower track id."""
+    s = group.scores
+    if strategy == "fair":
+        value = TARGET_WEIGHT * s[target] + MISERY_WEIGHT * s.min(axis=0) - SKIP_WEIGHT * group.skip
+    elif strategy == "average":
+        value = s.mean(axis=0) - SKIP_WEIGHT * group.skip
+    elif strategy == "least_misery":
+        value = s.min(axis=0) + 1e-3 * s.mean(axis=0) - SKIP_WEIGHT * group.skip
+    elif strategy == "most_pleasure":
+        value = s.max(axis=0) - SKIP_WEIGHT * group.skip
+    elif strategy == "round_robin":
+        value = s[target] - SKIP_WEIGHT * group.skip
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    order = np.lexsort((group.candidates, -value))
+    return int(order[0])
+
+
+def next_target(served: Sequence[int], last_served: Sequence[int]) -> int:
+    """The member whose turn it is: served least, then served longest ago (-1 = never), then joined first."""
+    return min(range(len(served)), key=lambda i: (served[i], last_served[i], i))
+
+
 def pick_next(
     state: SessionState,
     model: Recommender,
     *,
+    strategy: str = DEFAULT_STRATEGY,
     names: dict[int, str] | None = None,
     tags: TagIndex | None = None,
 ) -> GroupPick | None:
@@ -91,32 +157,18 @@ def pick_next(
     if not eligible:
         return None
     played = state.played
-    skipped = {e.track_id for e in state.events if e.kind == "skip"}
-    banned = _banned(state, seeds)
+    skipped = [e.track_id for e in state.events if e.kind == "skip"]
     served = Counter(e.served_user_id for e in played)
-    last_served = {e.served_user_id: i for i, e in enumerate(played)}
-    order = {m.user_id: i for i, m in enumerate(state.members)}
-    target = min(eligible, key=lambda m: (served[m.user_id], last_served.get(m.user_id, -1), order[m.user_id]))
-
-    scores: dict[str, dict[int, float]] = {}
-    for m in eligible:
-        known = [t for t in seeds[m.user_id] if t in model]
-        scores[m.user_id] = _normalised(model.similar_to_many(known, CANDIDATES, exclude=banned))
-    skip_sim: dict[int, float] = {}
-    known_skips = [t for t in skipped if t in model]
-    if known_skips:
-        skip_sim = _normalised(model.similar_to_many(known_skips, CANDIDATES, exclude=banned))
-
-    best: tuple[float, int] | None = None
-    for track_id, own in scores[target.user_id].items():
-        misery = min(scores[m.user_id].get(track_id, 0.0) for m in eligible)
-        value = TARGET_WEIGHT * own + MISERY_WEIGHT * misery - SKIP_WEIGHT * skip_sim.get(track_id, 0.0)
-        if best is None or value > best[0] or (value == best[0] and track_id < best[1]):
-            best = (value, track_id)
-    if best is None:
+    last = {e.served_user_id: i for i, e in enumerate(played)}
+    row = next_target([served[m.user_id] for m in eligible], [last.get(m.user_id, -1) for m in eligible])
+    target = eligible[row]
+    group = score_group(model, [seeds[m.user_id] for m in eligible], _banned(state, seeds), skipped)
+    if not len(group.candidates) or not group.scores[row].any():
         return None
-    pick = best[1]
-    also = tuple(m for m in eligible if m != target and scores[m.user_id].get(pick, 0.0) > 0)
+    col = choose(strategy, group, row)
+    pick = int(group.candidates[col])
+    value = TARGET_WEIGHT * group.scores[row, col] + MISERY_WEIGHT * group.scores[:, col].min()
+    also = tuple(m for i, m in enumerate(eligible) if i != row and group.scores[i, col] > 0)
     reason = f"for {target.name}"
     closest = _closest_seed(model, [t for t in seeds[target.user_id] if t in model], pick)
     if closest is not None and names and closest in names:
@@ -129,7 +181,7 @@ def pick_next(
         notes.append(f"{m.name} likes {shared} too" if shared else f"also fits {m.name}")
     if notes:
         reason += "; " + ", ".join(notes)
-    return GroupPick(pick, round(best[0], 4), target, also, reason)
+    return GroupPick(pick, round(float(value), 4), target, also, reason)
 
 
 def pick_station(
