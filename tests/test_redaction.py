@@ -7,12 +7,15 @@ quotes the token in a crash traceback. The output of both runs is grepped for ev
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 import os
 import signal
 import sys
 from urllib.parse import quote
 
-from data.settings import PROJECT_ROOT
+from data.logsafe import RedactSecrets, secrets_of
+from data.settings import PROJECT_ROOT, Settings
 from tests.bot.fake_telegram import FakeTelegram
 
 TELEGRAM_TOKEN = "987654:FAKE-telegram-token-xyz"
@@ -76,11 +79,17 @@ async def test_bot_token_not_in_debug_logs_of_a_real_run(tmp_path) -> None:
             }
         )
         await fake.wait_for("sendMessage", timeout=180)
+        assert bot.stderr is not None
+        logged, line = b"", b""
+        while not (b"HTTP Request: POST" in line and b"/sendMessage" in line):  # httpx logs once the response is in
+            line = await asyncio.wait_for(bot.stderr.readline(), 60)
+            assert line, "the bot exited before logging its reply"
+            logged += line
         bot.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(bot.communicate(), 60)
     finally:
         await fake.stop()
-    text = out.decode() + err.decode()
+    text = out.decode() + logged.decode() + err.decode()
     assert "/bot[REDACTED]/sendMessage" in text  # httpx did log the request URLs, with the token taken out
     assert "DEBUG" in text
     assert _leaks(text) == []
@@ -101,3 +110,29 @@ async def test_token_not_in_a_crash_traceback(tmp_path) -> None:
     assert "InvalidToken" in text and "Traceback" in text
     assert "The token `[REDACTED]` was rejected" in text
     assert _leaks(text) == []
+
+
+def test_every_form_of_a_secret_is_redacted_in_message_args_and_traceback() -> None:
+    """URL-quoted tokens, the Spotify Basic auth header and passwords in service URLs, wherever they appear."""
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_TOKEN": TELEGRAM_TOKEN,
+            "SPOTIFY_CLIENT_ID": "fakespotifyclientid",
+            "SPOTIFY_CLIENT_SECRET": SPOTIFY_SECRET,
+            "REDIS_URL": "redis://:hunter2hunter2@127.0.0.1:6379/0",
+        }
+    )
+    redactor = RedactSecrets(secrets_of(settings))
+    basic = base64.b64encode(f"fakespotifyclientid:{SPOTIFY_SECRET}".encode()).decode()
+    try:
+        raise RuntimeError(f"GET /bot{quote(TELEGRAM_TOKEN, safe='')}/getMe failed")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "t", logging.DEBUG, __file__, 1, "auth %s to %s", (f"Basic {basic}", "redis password hunter2hunter2"), None
+        )
+        record.exc_info = sys.exc_info()
+    assert redactor.filter(record)
+    text = logging.Formatter().format(record)
+    assert "Basic [REDACTED]" in text and "getMe failed" in text
+    assert _leaks(text) == [] and basic not in text and "hunter2hunter2" not in text
+    assert text.count("[REDACTED]") == 3
