@@ -42,6 +42,7 @@ def write_ogg(path: Path, data: np.ndarray, sr: int) -> None:
 
 
 HITS: Counter[str] = Counter()
+HOST_HEADERS: list[str] = []
 STOP = threading.Event()
 
 
@@ -70,6 +71,7 @@ def served(tmp_path_factory, audio_src):
 
         def do_GET(self) -> None:
             HITS[self.path] += 1
+            HOST_HEADERS.append(self.headers.get("Host", ""))
             port = self.server.server_address[1]
             if self.path == "/to-private":
                 return self.redirect("http://10.1.2.3/secret.ogg")
@@ -185,21 +187,26 @@ def test_fetch_previews_budget_and_bad_files(served, tmp_path, empty_engine) -> 
     assert not list((settings.audio_dir / "previews").glob("*.part"))
 
 
-class RebindingResolver:
-    """A DNS answer that changes: public for the first lookup, loopback for every later one."""
+class RebindingDNS:
+    """The system resolver, except that `rebind.example` answers public first and loopback on every later lookup."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.real = socket.getaddrinfo
 
-    def __call__(self, host: str, port: int) -> list[str]:
+    def __call__(self, host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return self.real(host, port, *args, **kwargs)
         self.calls += 1
-        return ["93.184.216.34"] if self.calls == 1 else ["127.0.0.1"]
+        address = "93.184.216.34" if self.calls == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
 
-def test_rebinding_dns_never_reaches_the_loopback_secret(served, tmp_path) -> None:
+def test_rebinding_dns_never_reaches_the_loopback_secret(served, tmp_path, monkeypatch) -> None:
     """The connection goes to the address that was checked; a second lookup (answering 127.0.0.1) never happens."""
     port = served.rsplit(":", 1)[1]
-    resolver = RebindingResolver()
+    dns = RebindingDNS()
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
     before = HITS["/secret"]
     with pytest.raises(PreviewRejected):
         download(
@@ -208,12 +215,31 @@ def test_rebinding_dns_never_reaches_the_loopback_secret(served, tmp_path) -> No
             allowed=("rebind.example",),
             max_bytes=1000,
             timeout=1.0,
-            deadline=2.0,
-            resolve=resolver,
         )
     assert HITS["/secret"] == before
-    assert resolver.calls == 1
+    assert dns.calls == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_connection_goes_to_the_resolved_address_with_the_name_as_host(served, tmp_path) -> None:
+    """The one lookup's answer is where the bytes come from; the server still sees the name in `Host`."""
+    port = served.rsplit(":", 1)[1]
+    lookups: list[str] = []
+
+    def resolver(host: str, _port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    got = download(
+        f"http://localhost:{port}/clip.ogg",
+        tmp_path / "p.ogg",
+        allowed=("localhost",),
+        max_bytes=5_000_000,
+        resolve=resolver,
+    )
+    assert sf.info(str(got)).duration == pytest.approx(8.0, abs=0.1)
+    assert lookups == ["localhost"]
+    assert HOST_HEADERS[-1] == f"localhost:{port}"
 
 
 @pytest.mark.parametrize(
