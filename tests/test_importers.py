@@ -127,6 +127,24 @@ def test_mpd_slice_import_keeps_order_and_is_idempotent(empty_engine, shared_dat
         assert conn.scalar(select(func.count(Track.album_id))) == n_unique
 
 
+def test_mpd_reimport_resumes_an_unrecorded_slice_and_skips_recorded_ones(empty_engine, shared_data, tmp_path) -> None:
+    doc = _mpd_slice_from_yes(shared_data, 300)
+    (tmp_path / "part").mkdir()
+    partial = tmp_path / "part" / "first-100.json"  # playlists stored by a run killed before it recorded the slice
+    partial.write_text(json.dumps({**doc, "playlists": doc["playlists"][:100]}))
+    import_mpd(empty_engine, [partial])
+    folder = tmp_path / "mpd"
+    folder.mkdir()
+    (folder / "mpd.slice.0-999.json").write_text(json.dumps(doc))
+
+    resumed = import_mpd(empty_engine, [folder])
+    assert (resumed.files, resumed.playlists_seen, resumed.playlists_new) == (1, 300, 200)
+    again = import_mpd(empty_engine, [folder])
+    assert (again.files, again.files_skipped, again.playlists_seen) == (0, 1, 0)
+    state = read_state(empty_engine, "import:mpd:mpd.slice.0-999.json")
+    assert state is not None and state["complete"] and state["counts"] == {"playlists": 300}
+
+
 def test_mpd_skips_broken_entries(empty_engine, tmp_path) -> None:
     doc = {
         "playlists": [
