@@ -6,11 +6,13 @@ transaction, so an import stopped after its first batch (`limit=2000`) is exactl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -100,10 +102,20 @@ def test_publish_cleans_a_killed_publishers_leftovers_but_not_a_live_staging(tmp
     assert list((tmp_path / "cf" / "staging").iterdir()) == []
 
 
+def _phase(log: str) -> str:
+    """Where a setup was when its output stopped: import (and start-up), training, or publishing the winner."""
+    if "published itemknn version" in log:
+        return "publish"
+    if "yes import" in log:
+        return "training"
+    return "import"
+
+
 @pytest.mark.heavy
 def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_data) -> None:
-    """kill -9 `murecom setup` 10 times at random points (import, training, publish); each rerun ends complete.
+    """kill -9 `murecom setup` 10 times (import, training, publish); after each, a rerun ends with everything.
 
+    Nine kills at stratified random times over a setup's duration, one as the winner is being published.
     Bounded cost: Yes.com only (HetRec's resume is tested in-process), one fast CF model, no audio.
     """
     from recommenders.cf.registry import load_recommender
@@ -114,10 +126,12 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
     (data / "yes_big").symlink_to(shared_data / "yes_big")
     base_env = {**os.environ, "DATABASE_URL": "", "DISCORD_TOKEN": "", "TELEGRAM_TOKEN": "", "MUREC_DATA": str(data)}
     base_env["NUMBA_CACHE_DIR"] = str(PROJECT_ROOT / "var" / "numba-cache")
+    base_env["MUREC_LOG_LEVEL"] = "INFO"
     command = [sys.executable, "-m", "murecom_cli", "setup", "--skip-audio", "--models", "itemknn"]
 
-    def start(home) -> subprocess.Popen:
-        return subprocess.Popen(
+    def start(home) -> tuple[subprocess.Popen, list[str], threading.Event]:
+        """The setup process, its output lines as they come, and an event set when it publishes the first model."""
+        proc = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
             env={**base_env, "MUREC_HOME": str(home)},
@@ -126,39 +140,61 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
             text=True,
             start_new_session=True,
         )
+        lines: list[str] = []
+        publishing = threading.Event()
+
+        def read() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                if "published itemknn version" in line:
+                    publishing.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        return proc, lines, publishing
+
+    def run_to_end(home) -> str:
+        proc, lines, _ = start(home)
+        assert proc.wait(timeout=600) == 0, "".join(lines)[-3000:]
+        proc.stdout.close()  # type: ignore[union-attr]
+        return "".join(lines)
 
     t0 = time.monotonic()
-    reference = start(tmp_path / "reference")
-    out, _ = reference.communicate(timeout=600)
-    assert reference.returncode == 0, out[-3000:]
+    run_to_end(tmp_path / "reference")
     duration = time.monotonic() - t0
 
-    kills = []
+    kills: list[tuple[float, str]] = []
     for i in range(10):
         home = tmp_path / f"run{i}"
-        victim = start(home)
-        at = duration * (i + rng.random()) / 10  # stratified: every tenth of a setup gets one kill
-        try:
-            victim.wait(timeout=at)
-        except subprocess.TimeoutExpired:
+        t0 = time.monotonic()
+        victim, lines, publishing = start(home)
+        if i < 9:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                victim.wait(timeout=duration * (i + rng.random()) / 9)  # stratified over the whole setup
+        else:
+            assert publishing.wait(timeout=600), "".join(lines)[-3000:]
+        if victim.poll() is None:
             os.killpg(victim.pid, signal.SIGKILL)
-        victim.communicate(timeout=60)
-        kills.append((round(at, 1), victim.returncode))
+        victim.wait(timeout=60)
+        killed_at = time.monotonic() - t0
+        if victim.returncode == -signal.SIGKILL:
+            kills.append((round(killed_at, 1), _phase("".join(lines))))
+        victim.stdout.close()  # type: ignore[union-attr]
 
-        rerun = start(home)
-        out, _ = rerun.communicate(timeout=600)
-        assert rerun.returncode == 0, f"rerun after a kill at {at:.1f}s failed:\n{out[-3000:]}"
+        run_to_end(home)
         engine = make_engine(f"sqlite:///{home / 'murecom.db'}")
         try:
             counts = stored_counts(engine)
         finally:
             engine.dispose()
-        assert (counts["playlists"], counts["transitions"]) == (18139, 172510), (at, counts)
+        assert (counts["playlists"], counts["transitions"]) == (18139, 172510), (killed_at, counts)
         store = ArtifactStore(home / "models")
         path = store.path("cf")
-        assert path is not None, f"nothing published after a kill at {at:.1f}s"
+        assert path is not None, f"nothing published after a kill at {killed_at:.1f}s"
         model = load_recommender(path)
         assert len(model.similar(int(model.item_ids[0]), 5)) == 5
-        assert not list((home / "models" / "cf").glob(".CURRENT.*"))
-        assert not any((home / "models" / "cf" / "staging").glob("*")), "a killed publish left its staging"
-    assert sum(1 for _, rc in kills if rc == -signal.SIGKILL) >= 8, kills
+        for name in ("cf", "itemknn"):
+            assert not list((home / "models" / name).glob(".CURRENT.*"))
+            assert not any((home / "models" / name / "staging").glob("*")), f"a killed publish left {name} staging"
+    phases = {phase for _, phase in kills}
+    assert len(kills) >= 8 and phases == {"import", "training", "publish"}, kills
