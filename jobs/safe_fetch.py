@@ -147,14 +147,16 @@ class PinnedClient:
         *,
         timeout: float = 15.0,
         resolve: Resolver = system_resolver,
-        headers: dict[str, str] | None = None,
     ) -> None:
         self.allowed = allowed
         self.deadline = deadline
         self.timeout = timeout
         self.resolve = resolve
-        # trust_env=False: an environment proxy would connect by name and undo the pinning
-        self._client = httpx.Client(follow_redirects=False, trust_env=False, headers=headers)
+        # trust_env=False: an environment proxy would connect by name and undo the pinning. No keep-alive: a pooled
+        # connection is keyed by the pinned IP, and reusing one opened for another name would skip that name's SNI.
+        self._client = httpx.Client(
+            follow_redirects=False, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
 
     def close(self) -> None:
         self._client.close()
