@@ -1,14 +1,14 @@
 """The `murecom` command: one entry point whose subcommands each package registers itself.
 
 Each of `data.cli`, `recommenders.cli`, `bot.cli` and `jobs.cli` exposes `register(subparsers)`; heavy imports
-(TensorFlow, librosa) happen inside the command functions, so `murecom --help` stays instant.
+(TensorFlow, librosa) happen inside the command functions, so `murecom --help` stays instant. Logging is set up in
+one place, `data.logsafe.configure_logging`, which also keeps the configured secrets out of every log line.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 
@@ -37,14 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.home / "numba-cache"))
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not args.verbose:
-        # gensim logs every epoch, alembic every plugin, httpx every request: keep our own INFO lines readable
-        for noisy in ("gensim", "alembic", "httpx"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    from data.logsafe import configure_logging
+
+    configure_logging(settings, verbose=args.verbose)
     return int(args.func(args) or 0)
 
 

@@ -1,8 +1,10 @@
 """`murecom setup`: first-run preparation composed from the other packages' public functions.
 
-Imports the default real corpus (idempotent), imports the local real audio when it has been fetched, trains and
-publishes the collaborative-filtering models when none is published yet (or `--retrain`), and builds the audio
-index. Safe to run again: every step is skipped or idempotent when its result is already there.
+Imports the default real corpus, imports the local real audio when it has been fetched, trains and publishes the
+collaborative-filtering models when none is published yet, the published one does not load, or `--retrain`, and
+builds the audio index. Safe to run again and to kill at any point: an import counts as done only when its stored
+rows match its source (recorded in `kv_state`, see `data.importers.progress`), otherwise it resumes or is redone;
+publishing cleans the leftovers of a killed publish (`recommenders.artifacts`).
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
 
-def setup(retrain: bool = False, skip_audio: bool = False) -> dict:
-    """Prepare the corpus and models; returns what each step did."""
+def setup(retrain: bool = False, skip_audio: bool = False, models: Sequence[str] | None = None) -> dict:
+    """Prepare the corpus and models; returns what each step did. `models` limits the CF candidates trained."""
     from data.corpus import Corpus
     from data.db import get_engine
-    from data.importers.hetrec import import_hetrec
-    from data.importers.yes import import_yes
+    from data.importers.hetrec import hetrec_spec
+    from data.importers.progress import ensure_imported
+    from data.importers.yes import yes_spec
     from data.settings import get_settings
     from recommenders.artifacts import ArtifactStore
 
@@ -30,10 +34,9 @@ def setup(retrain: bool = False, skip_audio: bool = False) -> dict:
     done: dict = {}
 
     t0 = time.perf_counter()
-    if not any(True for _ in corpus.playlists(source="yes", min_len=1)):
-        done["yes"] = import_yes(engine, settings.data_dir / "yes_big")
-    if (settings.data_dir / "hetrec-lastfm-2k").exists() and corpus.listener_artist_matrix().matrix.nnz == 0:
-        done["hetrec"] = import_hetrec(engine, settings.data_dir / "hetrec-lastfm-2k")
+    done["yes"] = ensure_imported(engine, yes_spec(settings.data_dir / "yes_big"))
+    if (settings.data_dir / "hetrec-lastfm-2k").exists():
+        done["hetrec"] = ensure_imported(engine, hetrec_spec(settings.data_dir / "hetrec-lastfm-2k"))
     done["import_seconds"] = round(time.perf_counter() - t0, 1)
 
     if not skip_audio:
@@ -41,16 +44,31 @@ def setup(retrain: bool = False, skip_audio: bool = False) -> dict:
 
     from recommenders.cf.registry import CF_ARTIFACT, train_and_publish
 
-    if retrain or store.current_version(CF_ARTIFACT) is None:
+    if retrain or not _loads(store, CF_ARTIFACT):
         from jobs.retrain import record_trained
 
         t0 = time.perf_counter()
-        done["cf"] = train_and_publish(corpus, store)
+        done["cf"] = train_and_publish(corpus, store, models)
         record_trained(engine, done["cf"]["version"])
         done["cf_seconds"] = round(time.perf_counter() - t0, 1)
     else:
         done["cf"] = f"already published: {store.current_version(CF_ARTIFACT)}"
     return done
+
+
+def _loads(store, name: str) -> bool:
+    """Whether the published version of `name` exists and loads (a damaged one is trained again, not served)."""
+    from recommenders.cf.registry import load_recommender
+
+    path = store.path(name)
+    if path is None:
+        return False
+    try:
+        load_recommender(path)
+    except Exception:  # noqa: BLE001 - any failure to load means "train it again"; logged with its traceback
+        log.exception("published %s version %s does not load; training again", name, path.name)
+        return False
+    return True
 
 
 def _setup_audio(settings, engine, corpus, store) -> str:
@@ -82,7 +100,8 @@ def _describe(step: str, result: object) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    for step, result in setup(retrain=args.retrain, skip_audio=args.skip_audio).items():
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    for step, result in setup(retrain=args.retrain, skip_audio=args.skip_audio, models=models).items():
         print(_describe(step, result))
     return 0
 
@@ -91,4 +110,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("setup", help="first run: import the real corpus, train and publish the models")
     p.add_argument("--retrain", action="store_true", help="train and publish again even if models exist")
     p.add_argument("--skip-audio", action="store_true", help="do not import or index local audio")
+    p.add_argument(
+        "--models",
+        default="",
+        help="comma-separated CF candidates to train (default: all; e.g. itemknn for a fast setup)",
+    )
     p.set_defaults(func=_run)

@@ -1,9 +1,12 @@
 """Audio previews for tracks that have none: a preview URL when Spotify gives one, else a yt-dlp search.
 
-Every download is bounded and checked, because the URLs come from outside:
+Every download is bounded and checked, because the URLs come from outside (the rules and why: `jobs.safe_fetch`):
 - only http(s) URLs whose host is on the allow-list (`MUREC_PREVIEW_ALLOWED_HOSTS`), and whose addresses, once
-  resolved, are public — a private, loopback or link-local address is refused unless that very IP (or
-  localhost) is itself allow-listed (tests allow 127.0.0.1); redirects are followed by hand and checked the same way;
+  resolved, are public (also through NAT64, 6to4, IPv4-mapped and IPv4-compatible forms); the connection goes to
+  the address that was checked (no second DNS lookup to rebind), and each redirect hop is checked the same way;
+- yt-dlp makes every request, redirects included, through the same checked and pinned client (`_GuardedRH`, its
+  only request handler), so an extractor or a media URL cannot reach a host off the allow-list;
+- an overall deadline per download (`DOWNLOAD_DEADLINE` seconds), not only per-read timeouts;
 - at most `max_audio_bytes` bytes (streamed, cut off past the cap) and `max_audio_seconds` of audio;
 - at most `budget` tracks per run.
 A fetched file lands in `<audio_dir>/previews/`, and `Track.audio_path` is set in the same step; then the audio
@@ -12,12 +15,14 @@ index is refreshed when the audio recommender is installed.
 
 from __future__ import annotations
 
-import ipaddress
+import io
 import logging
-import socket
+import urllib.request
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import soundfile as sf
@@ -25,13 +30,13 @@ from sqlalchemy import Engine, select, update
 
 from data.models import Artist, Track, TrackArtist
 from data.settings import Settings
+from jobs.safe_fetch import Deadline, FetchRefused, PinnedClient, Resolver, check_url, system_resolver
 
 log = logging.getLogger(__name__)
-MAX_REDIRECTS = 3
+DOWNLOAD_DEADLINE = 120.0
 
-
-class PreviewRejected(ValueError):
-    """A preview that must not or could not be used; the message says why."""
+#: Refusals of a preview; the same class as the fetcher's, so callers catch one exception.
+PreviewRejected = FetchRefused
 
 
 @dataclass
@@ -43,66 +48,36 @@ class PreviewReport:
     indexed: str = ""
 
 
-def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    return any(host == a or host.endswith("." + a) for a in allowed)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def check_url(url: str, allowed: tuple[str, ...]) -> None:
-    """Raise PreviewRejected unless `url` may be fetched (scheme, allow-list, public address)."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise PreviewRejected(f"not an http(s) URL: {url[:80]}")
-    host = parsed.hostname.lower()
-    if not _host_allowed(host, allowed):
-        raise PreviewRejected(f"host {host} is not on the allow-list")
-    try:
-        infos = socket.getaddrinfo(host, parsed.port or (443 if parsed.scheme == "https" else 80))
-    except socket.gaierror as exc:
-        raise PreviewRejected(f"cannot resolve {host}") from exc
-    # a private address is acceptable only when the allow-list names that very IP (or localhost) itself, never
-    # through a domain name, which could be re-pointed inside the network (DNS rebinding)
-    literal_ok = host in allowed and (host == "localhost" or _is_ip(host))
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global and not literal_ok:
-            raise PreviewRejected(f"{host} resolves to a private address ({address})")
-
-
-def download(url: str, dest: Path, *, allowed: tuple[str, ...], max_bytes: int, timeout: float = 15.0) -> Path:
+def download(
+    url: str,
+    dest: Path,
+    *,
+    allowed: tuple[str, ...],
+    max_bytes: int,
+    timeout: float = 15.0,
+    deadline: float = DOWNLOAD_DEADLINE,
+    resolve: Resolver = system_resolver,
+) -> Path:
     """Stream `url` into `dest` with the checks above; the partial file is removed on any failure."""
     tmp = dest.with_suffix(dest.suffix + ".part")
     try:
-        with httpx.Client(follow_redirects=False, timeout=timeout) as client:
-            for _ in range(MAX_REDIRECTS + 1):
-                check_url(url, allowed)
-                with client.stream("GET", url) as response:
-                    if response.is_redirect:
-                        url = urljoin(url, response.headers.get("location", ""))
-                        continue
-                    if response.status_code != 200:
-                        raise PreviewRejected(f"HTTP {response.status_code}")
-                    if int(response.headers.get("content-length") or 0) > max_bytes:
+        with (
+            PinnedClient(allowed, Deadline(deadline), timeout=timeout, resolve=resolve) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise PreviewRejected(f"HTTP {response.status_code}")
+            if int(response.headers.get("content-length") or 0) > max_bytes:
+                raise PreviewRejected("file too large")
+            size = 0
+            with tmp.open("wb") as fh:
+                for chunk in client.iter_bytes(response):
+                    size += len(chunk)
+                    if size > max_bytes:
                         raise PreviewRejected("file too large")
-                    size = 0
-                    with tmp.open("wb") as fh:
-                        for chunk in response.iter_bytes(65536):
-                            size += len(chunk)
-                            if size > max_bytes:
-                                raise PreviewRejected("file too large")
-                            fh.write(chunk)
-                    tmp.replace(dest)
-                    return dest
-            raise PreviewRejected("too many redirects")
-    except httpx.HTTPError as exc:
-        raise PreviewRejected(f"download failed: {type(exc).__name__}") from exc
+                    fh.write(chunk)
+            tmp.replace(dest)
+            return dest
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -120,15 +95,116 @@ def check_audio(path: Path, max_seconds: float) -> float:
     return duration
 
 
+class _BodyReader(io.RawIOBase):
+    """A file-like view of a streamed httpx response, for yt-dlp's `Response` (reads stop at the deadline)."""
+
+    def __init__(self, client: PinnedClient, response: httpx.Response) -> None:
+        super().__init__()
+        self._response = response
+        self._chunks = client.iter_bytes(response)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._buffer:
+            piece = next(self._chunks, None)
+            if piece is None:
+                return 0
+            self._buffer = piece
+        n = min(len(buffer), len(self._buffer))
+        buffer[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        self._response.close()
+        super().close()
+
+
+def _guarded_handler(client: PinnedClient) -> Any:
+    """yt-dlp's only request handler: every request, redirects included, through the checked, pinned `client`."""
+    from yt_dlp.networking.common import RequestHandler, Response
+    from yt_dlp.networking.exceptions import HTTPError, TransportError
+
+    class _GuardedRH(RequestHandler):
+        _SUPPORTED_URL_SCHEMES = ("http", "https")
+        RH_NAME = "murecom-guarded"
+
+        def _check_proxies(self, proxies: dict) -> None:
+            """Proxies are ignored: connecting through one by name would undo the address pinning."""
+
+        def _check_extensions(self, extensions: dict) -> None:
+            super()._check_extensions(extensions)
+            for supported in ("cookiejar", "timeout", "legacy_ssl", "keep_header_casing"):
+                extensions.pop(supported, None)
+
+        def _send(self, request: Any) -> Any:
+            headers = self._get_headers(request)
+            jar = self._get_cookiejar(request)
+            cookie_probe = urllib.request.Request(request.url, headers=headers)
+            jar.add_cookie_header(cookie_probe)
+            if cookie_probe.has_header("Cookie"):
+                headers["Cookie"] = str(cookie_probe.get_header("Cookie"))
+            data = request.data
+            if data is not None and not isinstance(data, bytes):
+                data = data.read() if hasattr(data, "read") else b"".join(data)
+            method = request.method or ("POST" if data is not None else "GET")
+            try:
+                response, final_url = client.open(method, request.url, headers=headers, content=data)
+            except FetchRefused as exc:
+                raise TransportError(str(exc)) from exc  # a network error to yt-dlp: reported, not crashed
+            info = Message()
+            for name, value in response.headers.multi_items():
+                if name.lower() not in ("content-encoding", "transfer-encoding"):  # the body arrives decoded
+                    info[name] = value
+            jar.extract_cookies(_CookieSource(info), cookie_probe)
+            wrapped = Response(
+                fp=_BodyReader(client, response),
+                url=final_url,
+                headers=info,
+                status=response.status_code,
+                reason=response.reason_phrase,
+            )
+            if not 200 <= response.status_code < 300:
+                raise HTTPError(wrapped)
+            return wrapped
+
+    return _GuardedRH
+
+
+@dataclass
+class _CookieSource:
+    """What `http.cookiejar.CookieJar.extract_cookies` needs of a response."""
+
+    headers: Message
+
+    def info(self) -> Message:
+        return self.headers
+
+
 def ytdlp_fetch(
-    target: str, dest_dir: Path, stem: str, *, allowed: tuple[str, ...], max_bytes: int, max_seconds: float
+    target: str,
+    dest_dir: Path,
+    stem: str,
+    *,
+    allowed: tuple[str, ...],
+    max_bytes: int,
+    max_seconds: float,
+    deadline: float = DOWNLOAD_DEADLINE,
+    resolve: Resolver = system_resolver,
 ) -> Path:
-    """Download with yt-dlp: a URL (allow-list checked) or a search such as `ytsearch1:title artist`."""
+    """Download with yt-dlp: a URL (allow-list checked) or a search such as `ytsearch1:title artist`.
+
+    Every HTTP request yt-dlp makes goes through one `PinnedClient` (allow-list, public pinned address, checked
+    redirects) under one deadline for the whole search and download.
+    """
     import yt_dlp
     from yt_dlp.utils import match_filter_func
 
     if "://" in target:
-        check_url(target, allowed)
+        check_url(target, allowed, resolve)
     options = {
         "outtmpl": str(dest_dir / f"{stem}.%(ext)s"),
         "format": "bestaudio/best",
@@ -141,17 +217,26 @@ def ytdlp_fetch(
         "socket_timeout": 15,
         "retries": 1,
         "playlistend": 1,
+        "external_downloader": {"default": "native"},  # no ffmpeg/curl fetching behind the guarded handler
     }
-    with yt_dlp.YoutubeDL(options) as ydl:
-        try:
-            info = ydl.extract_info(target, download=True)
-        except yt_dlp.utils.DownloadError as exc:
-            raise PreviewRejected(f"yt-dlp: {str(exc).splitlines()[0][:120]}") from exc
-        if info and info.get("entries"):
-            info = info["entries"][0]
-        if not info:
-            raise PreviewRejected("yt-dlp found nothing")
-        path = Path(ydl.prepare_filename(info))
+
+    with PinnedClient(allowed, Deadline(deadline), timeout=15.0, resolve=resolve) as client:
+        handler = _guarded_handler(client)
+
+        class GuardedYoutubeDL(yt_dlp.YoutubeDL):
+            def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
+                return super().build_request_director([handler], preferences)
+
+        with GuardedYoutubeDL(options) as ydl:
+            try:
+                info = ydl.extract_info(target, download=True)
+            except yt_dlp.utils.DownloadError as exc:
+                raise PreviewRejected(f"yt-dlp: {str(exc).splitlines()[0][:160]}") from exc
+            if info and info.get("entries"):
+                info = info["entries"][0]
+            if not info:
+                raise PreviewRejected("yt-dlp found nothing")
+            path = Path(ydl.prepare_filename(info))
     if not path.exists():
         raise PreviewRejected("yt-dlp skipped it (too long or too large)")
     return path

@@ -1,4 +1,4 @@
-"""HetRec Last.fm and MPD importers on real data, idempotency, and migrating an empty database."""
+"""HetRec Last.fm and MPD importers on real data, idempotency, resuming, and migrating an empty database."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import json
 import zlib
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import delete, func, inspect, select
 
 from data.corpus import Corpus
 from data.db import make_engine, migrate
-from data.importers.hetrec import import_hetrec
+from data.importers.hetrec import hetrec_spec, import_hetrec, stored_counts
 from data.importers.mpd import import_mpd
-from data.models import Artist, ArtistTag, ListenerArtist, Playlist, Track
+from data.importers.progress import ensure_imported, read_state
+from data.models import Artist, ArtistTag, Listener, ListenerArtist, Playlist, Track
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,24 @@ def test_hetrec_tags_are_decoded_from_latin1(hetrec_engine) -> None:
     with engine.connect() as conn:
         beatles = conn.scalar(select(Artist.id).where(Artist.name == "The Beatles"))
     assert "classic rock" in tags[beatles]
+
+
+def test_hetrec_interrupted_import_is_resumed_and_verified(empty_engine, shared_data) -> None:
+    """What a kill leaves (plays of the later listeners and all artist tags missing) is completed and recorded."""
+    folder = shared_data / "hetrec-lastfm-2k"
+    import_hetrec(empty_engine, folder)
+    with empty_engine.begin() as conn:
+        later = select(Listener.id).where(Listener.source == "hetrec").order_by(Listener.id).offset(1000)
+        conn.execute(delete(ListenerArtist).where(ListenerArtist.listener_id.in_(later)))
+        conn.execute(delete(ArtistTag))
+    partial = stored_counts(empty_engine)
+    assert partial["plays"] < 92834 and partial["artist_tags"] == 0
+
+    assert ensure_imported(empty_engine, hetrec_spec(folder)).startswith("resumed and verified")
+    full = {"artists": 17632, "listeners": 1892, "plays": 92834, "artist_tags": 108437}
+    assert stored_counts(empty_engine) == full
+    state = read_state(empty_engine, "import:hetrec")
+    assert state is not None and state["complete"] and state["counts"] == full
 
 
 def _mpd_slice_from_yes(shared_data, n_playlists: int) -> dict:
@@ -106,6 +125,24 @@ def test_mpd_slice_import_keeps_order_and_is_idempotent(empty_engine, shared_dat
     with empty_engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Playlist)) == 300
         assert conn.scalar(select(func.count(Track.album_id))) == n_unique
+
+
+def test_mpd_reimport_resumes_an_unrecorded_slice_and_skips_recorded_ones(empty_engine, shared_data, tmp_path) -> None:
+    doc = _mpd_slice_from_yes(shared_data, 300)
+    (tmp_path / "part").mkdir()
+    partial = tmp_path / "part" / "first-100.json"  # playlists stored by a run killed before it recorded the slice
+    partial.write_text(json.dumps({**doc, "playlists": doc["playlists"][:100]}))
+    import_mpd(empty_engine, [partial])
+    folder = tmp_path / "mpd"
+    folder.mkdir()
+    (folder / "mpd.slice.0-999.json").write_text(json.dumps(doc))
+
+    resumed = import_mpd(empty_engine, [folder])
+    assert (resumed.files, resumed.playlists_seen, resumed.playlists_new) == (1, 300, 200)
+    again = import_mpd(empty_engine, [folder])
+    assert (again.files, again.files_skipped, again.playlists_seen) == (0, 1, 0)
+    state = read_state(empty_engine, "import:mpd:mpd.slice.0-999.json")
+    assert state is not None and state["complete"] and state["counts"] == {"playlists": 300}
 
 
 def test_mpd_skips_broken_entries(empty_engine, tmp_path) -> None:

@@ -122,7 +122,7 @@ def store_playlists(
             ).all()
         )
     ids = ensure_keyed(conn, Playlist, source, keyed)
-    entries = []
+    entries: list[dict[str, Any]] = []
     for key, _name, tracks in playlists:
         if key in existing and not replace:
             continue

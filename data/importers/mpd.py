@@ -4,7 +4,10 @@ Each slice holds 1,000 playlists (`playlists[].tracks[]` with `track_uri`, `trac
 `artist_uri`, `album_name`, `album_uri`, `pos`, `duration_ms`). Slices are read one at a time and written in
 batches, so memory is bounded by one slice whatever the number of files. Tracks, artists and albums use source
 "spotify" keyed by their Spotify ids (shared with the Spotify crawler, so the same track is stored once);
-playlists use source "mpd" keyed by `pid`.
+playlists use source "mpd" keyed by `pid`. A slice whose playlists are all stored is recorded complete in
+`kv_state` (`import:mpd:<file name>`, with its playlist count and file size), so re-running an interrupted import
+of a folder skips finished slices without parsing them and resumes the slice it stopped in (stored playlists are
+skipped).
 """
 
 from __future__ import annotations
@@ -15,9 +18,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
-from data.importers.common import ensure_albums, ensure_artists, ensure_tracks, link_track_artists, store_playlists
+from data.importers.common import (
+    chunks,
+    ensure_albums,
+    ensure_artists,
+    ensure_tracks,
+    link_track_artists,
+    store_playlists,
+)
+from data.importers.progress import read_state, write_state
+from data.models import Playlist
 
 log = logging.getLogger(__name__)
 TRACK_SOURCE = "spotify"
@@ -27,6 +39,7 @@ PLAYLIST_SOURCE = "mpd"
 @dataclass
 class MpdReport:
     files: int = 0
+    files_skipped: int = 0  # recorded complete by an earlier run
     playlists_seen: int = 0
     playlists_new: int = 0
     tracks_seen: int = 0
@@ -86,6 +99,20 @@ def _store_batch(engine: Engine, playlists: list[dict], report: MpdReport) -> No
         )
 
 
+def _record_slice(engine: Engine, key: str, pids: set[str], size: int) -> None:
+    """Record the slice complete when every one of its playlists is stored."""
+    stored = 0
+    with engine.connect() as conn:
+        for chunk in chunks(sorted(pids)):
+            where = (Playlist.source == PLAYLIST_SOURCE, Playlist.source_key.in_(chunk))
+            stored += int(conn.scalar(select(func.count()).select_from(Playlist).where(*where)) or 0)
+    if stored != len(pids):
+        log.warning("%s: %d of %d playlists stored; not recorded complete", key, stored, len(pids))
+        return
+    with engine.begin() as conn:
+        write_state(conn, key, {"complete": True, "counts": {"playlists": len(pids)}, "bytes": size})
+
+
 def import_mpd(engine: Engine, files: Iterable[Path], batch: int = 500) -> MpdReport:
     """Import MPD slice files (a folder is expanded to its `mpd.slice.*.json`)."""
     report = MpdReport()
@@ -94,14 +121,22 @@ def import_mpd(engine: Engine, files: Iterable[Path], batch: int = 500) -> MpdRe
         f = Path(f)
         paths.extend(sorted(f.glob("mpd.slice.*.json")) if f.is_dir() else [f])
     for path in paths:
+        key = f"import:mpd:{path.name}"
+        record = read_state(engine, key) or {}
+        if record.get("complete") and record.get("bytes") == path.stat().st_size:
+            report.files_skipped += 1
+            continue
         with path.open(encoding="utf-8") as fh:
             doc = json.load(fh)
         report.files += 1
         playlists = doc.get("playlists") or []
+        pids: set[str] = set()
         for start in range(0, len(playlists), batch):
             chunk = [p for p in playlists[start : start + batch] if isinstance(p, dict) and "pid" in p]
             report.playlists_seen += len(chunk)
+            pids.update(str(p["pid"]) for p in chunk)
             _store_batch(engine, chunk, report)
         del doc, playlists
+        _record_slice(engine, key, pids, path.stat().st_size)
     log.info("mpd import: %s", report)
     return report

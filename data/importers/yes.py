@@ -3,7 +3,9 @@
 `song_hash.txt`: id, title, artist (tab-separated, `/` escaped as `\\/`); `tags.txt`: line i = tag ids of song i or
 `#`; `tag_hash.txt`: `id, name`; `train.txt`: two header lines (original Yes.com ids and play frequencies, both in index
 order), then one playlist per line.
-Idempotent: tracks, artists and playlists are keyed by their Yes.com ids / line numbers.
+Idempotent: tracks, artists and playlists are keyed by their Yes.com ids / line numbers; each batch of playlists is
+one transaction, so a killed import resumes where it stopped. `yes_spec` counts the source and the database the same
+way (playlists, transitions, entries, tracks) so `data.importers.progress` can verify and record completion.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import Engine, bindparam, func, select, update
 
 from data.importers.common import (
     ensure_artists,
@@ -23,7 +25,8 @@ from data.importers.common import (
     link_track_tags,
     store_playlists,
 )
-from data.models import Track
+from data.importers.progress import ImportSpec
+from data.models import Playlist, PlaylistTrack, Track
 
 log = logging.getLogger(__name__)
 SOURCE = "yes"
@@ -49,16 +52,77 @@ def artist_key(name: str) -> str:
     return " ".join(name.casefold().split())[:200]
 
 
-def import_yes(engine: Engine, folder: Path, batch: int = 2000, limit: int | None = None) -> ImportReport:
-    """Import songs, tags and playlists from a `yes_big` folder; `limit` caps the playlists (for small tests)."""
-    folder = Path(folder)
-    report = ImportReport(SOURCE)
+def _songs(folder: Path) -> list[tuple[str, str, str]]:
+    """(Yes.com id, title, artist) of every song in `song_hash.txt`."""
     songs: list[tuple[str, str, str]] = []
     for line in _read_lines(folder / "song_hash.txt"):
         parts = line.split("\t")
         if len(parts) < 3:
             continue
         songs.append((parts[0].strip(), parts[1].replace("\\/", "/").strip(), parts[2].replace("\\/", "/").strip()))
+    return songs
+
+
+def source_counts(folder: Path, limit: int | None = None) -> dict[str, int]:
+    """What a complete import of `folder` stores: non-empty playlists, their transitions and entries, tracks."""
+    folder = Path(folder)
+    known = {sid for sid, _, _ in _songs(folder)}
+    counts = {"playlists": 0, "transitions": 0, "entries": 0, "tracks": len(known)}
+    train = _read_lines(folder / "train.txt")
+    next(train, "")
+    next(train, "")
+    for n, line in enumerate(train):
+        if limit is not None and n >= limit:
+            break
+        size = sum(1 for s in line.split() if s in known)
+        if size:
+            counts["playlists"] += 1
+            counts["entries"] += size
+            counts["transitions"] += size - 1
+    return counts
+
+
+def stored_counts(engine: Engine) -> dict[str, int]:
+    """The same counts over what the database holds for the Yes.com source."""
+    entries = (
+        select(PlaylistTrack.position)
+        .join(Playlist, Playlist.id == PlaylistTrack.playlist_id)
+        .where(Playlist.source == SOURCE)
+        .subquery()
+    )
+    with engine.connect() as conn:
+        playlists = conn.scalar(select(func.count()).select_from(Playlist).where(Playlist.source == SOURCE))
+        n_entries = conn.scalar(select(func.count()).select_from(entries))
+        transitions = conn.scalar(select(func.count()).select_from(entries).where(entries.c.position > 0))
+        tracks = conn.scalar(select(func.count()).select_from(Track).where(Track.source == SOURCE))
+    return {
+        "playlists": int(playlists or 0),
+        "transitions": int(transitions or 0),
+        "entries": int(n_entries or 0),
+        "tracks": int(tracks or 0),
+    }
+
+
+def yes_spec(folder: Path, limit: int | None = None) -> ImportSpec:
+    """The Yes.com import as `data.importers.progress.ensure_imported` runs and verifies it."""
+    return ImportSpec(
+        source=SOURCE,
+        expected=lambda: source_counts(folder, limit),
+        stored=stored_counts,
+        run=lambda engine, replace: import_yes(engine, folder, limit=limit, replace=replace),
+    )
+
+
+def import_yes(
+    engine: Engine, folder: Path, batch: int = 2000, limit: int | None = None, *, replace: bool = False
+) -> ImportReport:
+    """Import songs, tags and playlists from a `yes_big` folder; `limit` caps the playlists (for small tests).
+
+    `replace` rewrites the entries of playlists already stored (redoing an import whose counts do not match).
+    """
+    folder = Path(folder)
+    report = ImportReport(SOURCE)
+    songs = _songs(folder)
     tag_names: dict[str, str] = {}
     for line in _read_lines(folder / "tag_hash.txt"):
         tag_id, _, name = line.partition(",")
@@ -94,7 +158,7 @@ def import_yes(engine: Engine, folder: Path, batch: int = 2000, limit: int | Non
 
     def flush() -> None:
         with engine.begin() as conn:
-            report.playlists_new += store_playlists(conn, SOURCE, pending)
+            report.playlists_new += store_playlists(conn, SOURCE, pending, replace=replace)
         pending.clear()
 
     for n, line in enumerate(train):
