@@ -48,6 +48,7 @@ class Settings:
         "www.youtube.com",
         "youtube.com",
         "music.youtube.com",
+        "googlevideo.com",
     )
     preview_run_budget: int = 50
     preview_search: str = "ytsearch1:{title} {artist} audio"

@@ -14,10 +14,11 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select
 
 from data.corpus import Corpus
-from data.models import KeyValue, PlaylistTrack
+from data.kv import read_state, write_state
+from data.models import PlaylistTrack
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 
@@ -31,18 +32,12 @@ def _max_playlist_id(engine: Engine) -> int:
 
 
 def _state(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        value = conn.scalar(select(KeyValue.value).where(KeyValue.key == STATE_KEY))
-    return dict(value or {})
+    return read_state(engine, STATE_KEY) or {}
 
 
 def _save_state(engine: Engine, state: dict[str, Any]) -> None:
     with engine.begin() as conn:
-        row = conn.scalar(select(KeyValue.key).where(KeyValue.key == STATE_KEY))
-        if row is None:
-            conn.execute(insert(KeyValue).values(key=STATE_KEY, value=state))
-        else:
-            conn.execute(update(KeyValue).where(KeyValue.key == STATE_KEY).values(value=state))
+        write_state(conn, STATE_KEY, state)
 
 
 def record_trained(engine: Engine, version: str) -> None:

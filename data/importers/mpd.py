@@ -28,7 +28,7 @@ from data.importers.common import (
     link_track_artists,
     store_playlists,
 )
-from data.importers.progress import read_state, write_state
+from data.kv import read_state, write_state
 from data.models import Playlist
 
 log = logging.getLogger(__name__)

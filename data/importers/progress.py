@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Engine
 
-from data.importers.common import insert_ignore
-from data.models import KeyValue
+from data.kv import read_state, write_state
 
+__all__ = ["ImportIncomplete", "ImportSpec", "ensure_imported", "read_state", "write_state"]
 log = logging.getLogger(__name__)
 
 Counts = Mapping[str, int]
@@ -42,18 +42,6 @@ class ImportSpec:
     @property
     def key(self) -> str:
         return f"import:{self.source}"
-
-
-def read_state(engine: Engine, key: str) -> dict[str, Any] | None:
-    with engine.connect() as conn:
-        value = conn.scalar(select(KeyValue.value).where(KeyValue.key == key))
-    return dict(value) if value is not None else None
-
-
-def write_state(conn: Connection, key: str, value: dict[str, Any]) -> None:
-    """Insert or replace one kv_state row (conflict-safe against a concurrent writer of the same key)."""
-    conn.execute(insert_ignore(conn, KeyValue).values(key=key, value=value))
-    conn.execute(update(KeyValue).where(KeyValue.key == key).values(value=value))
 
 
 def ensure_imported(engine: Engine, spec: ImportSpec) -> str:
