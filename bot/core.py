@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.commands import dispatch_table, help_text, too_large
 from bot.group import member_seeds, pick_next
 from bot.ratelimit import TokenBuckets
 from bot.replies import Button, ChatContext, Reply, TrackLine
@@ -30,15 +31,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 5
 MAX_PAGES = 6
 MAX_TEXT_CHARS = 2000
-ANALYSING = "🎧 Analysing your clip…"
-
-HELP = """I recommend music.
-/similar <song> — tracks like a song (a name, "title - artist", or a Spotify link)
-Send an audio clip (voice note, audio file) — tracks that sound like it
-/session start — start a group listening session in this chat
-/session join · /session add <song> · /session next · /session like · /session skip · /session who · /session end
-/about — models and corpus
-/help — this message"""
+HELP = help_text()  # generated from the command table (bot/commands.py)
 
 
 @dataclass
@@ -71,15 +64,8 @@ class ChatCore:
         command, _, args = text[1:].partition(" ")
         command = command.split("@", 1)[0].lower()
         args = args.strip()
-        handlers = {
-            "similar": self._similar,
-            "s": self._similar,
-            "session": self._session,
-            "help": self._help,
-            "start": self._help,
-            "about": self._about,
-        }
-        handler = handlers.get(command)
+        handler_name = dispatch_table().get(command)
+        handler = getattr(self, handler_name) if handler_name else None
         if handler is None:
             return [Reply(f"I don't know /{command[:30]}. Try /help.", kind="error")]
         return await self._guarded(ctx, handler, args)
@@ -200,8 +186,7 @@ class ChatCore:
         if not data:
             return [Reply("That file is empty.", kind="error")]
         if len(data) > self.settings.max_audio_bytes:
-            mb = self.settings.max_audio_bytes / 1e6
-            return [Reply(f"That file is too large; please send at most {mb:.0f} MB.", kind="error")]
+            return [Reply(too_large(self.settings.max_audio_bytes), kind="error")]
         from recommenders.audio.service import AudioError, render_label_chart
 
         try:

@@ -17,7 +17,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import ANALYSING, ChatCore
+from bot.commands import ANALYSING
+from bot.core import ChatCore
 from bot.replies import ChatContext, Reply
 from data.settings import Settings
 

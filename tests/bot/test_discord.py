@@ -152,18 +152,3 @@ async def test_help_and_about(dbot) -> None:
     assert "18,139 playlists" in interaction.log[1][1]["embed"].description
     names = {c.name for c in dbot.tree.get_commands()}
     assert names == {"similar", "session", "similar_audio", "help", "about"}
-
-
-async def test_audio_attachment_is_read_and_answered(dbot, tmp_path) -> None:
-    import numpy as np
-    import soundfile as sf
-
-    clip = tmp_path / "hum.ogg"
-    t = np.arange(22050 * 3) / 22050
-    sf.write(clip, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050, format="OGG", subtype="VORBIS")
-    await dpytest.message("", attachments=[str(clip)])
-    first = dpytest.get_message()
-    assert first.content == "🎧 Analysing your clip…"
-    answer = dpytest.get_message()
-    text = description(answer)
-    assert "Audio recommendations are not available" in text or "sound like your clip" in text
