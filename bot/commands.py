@@ -74,6 +74,7 @@ AUDIO = Command(
     "similar_audio",
     "Tracks that sound like an audio clip",
     arguments=(Argument("clip", "An audio file (mp3, ogg, wav, flac, m4a…)", attachment=True),),
+    aliases=("audio",),  # the console's `/audio PATH`
     help="Send an audio clip (voice note, audio file) — tracks that sound like it",
 )
 SESSION = Command(
