@@ -96,12 +96,19 @@ def action_view(reply: Reply) -> discord.ui.View | None:
 
 class MurecomDiscord(commands.Bot):
     def __init__(
-        self, core: ChatCore, settings: Settings, *, sync_commands: bool = True, intents: discord.Intents | None = None
+        self,
+        core: ChatCore,
+        settings: Settings,
+        *,
+        sync_commands: bool = True,
+        intents: discord.Intents | None = None,
+        **options: Any,
     ) -> None:
+        """`options` go to discord.py's client (e.g. `guild_ready_timeout`, the wait for guilds before on_ready)."""
         if intents is None:
             intents = discord.Intents.default()
             intents.message_content = True
-        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None)
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
         self.core = core
         self.settings = settings
         self.sync_commands = sync_commands

@@ -48,7 +48,8 @@ async def fake(monkeypatch) -> AsyncIterator[FakeDiscord]:
 @asynccontextmanager
 async def running_bot(fake: FakeDiscord, settings) -> AsyncIterator[MurecomDiscord]:
     """A bot process: a new core and a new discord.py client, connected to the fake until the block ends."""
-    bot = MurecomDiscord(build_core(settings), settings)
+    # the fake sends its one guild right after READY: no need for discord.py's 2 s wait for more guilds
+    bot = MurecomDiscord(build_core(settings), settings, guild_ready_timeout=0.05)
     ready = asyncio.Event()
 
     async def on_ready() -> None:
