@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -70,6 +71,11 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+def message_options(reply: Reply) -> dict[str, Any]:
+    """How every text message is sent or edited: HTML, the reply's keyboard, no link previews."""
+    return {"parse_mode": ParseMode.HTML, "reply_markup": keyboard(reply), "disable_web_page_preview": True}
+
+
 def context_of(update: Update) -> ChatContext:
     user = update.effective_user
     chat = update.effective_chat
@@ -104,19 +110,7 @@ class TelegramBot:
                 # the list does not fit a caption: the chart with its title, then the whole list as a message
                 short = telegram_html(reply, TELEGRAM_CAPTION_LIMIT, with_tracks=False)
                 await chat.send_photo(reply.image, caption=short.text, parse_mode=ParseMode.HTML)
-                await chat.send_message(
-                    render_html(reply),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(reply),
-                    disable_web_page_preview=True,
-                )
-            else:
-                await chat.send_message(
-                    render_html(reply),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(reply),
-                    disable_web_page_preview=True,
-                )
+            await chat.send_message(render_html(reply), **message_options(reply))
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is None or update.effective_chat is None:
@@ -140,12 +134,7 @@ class TelegramBot:
         if first.kind in ("recommendations", "choices") and first.image is None and query.message is not None:
             # paging and picks replace the message they came from, instead of flooding the chat
             try:
-                await query.edit_message_text(
-                    render_html(first),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(first),
-                    disable_web_page_preview=True,
-                )
+                await query.edit_message_text(render_html(first), **message_options(first))
             except BadRequest as exc:
                 if not is_not_modified(exc):  # the same button twice: the message already shows the answer
                     raise

@@ -199,6 +199,17 @@ def visible_text(params: dict[str, Any], field: str) -> str:
     return raw
 
 
+def message_text(params: dict[str, Any]) -> str:
+    """The visible text of a sendMessage / editMessageText, checked as Telegram checks it (with its keyboard)."""
+    text = visible_text(params, "text")
+    if not text.strip():
+        raise BadRequest("Bad Request: message text is empty")
+    if utf16_len(text) > MESSAGE_LIMIT:
+        raise BadRequest("Bad Request: message is too long")
+    check_keyboard(params.get("reply_markup"))
+    return text
+
+
 def check_keyboard(markup: Any) -> None:
     """Inline keyboards as the Bot API validates them: button text, 1–64 bytes of callback data."""
     if not markup:
@@ -333,23 +344,13 @@ class FakeTelegram:
                     return pending
                 await asyncio.sleep(0.05)
         if method == "sendMessage":
-            text = visible_text(p, "text")
-            if not text.strip():
-                raise BadRequest("Bad Request: message text is empty")
-            if utf16_len(text) > MESSAGE_LIMIT:
-                raise BadRequest("Bad Request: message is too long")
-            check_keyboard(p.get("reply_markup"))
+            text = message_text(p)
             return self._store(self._message(p.get("chat_id", 1), text=text), p.get("text"), p.get("reply_markup"))
         if method == "editMessageText":
             key = (int(p.get("chat_id", 0)), int(p.get("message_id", 0)))
             if key not in self.messages:
                 raise BadRequest("Bad Request: message to edit not found")
-            text = visible_text(p, "text")
-            if not text.strip():
-                raise BadRequest("Bad Request: message text is empty")
-            if utf16_len(text) > MESSAGE_LIMIT:
-                raise BadRequest("Bad Request: message is too long")
-            check_keyboard(p.get("reply_markup"))
+            text = message_text(p)
             old = self.messages[key]
             if old.get("raw") == p.get("text") and old.get("reply_markup") == (p.get("reply_markup") or None):
                 raise BadRequest(NOT_MODIFIED)

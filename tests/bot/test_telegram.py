@@ -35,17 +35,22 @@ def message(text: str | None = None, chat=PRIVATE, **extra):
     return {"message": msg}
 
 
+def pointed_at(fake: FakeTelegram, settings, **changes):
+    """The settings with the bot pointed at the fake."""
+    return dataclasses.replace(
+        settings,
+        telegram_token=fake.token,
+        telegram_base_url=fake.base_url,
+        telegram_base_file_url=fake.base_file_url,
+        **changes,
+    )
+
+
 @pytest.fixture
 async def telegram(bot_settings):
     fake = FakeTelegram()
     await fake.start()
-    settings = dataclasses.replace(
-        bot_settings,
-        telegram_token=fake.token,
-        telegram_base_url=fake.base_url,
-        telegram_base_file_url=fake.base_file_url,
-        max_audio_bytes=2_000_000,
-    )
+    settings = pointed_at(fake, bot_settings, max_audio_bytes=2_000_000)
     stop = asyncio.Event()
     task = asyncio.create_task(run_telegram(build_core(settings), settings, stop))
     await fake.wait_for("deleteWebhook")
@@ -257,12 +262,7 @@ async def fake_and_bot(bot_settings, core):
     """The fake and an initialised PTB Application bound to it (no polling): for sending given replies."""
     fake = FakeTelegram()
     await fake.start()
-    settings = dataclasses.replace(
-        bot_settings,
-        telegram_token=fake.token,
-        telegram_base_url=fake.base_url,
-        telegram_base_file_url=fake.base_file_url,
-    )
+    settings = pointed_at(fake, bot_settings)
     app = build_application(core, settings)
     async with app:
         yield fake, app, TelegramBot(core, settings)
