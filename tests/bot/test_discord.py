@@ -137,17 +137,30 @@ async def test_buttons_pick_page_and_survive_a_restart(fake, bot_settings) -> No
     assert fake.errors == []
 
 
-async def test_session_subcommands(fake, dbot) -> None:
-    for sub, options, expected in [
+async def test_session_subcommands_and_buttons(fake, dbot) -> None:
+    def sub(name: str, options: list | None = None) -> list[dict]:
+        return [{"name": name, "type": SUBCOMMAND, "options": options or []}]
+
+    for name, options, expected in [
         ("start", [], "Session started by Dana"),
+        ("join", [], "Dana, you are already in."),
         ("add", [{"name": "song", "type": SONG, "value": "smells like teen spirit"}], "added Smells Like Teen Spirit"),
         ("next", [], "Now playing for the group"),
-        ("who", [], "Dana: 1 songs, served 1×"),
-        ("end", [], "Session ended after 1 picks"),
+        ("like", [], "Dana likes "),
+        ("who", [], "Dana: 2 songs, served 1×"),
     ]:
-        token = await fake.slash("session", [{"name": sub, "type": SUBCOMMAND, "options": options}])
-        [answer] = await answered(fake, token)
-        assert expected in text_of(answer), (sub, text_of(answer))
+        [answer] = await answered(fake, await fake.slash("session", sub(name, options)))
+        assert expected in text_of(answer), (name, text_of(answer))
+    skipped, playing = await answered(fake, await fake.slash("session", sub("skip")), count=2)
+    assert text_of(skipped).strip().startswith("Skipped ") and "Now playing for the group" in text_of(playing)
+    assert [i.split(":", 2)[2] for i in custom_ids(playing)] == ["like", "skip", "next"]
+    press = await fake.click(int(playing["id"]), "m:sess:next")  # a session button: the next pick, in place
+    await fake.wait_until(
+        lambda: fake.interaction(press)["acked"] == 6 and fake.messages[int(playing["id"])] != playing
+    )
+    assert "Now playing for the group" in text_of(fake.messages[int(playing["id"])])
+    [ended] = await answered(fake, await fake.slash("session", sub("end")))
+    assert "Session ended after 3 picks" in text_of(ended)
     assert fake.errors == []
 
 

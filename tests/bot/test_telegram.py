@@ -16,10 +16,11 @@ from telegram import Update
 
 from bot.app import build_core
 from bot.commands import ANALYSING, SOMETHING_WENT_WRONG, text_commands
-from bot.replies import ChatContext, Reply
+from bot.render import telegram_html
+from bot.replies import ChatContext, Reply, TrackLine
 from bot.telegram_adapter import TelegramBot, build_application, run_telegram
 from recommenders.audio.service import render_label_chart
-from tests.bot.fake_telegram import BadRequest, FakeTelegram, parse_html
+from tests.bot.fake_telegram import BadRequest, FakeTelegram, parse_html, utf16_len
 
 ANN = {"id": 777, "is_bot": False, "first_name": "Ann"}
 PRIVATE = {"id": 777, "type": "private", "first_name": "Ann"}
@@ -252,9 +253,42 @@ async def test_session_in_a_group_chat(telegram: FakeTelegram) -> None:
     telegram.push(message("/session next", chat=GROUP))
     sent = await telegram.wait_for("sendMessage", lambda p: "Now playing for the group" in p["text"])
     assert "picked for Ann" in sent["text"]
-    assert [b["text"] for b in buttons(sent)] == ["👍 Like", "⏭ Skip", "Next"]
+    like, skip, _ = buttons(sent)
+    assert [like["text"], skip["text"]] == ["👍 Like", "⏭ Skip"]
+    telegram.push(callback(like["callback_data"], sent["result_message_id"], chat=GROUP, query_id="cb-like"))
+    await telegram.wait_for("sendMessage", lambda p: "Ann likes " in p["text"])
+    telegram.push(message("/session join", chat=GROUP))
+    await telegram.wait_for("sendMessage", lambda p: "Ann, you are already in." in p["text"])
+    n = len(telegram.calls)
+    telegram.push(callback(skip["callback_data"], sent["result_message_id"], chat=GROUP, query_id="cb-skip"))
+    await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("Skipped "), after=n)
+    await telegram.wait_for("sendMessage", lambda p: "Now playing for the group" in p["text"], after=n)
+    telegram.push(message("/session who", chat=GROUP))
+    await telegram.wait_for("sendMessage", lambda p: "• Ann: 2 songs, served 2×" in p["text"])
     telegram.push(message("/session end", chat=GROUP))
-    await telegram.wait_for("sendMessage", lambda p: "Session ended" in p["text"])
+    await telegram.wait_for("sendMessage", lambda p: "Session ended after 2 picks" in p["text"])
+    telegram.push(message("/about", chat=GROUP))
+    about = await telegram.wait_for("sendMessage", lambda p: "About murecom" in p["text"])
+    assert "18,139 playlists" in about["text"] and "audio model: " in about["text"]
+    assert telegram.errors == []
+
+
+def test_any_reply_renders_within_telegram_limits() -> None:
+    """Huge titles, text full of markup characters, hundreds of tracks: always valid HTML within the limit."""
+    nasty = '<b>&amp; "quoted" 🎵 '
+    tracks = tuple(
+        TrackLine(i, i, nasty * 5, nasty * 3, 0.5, nasty * 8, f"https://x.invalid/?q={i}&a=<{i}>")
+        for i in range(1, 201)
+    )
+    for reply in [
+        Reply(nasty * 2000, title=nasty * 300, footer=nasty * 50),
+        Reply("\n".join(nasty * 20 for _ in range(300)), kind="recommendations", tracks=tracks),
+        Reply("", title="Only a title", tracks=tracks[:3]),
+    ]:
+        for limit in (4096, 1024):
+            rendered = telegram_html(reply, limit)
+            assert utf16_len(parse_html(rendered.text)) <= limit
+        assert telegram_html(reply).complete is (reply.title == "Only a title")
 
 
 @pytest.fixture
