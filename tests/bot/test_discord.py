@@ -2,12 +2,12 @@
 
 Why a fake of our own rather than dpytest or simcord: dpytest knows nothing of interactions, so slash commands and
 buttons were called with a hand-written stand-in that bypassed option parsing, view routing, defer/follow-up
-mechanics and attachment download. simcord (MIT, PyPI) simulates Discord in-process by replacing discord.py's HTTP
-and gateway objects; a fake behind discord.py's own network seams (`Route.BASE`, `DEFAULT_GATEWAY`) keeps every
-byte of discord.py on the path users take — JSON and multipart encoding, the interaction-callback protocol, webhook
-follow-ups, the rate limiter's 429 handling, CDN downloads — and lets the fake answer with Discord's own error
-codes (10015, 40060, 50035) where the adapter breaks a rule. It is a few hundred lines in the style of the
-Telegram fake, with no new dependency.
+mechanics and attachment download. simcord (MIT, PyPI) is, by its own description, an in-process simulation with
+no network; a fake behind discord.py's own network seams (`Route.BASE`, `DEFAULT_GATEWAY`) instead keeps every
+byte of discord.py on the path users take — JSON and multipart encoding, the interaction-callback protocol,
+webhook follow-ups, the rate limiter's 429 handling, CDN downloads — and answers with Discord's own error codes
+(10015, 40060, 50035) where the adapter breaks a rule. It is a few hundred lines in the style of the Telegram
+fake and adds no dependency.
 """
 
 from __future__ import annotations
