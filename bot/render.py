@@ -56,6 +56,20 @@ class Rendered:
     complete: bool
 
 
+def _most(n: int, fits: Callable[[int], bool]) -> int | None:
+    """The largest k < n with fits(k) (renderings grow with k, so a binary search), or None if not even 0 fits."""
+    if n == 0 or not fits(0):
+        return None
+    lo, hi = 0, n - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _fit(
     head: list[str],
     lines: list[str],
@@ -70,15 +84,21 @@ def _fit(
     out = join(head, lines, items, tail)
     if measure(out) <= budget:
         return Rendered(out, True)
-    for keep in range(len(items) - 1, -1, -1):
-        out = join(head, lines, [*items[:keep], note(_more(len(items) - keep))], tail)
-        if measure(out) <= budget:
-            return Rendered(out, False)
+
+    def with_items(keep: int) -> str:
+        return join(head, lines, [*items[:keep], note(_more(len(items) - keep))], tail)
+
+    keep = _most(len(items), lambda k: measure(with_items(k)) <= budget)
+    if keep is not None:
+        return Rendered(with_items(keep), False)
     dropped_items = [note(_more(len(items)))] if items else []
-    for keep in range(len(lines) - 1, -1, -1):
-        out = join(head, [*lines[:keep], note("…")], dropped_items, tail)
-        if measure(out) <= budget:
-            return Rendered(out, False)
+
+    def with_lines(keep: int) -> str:
+        return join(head, [*lines[:keep], note("…")], dropped_items, tail)
+
+    keep = _most(len(lines), lambda k: measure(with_lines(k)) <= budget)
+    if keep is not None:
+        return Rendered(with_lines(keep), False)
     out = join(head, [], [], [])
     return Rendered(out if measure(out) <= budget else "…", False)
 
