@@ -225,7 +225,10 @@ async def test_too_large_attachment_is_refused_before_download(fake, bot_setting
         await fake.send_user_message("", attachments=[("long.ogg", b"x" * 5000, "audio/ogg")])
         [answer] = await fake.wait_until(lambda: fake.channel_messages(before))
         assert answer["content"] == "That file is too large; please send at most 0 MB."
-        assert not any(m == "GET" and "attachments" in p for m, p, _ in fake.calls)
+        option, resolved = fake.attachment_option("clip", "long.ogg", b"x" * 5000, "audio/ogg")
+        [answer] = await answered(fake, await fake.slash("similar_audio", [option], resolved=resolved))
+        assert text_of(answer).strip() == "That file is too large; please send at most 0 MB."
+        assert fake.errors == []
 
 
 async def test_bang_commands_and_a_rate_limit_retried_by_discord_py(fake, dbot) -> None:

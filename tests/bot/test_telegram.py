@@ -237,6 +237,17 @@ async def test_oversized_audio_is_refused_before_download(telegram: FakeTelegram
     assert not any(m == "getFile" for m, _ in telegram.calls)
 
 
+async def test_audio_document_recognised_by_its_extension(telegram: FakeTelegram, wesnoth_clip) -> None:
+    """A clip sent as a file whose MIME type Telegram did not guess is still audio, by the table's extensions."""
+    telegram.add_file("doc-1", "documents/clip.opus", wesnoth_clip)
+    doc = {"file_id": "doc-1", "file_unique_id": "d1u", "file_name": "clip.opus",
+           "mime_type": "application/octet-stream", "file_size": len(wesnoth_clip)}  # fmt: skip
+    telegram.push(message(document=doc))
+    photo = await telegram.wait_for("sendPhoto", timeout=60)
+    assert "Tracks that sound like your clip" in photo["caption"]
+    assert telegram.errors == []
+
+
 async def test_inline_mode_suggests_tracks(telegram: FakeTelegram) -> None:
     telegram.push({"inline_query": {"id": "iq-1", "from": ANN, "query": "hotel cal", "offset": ""}})
     answer = await telegram.wait_for("answerInlineQuery", lambda p: p["inline_query_id"] == "iq-1")
