@@ -11,16 +11,18 @@ log = logging.getLogger(__name__)
 
 async def _console(settings) -> None:
     from bot.app import build_app
-    from bot.console import run_console
+    from bot.console import console_announcer, run_console
+    from bot.radio import RadioScheduler
 
     app = await asyncio.to_thread(build_app, settings)
     stop = asyncio.Event()
-    watcher = asyncio.create_task(app.watch(stop))
+    radio = RadioScheduler(app.core, {"console": console_announcer()}, settings.radio_check_seconds)
+    background = [asyncio.create_task(app.watch(stop)), asyncio.create_task(radio.run(stop))]
     try:
         await run_console(app.core)
     finally:
         stop.set()
-        await watcher
+        await asyncio.gather(*background)
         app.close()
 
 
@@ -39,15 +41,18 @@ async def _run_bots(platforms: list[str]) -> None:
     app = await asyncio.to_thread(build_app, settings)
     core = app.core
     stop = asyncio.Event()
-    runners = [app.watch(stop)]
+    from bot.radio import Announcer, RadioScheduler
+
+    announcers: dict[str, Announcer] = {}  # each adapter registers how to post to its chats as it starts
+    runners = [app.watch(stop), RadioScheduler(core, announcers, settings.radio_check_seconds).run(stop)]
     if "telegram" in platforms:
         from bot.telegram_adapter import run_telegram
 
-        runners.append(run_telegram(core, settings))
+        runners.append(run_telegram(core, settings, announcers=announcers))
     if "discord" in platforms:
         from bot.discord_adapter import run_discord
 
-        runners.append(run_discord(core, settings))
+        runners.append(run_discord(core, settings, announcers=announcers))
     if not settings.redis_url:
         # embedded default: the background jobs run in this process, in their own worker thread (with REDIS_URL
         # set, `murecom jobs worker` processes run them instead)

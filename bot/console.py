@@ -1,18 +1,25 @@
 """The local console chat: the bot's commands typed in a terminal (or piped in), replies printed as text.
 
-Buttons become numbered options: type the number to press one (choices and "Next ▶"/"◀ Previous" alike).
+Buttons become numbered options: type the number to press one (choices and "Next ▶"/"◀ Previous" alike). An audio
+clip is a file path: `/audio PATH` (the command table's audio command). Any line is accepted: nothing typed ends the
+chat but Ctrl-D.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from typing import TextIO
 
+from bot.commands import ANALYSING, AUDIO
 from bot.core import ChatCore
+from bot.radio import Announcer
 from bot.replies import ChatContext, Reply
 
 PROMPT = "you> "
+BUTTON_NUMBER = re.compile(r"[0-9]{1,4}")  # ASCII digits only: "²".isdigit() is true but int("²") fails
+AUDIO_WORDS = {f"/{w}" for w in (AUDIO.name, *AUDIO.aliases)}
 
 
 def render(reply: Reply, actions: list[str]) -> str:
@@ -24,7 +31,20 @@ def render(reply: Reply, actions: list[str]) -> str:
             out.append(f"  [{len(actions)}] {button.label}")
     if reply.image is not None:
         out.append(f"  (image: {reply.image_name}, {len(reply.image)} bytes)")
+    for name, data in reply.files:
+        out.append(f"  (file: {name}, {len(data)} bytes)")
     return "\n".join(out)
+
+
+def console_announcer(stdout: TextIO = sys.stdout) -> Announcer:
+    """How the radio posts to the console chat: printed between prompts, its buttons not numbered (type /radio stop,
+    /session like or /session skip instead)."""
+
+    async def announce(_chat_id: str, replies: list[Reply]) -> None:
+        for reply in replies:
+            print(render(reply, []), file=stdout, flush=True)
+
+    return announce
 
 
 async def run_console(core: ChatCore, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
@@ -43,17 +63,18 @@ async def run_console(core: ChatCore, stdin: TextIO = sys.stdin, stdout: TextIO 
             continue
         if not interactive:
             print(f"{PROMPT}{line[:200]}{'…' if len(line) > 200 else ''}", file=stdout)
-        if line.isdigit() and 1 <= int(line) <= len(actions):
+        word, _, rest = line.partition(" ")
+        if BUTTON_NUMBER.fullmatch(line) and 1 <= int(line) <= len(actions):
             replies = await core.handle_action(ctx, actions[int(line) - 1])
-        elif line.startswith("/audio "):
-            path = line.split(" ", 1)[1].strip()
+        elif word.lower() in AUDIO_WORDS:
+            path = rest.strip()
             try:
                 with open(path, "rb") as fh:
                     data = fh.read(core.settings.max_audio_bytes + 1)
-            except OSError as exc:
-                print(f"cannot read {path}: {exc.strerror}", file=stdout)
+            except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+                print(f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}", file=stdout)
                 continue
-            print("🎧 Analysing your clip…", file=stdout)
+            print(ANALYSING, file=stdout)
             replies = await core.handle_audio(ctx, data, path)
         else:
             replies = await core.handle_text(ctx, line)

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from bot.commands import dispatch_table, help_text, too_large
 from bot.ratelimit import TokenBuckets
 from bot.replies import Button, ChatContext, Reply, TrackLine
 from bot.snapshot import Snapshot, describe_cf
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 5
 MAX_PAGES = 6
 MAX_TEXT_CHARS = 2000
-ANALYSING = "🎧 Analysing your clip…"
 BUSY_DB = "I am busy writing right now; please try again in a few seconds."
 BUSY_AUDIO = "I am busy analysing other clips; please send yours again in a minute."
 #: Track ids and pages in button actions come from users' clients: anything outside these is refused.
@@ -47,14 +47,7 @@ MAX_ID = 2**62
 SESSION_LOCK_STRIPES = 256
 #: How many times `/session next` re-picks after losing a race for a track (another process played it first).
 PLAY_RETRIES = 3
-
-HELP = """I recommend music.
-/similar <song> — tracks like a song (a name, "title - artist", or a Spotify link)
-Send an audio clip (voice note, audio file) — tracks that sound like it
-/session start — start a group listening session in this chat
-/session join · /session add <song> · /session next · /session like · /session skip · /session who · /session end
-/about — models and corpus
-/help — this message"""
+HELP = help_text()  # generated from the command table (bot/commands.py)
 
 
 class ChatCore:
@@ -100,16 +93,8 @@ class ChatCore:
         command, _, args = text[1:].partition(" ")
         command = command.split("@", 1)[0].lower()
         args = args.strip()
-        handlers: dict[str, Callable[..., Awaitable[list[Reply]]]] = {
-            "similar": self._similar,
-            "s": self._similar,
-            "session": self._session,
-            "radio": self._radio,
-            "help": self._help,
-            "start": self._help,
-            "about": self._about,
-        }
-        handler = handlers.get(command)
+        handler_name = dispatch_table().get(command)
+        handler = getattr(self, handler_name) if handler_name else None
         if handler is None:
             return [Reply(f"I don't know /{command[:30]}. Try /help.", kind="error")]
         return await self._guarded(ctx, handler, args)
@@ -263,8 +248,7 @@ class ChatCore:
         if not data:
             return [Reply("That file is empty.", kind="error")]
         if len(data) > self.settings.max_audio_bytes:
-            mb = self.settings.max_audio_bytes / 1e6
-            return [Reply(f"That file is too large; please send at most {mb:.0f} MB.", kind="error")]
+            return [Reply(too_large(self.settings.max_audio_bytes), kind="error")]
         if self._audio_in_flight >= self._audio_slots:
             return [Reply(BUSY_AUDIO, kind="error")]
         from recommenders.audio.service import AudioError, render_label_chart

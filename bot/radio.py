@@ -25,7 +25,7 @@ Announcer = Callable[[str, list[Reply]], Awaitable[None]]
 class RadioScheduler:
     def __init__(self, core: ChatCore, announcers: Mapping[str, Announcer], check_every: float = 5.0) -> None:
         self.core = core
-        self.announcers = dict(announcers)
+        self.announcers = announcers  # adapters register theirs as they start: read on every tick
         self.check_every = check_every
 
     async def tick(self) -> int:

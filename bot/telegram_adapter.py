@@ -1,25 +1,35 @@
 """Telegram adapter (python-telegram-bot v22): updates in, `ChatCore` calls, replies rendered as HTML messages.
 
-Commands, inline keyboards for picks and paging (callback queries edit the message in place), audio / voice /
-audio documents (size-checked before download), inline mode (`@bot song` suggests tracks), photos for the label
-chart. Telegram's flood limits are respected with PTB's AIORateLimiter; our own per-user limits live in the core.
+Commands (the menu set with `set_my_commands` from the command table), inline keyboards for picks and paging
+(callback queries edit the message in place), audio / voice / audio documents (size-checked before download),
+inline mode (`@bot song` suggests tracks), photos for the label chart. Replies are rendered within Telegram's
+limits by construction (`bot.render`): an audio answer whose tracks do not fit a 1,024-character caption goes out
+as the chart with a short caption followed by the full list as a message.
+
+Updates are handled concurrently (`concurrent_updates`): PTB's default is one at a time, so one user's clip held
+every other user's `/help`. Telegram's flood limits are respected with PTB's AIORateLimiter; our own per-user
+limits live in the core.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import uuid
+from typing import Any
 
 from telegram import (
+    Bot,
+    BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InputFile,
     InputTextMessageContent,
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -31,26 +41,29 @@ from telegram.ext import (
     filters,
 )
 
-from bot.core import ANALYSING, ChatCore
+from bot.commands import ANALYSING, AUDIO_EXTENSIONS, SOMETHING_WENT_WRONG, dispatch_table, text_commands, too_large
+from bot.core import ChatCore
+from bot.radio import Announcer
+from bot.render import TELEGRAM_CAPTION_LIMIT, telegram_html
 from bot.replies import ChatContext, Reply
 from data.settings import Settings
 
 log = logging.getLogger(__name__)
-COMMANDS = ("similar", "s", "session", "help", "start", "about")
 
 
 def render_html(reply: Reply) -> str:
-    parts = [f"<b>{html.escape(reply.title)}</b>"] if reply.title else []
-    if reply.text:
-        parts.append(html.escape(reply.text))
-    for t in reply.tracks:
-        parts.append(
-            f'{t.rank}. <a href="{html.escape(t.url, quote=True)}">{html.escape(t.title)}</a> — '
-            f"{html.escape(t.artist)} <code>{t.score:.3f}</code>\n<i>{html.escape(t.reason)}</i>"
-        )
-    if reply.footer:
-        parts.append(f"<i>{html.escape(reply.footer)}</i>")
-    return "\n\n".join(parts)[:4096] or "…"
+    """The reply as one Telegram HTML message (at most 4,096 visible characters)."""
+    return telegram_html(reply).text
+
+
+def bot_commands() -> list[BotCommand]:
+    """Telegram's command menu, from the command table (aliases stay usable but unlisted)."""
+    return [BotCommand(c.name, c.description) for c in text_commands()]
+
+
+def is_not_modified(exc: BadRequest) -> bool:
+    """Telegram's answer to an edit that changes nothing, e.g. the same paging button pressed twice."""
+    return "message is not modified" in str(exc).lower()
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -61,13 +74,19 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+def message_options(reply: Reply) -> dict[str, Any]:
+    """How every text message is sent or edited: HTML, the reply's keyboard, no link previews."""
+    return {"parse_mode": ParseMode.HTML, "reply_markup": keyboard(reply), "disable_web_page_preview": True}
+
+
 def context_of(update: Update) -> ChatContext:
     user = update.effective_user
     chat = update.effective_chat
+    user_id = str(user.id) if user else "unknown"
     return ChatContext(
         "telegram",
-        str(chat.id if chat else user.id),
-        str(user.id if user else "unknown"),
+        str(chat.id) if chat else user_id,
+        user_id,
         (user.first_name or user.username or "someone") if user else "someone",
     )
 
@@ -81,65 +100,88 @@ class TelegramBot:
 
     async def send(self, update: Update, replies: list[Reply]) -> None:
         chat = update.effective_chat
+        if chat is None:  # an inline query has no chat to answer in
+            return
+        await self.deliver(update.get_bot(), chat.id, replies)
+
+    async def deliver(self, bot: Bot, chat_id: int | str, replies: list[Reply]) -> None:
+        """Send replies to a chat: text, the chart as a photo, attached files as documents."""
         for reply in replies:
             if reply.image is not None:
-                await chat.send_photo(
-                    reply.image,
-                    caption=render_html(reply)[:1024],
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(reply),
-                )
+                caption = telegram_html(reply, TELEGRAM_CAPTION_LIMIT)
+                if caption.complete:
+                    await bot.send_photo(
+                        chat_id,
+                        reply.image,
+                        caption=caption.text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=keyboard(reply),
+                    )
+                else:
+                    # the list does not fit a caption: the chart with its title, then the whole list as a message
+                    short = telegram_html(reply, TELEGRAM_CAPTION_LIMIT, with_tracks=False)
+                    await bot.send_photo(chat_id, reply.image, caption=short.text, parse_mode=ParseMode.HTML)
+                    await bot.send_message(chat_id, render_html(reply), **message_options(reply))
             else:
-                await chat.send_message(
-                    render_html(reply),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(reply),
-                    disable_web_page_preview=True,
-                )
+                await bot.send_message(chat_id, render_html(reply), **message_options(reply))
+            for name, data in reply.files:
+                await bot.send_document(chat_id, InputFile(data, filename=name))
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is None or update.effective_chat is None:
+            return
         text = update.effective_message.text or ""
         await update.effective_chat.send_action(ChatAction.TYPING)
         await self.send(update, await self.core.handle_text(context_of(update), text))
 
     async def on_private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is None:
+            return
         await self.send(update, await self.core.handle_text(context_of(update), update.effective_message.text or ""))
 
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is None:
+            return
         await query.answer()
         replies = await self.core.handle_action(context_of(update), query.data or "")
         first, rest = replies[0], replies[1:]
         if first.kind in ("recommendations", "choices") and first.image is None and query.message is not None:
             # paging and picks replace the message they came from, instead of flooding the chat
-            await query.edit_message_text(
-                render_html(first),
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(first),
-                disable_web_page_preview=True,
-            )
+            try:
+                await query.edit_message_text(render_html(first), **message_options(first))
+            except BadRequest as exc:
+                if not is_not_modified(exc):  # the same button twice: the message already shows the answer
+                    raise
         else:
             rest = replies
         await self.send(update, rest)
 
     async def on_audio(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
+        if message is None:
+            return
         attachment = message.audio or message.voice or message.document
+        if attachment is None:
+            return
         size = getattr(attachment, "file_size", None) or 0
         if size > self.settings.max_audio_bytes:
-            mb = self.settings.max_audio_bytes / 1e6
-            await message.reply_text(f"That file is too large; please send at most {mb:.0f} MB.")
+            await message.reply_text(too_large(self.settings.max_audio_bytes))
             return
         progress = await message.reply_text(ANALYSING)
-        tg_file = await attachment.get_file()
-        data = bytes(await tg_file.download_as_bytearray())
-        name = getattr(attachment, "file_name", None) or tg_file.file_path or "clip"
-        replies = await self.core.handle_audio(context_of(update), data[: self.settings.max_audio_bytes + 1], name)
-        await self.send(update, replies)
-        await progress.delete()
+        try:
+            tg_file = await attachment.get_file()
+            data = bytes(await tg_file.download_as_bytearray())
+            name = getattr(attachment, "file_name", None) or tg_file.file_path or "clip"
+            replies = await self.core.handle_audio(context_of(update), data[: self.settings.max_audio_bytes + 1], name)
+            await self.send(update, replies)
+        finally:  # never leave "Analysing…" behind, whatever failed
+            await progress.delete()
 
     async def on_inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.inline_query
+        if query is None:
+            return
         text = (query.query or "").strip()
         if len(text) < 2:
             await query.answer([], cache_time=5)
@@ -159,34 +201,56 @@ class TelegramBot:
         log.error("telegram handler failed: %s", context.error, exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             try:
-                await update.effective_chat.send_message("Sorry, something went wrong on my side. Please try again.")
+                await update.effective_chat.send_message(SOMETHING_WENT_WRONG)
             except Exception:  # noqa: BLE001 - the failure is already logged; nothing else to tell
                 log.warning("could not send the error message either")
 
 
 def build_application(core: ChatCore, settings: Settings) -> Application:
     """The PTB application with every handler; `base_url`/`base_file_url` come from the settings when set."""
-    builder = Application.builder().token(settings.telegram_token).rate_limiter(AIORateLimiter(max_retries=2))
+    builder = (
+        Application.builder()
+        .token(settings.telegram_token)
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .concurrent_updates(True)  # one user's clip must not hold everyone else's commands
+    )
     if settings.telegram_base_url:
         builder = builder.base_url(settings.telegram_base_url)
     if settings.telegram_base_file_url:
         builder = builder.base_file_url(settings.telegram_base_file_url)
     app = builder.build()
     bot = TelegramBot(core, settings)
-    app.add_handler(CommandHandler(list(COMMANDS), bot.on_command))
+    app.add_handler(CommandHandler(list(dispatch_table()), bot.on_command))
     app.add_handler(CallbackQueryHandler(bot.on_callback))
-    app.add_handler(MessageHandler(filters.AUDIO | filters.VOICE | filters.Document.AUDIO, bot.on_audio))
+    audio_documents: filters.BaseFilter = filters.Document.AUDIO
+    for extension in AUDIO_EXTENSIONS:
+        audio_documents = audio_documents | filters.Document.FileExtension(extension.lstrip("."))
+    app.add_handler(MessageHandler(filters.AUDIO | filters.VOICE | audio_documents, bot.on_audio))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, bot.on_private_text))
     app.add_handler(InlineQueryHandler(bot.on_inline))
     app.add_error_handler(bot.on_error)
     return app
 
 
-async def run_telegram(core: ChatCore, settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Poll Telegram until `stop` is set (or forever)."""
+async def run_telegram(
+    core: ChatCore,
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    announcers: dict[str, Announcer] | None = None,
+) -> None:
+    """Poll Telegram until `stop` is set (or forever); registers how to post to a Telegram chat unprompted (radio)."""
     app = build_application(core, settings)
+    telegram_bot = TelegramBot(core, settings)
+
+    async def announce(chat_id: str, replies: list[Reply]) -> None:
+        await telegram_bot.deliver(app.bot, int(chat_id), replies)
+
+    if announcers is not None:
+        announcers["telegram"] = announce
     async with app:
+        await app.bot.set_my_commands(bot_commands())
         await app.start()
+        assert app.updater is not None  # the builder makes one unless told not to
         await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         log.info("telegram bot @%s running", app.bot.username)
         await (stop or asyncio.Event()).wait()

@@ -1,9 +1,15 @@
-"""A local fake of the Telegram Bot API on 127.0.0.1, speaking its real wire format.
+"""A local fake of the Telegram Bot API on 127.0.0.1, speaking its real wire format and as strict as Telegram.
 
 python-telegram-bot posts each method as form fields whose values are JSON-encoded (multipart when a file is
 attached) to `{base_url}{token}/{method}` and downloads files from `{base_file_url}{token}/{file_path}`; the
 fake answers `{"ok": true, "result": …}` with objects of the real shapes, serves queued updates to getUpdates,
 and records every call so tests can assert on what the bot sent.
+
+Strictness is the point: a fake that accepts anything hid a bot that sent half a `<a href=…` tag. So, as the
+real Bot API does, it parses `parse_mode=HTML` like tdlib (allowed tags only, balanced, attributes quoted), counts
+the *visible* text after entity parsing in UTF-16 code units against the 4,096 (message) and 1,024 (caption)
+limits, refuses to edit a message into identical content, to edit or delete a message it never sent, and
+validates inline keyboards and bot commands — each failure the 400 `Bad Request: …` Telegram answers.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,13 +34,206 @@ BOT_USER = {
     "supports_inline_queries": True,
 }
 
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+# the tags the Bot API accepts with parse_mode=HTML (https://core.telegram.org/bots/api#html-style)
+HTML_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre",
+    "blockquote", "tg-emoji",
+}  # fmt: skip
+NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY = re.compile(r"&(#[0-9]{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]+);")
+_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly the same "
+    "as a current content and reply markup of the message"
+)
+
+
+class BadRequest(Exception):
+    """A 400 answer; the text is Telegram's `description`."""
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts lengths and offsets in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _entity(text: str, i: int) -> tuple[str, int]:
+    """The character of an HTML entity at `text[i] == "&"` and the index after it; an unknown one stays literal."""
+    m = _ENTITY.match(text, i)
+    if m is None:
+        return "&", i + 1
+    name = m.group(1)
+    if name.startswith("#"):
+        code = int(name[2:], 16) if name[1:2] in ("x", "X") else int(name[1:])
+        if 0 < code <= 0x10FFFF:
+            return chr(code), m.end()
+        return "&", i + 1
+    if name in NAMED_ENTITIES:
+        return NAMED_ENTITIES[name], m.end()
+    return "&", i + 1
+
+
+def parse_html(text: str) -> str:
+    """The visible text of `text` parsed as Telegram parses parse_mode=HTML, or `BadRequest` as Telegram words it.
+
+    Follows tdlib's parse_html: `<` always opens a tag, tags must be supported, attributes quoted or simple, every
+    start tag closed in order; offsets in the messages are UTF-8 byte offsets.
+    """
+    src = text + "\0"
+    visible: list[str] = []
+    stack: list[str] = []
+    i = 0
+
+    def offset(pos: int) -> int:
+        return len(text[:pos].encode())
+
+    def fail(message: str) -> BadRequest:
+        return BadRequest(f"Bad Request: can't parse entities: {message}")
+
+    while i < len(text):
+        ch = src[i]
+        if ch == "&":
+            char, i = _entity(src, i)
+            visible.append(char)
+            continue
+        if ch != "<":
+            visible.append(ch)
+            i += 1
+            continue
+        begin = i
+        i += 1
+        if src[i] != "/":
+            end = i
+            while not src[end].isspace() and src[end] not in ">\0":
+                end += 1
+            tag = src[i:end].lower()
+            if tag not in HTML_TAGS:
+                raise fail(f'Unsupported start tag "{tag}" at byte offset {offset(begin)}')
+            i = end
+            attributes: dict[str, str] = {}
+            while src[i] != ">":
+                while src[i] != "\0" and src[i].isspace():
+                    i += 1
+                if src[i] in ">\0":
+                    break
+                name_start = i
+                while not src[i].isspace() and src[i] not in "=>\0":
+                    i += 1
+                name = src[name_start:i].lower()
+                if not name:
+                    raise fail(f'Empty attribute name in the tag "{tag}" at byte offset {offset(begin)}')
+                while src[i] != "\0" and src[i].isspace():
+                    i += 1
+                if src[i] != "=":
+                    attributes[name] = ""  # a bare attribute, e.g. <blockquote expandable>
+                    continue
+                i += 1
+                while src[i] != "\0" and src[i].isspace():
+                    i += 1
+                if src[i] == "\0":
+                    raise fail(f"Unclosed start tag at byte offset {offset(begin)}")
+                if src[i] in "'\"":
+                    quote = src[i]
+                    close = src.find(quote, i + 1)
+                    if close == -1 or close >= len(text):
+                        raise fail(f"Unclosed start tag at byte offset {offset(begin)}")
+                    raw_value = src[i + 1 : close]
+                    i = close + 1
+                else:
+                    value_start = i
+                    while src[i].isalnum() or src[i] in ".-":
+                        i += 1
+                    raw_value = src[value_start:i]
+                    if not raw_value:
+                        raise fail(f'Expected equal sign in declaration of an attribute of the tag "{tag}" at '
+                                   f"byte offset {offset(begin)}")  # fmt: skip
+                value, j = [], 0
+                while j < len(raw_value):
+                    if raw_value[j] == "&":
+                        char, j = _entity(raw_value, j)
+                        value.append(char)
+                    else:
+                        value.append(raw_value[j])
+                        j += 1
+                attributes[name] = "".join(value)
+            if src[i] != ">":
+                raise fail(f"Unclosed start tag at byte offset {offset(begin)}")
+            if tag == "span" and attributes.get("class") != "tg-spoiler":
+                raise fail(f'Tag "span" must have class "tg-spoiler" at byte offset {offset(begin)}')
+            i += 1
+            stack.append(tag)
+        else:
+            if not stack:
+                raise fail(f"Unexpected end tag at byte offset {offset(begin)}")
+            i += 1
+            end = i
+            while not src[end].isspace() and src[end] not in ">\0":
+                end += 1
+            closing = src[i:end].lower()
+            i = end
+            while src[i] != "\0" and src[i].isspace():
+                i += 1
+            if src[i] != ">":
+                raise fail(f"Unclosed end tag at byte offset {offset(begin)}")
+            if closing and closing != stack[-1]:
+                raise fail(
+                    f'Unmatched end tag at byte offset {offset(begin)}, expected "</{stack[-1]}>", found "</{closing}>"'
+                )
+            stack.pop()
+            i += 1
+    if stack:
+        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+    return "".join(visible)
+
+
+def visible_text(params: dict[str, Any], field: str) -> str:
+    """The text a user would see of `params[field]` (parsed when parse_mode is HTML)."""
+    raw = str(params.get(field, "") or "")
+    mode = str(params.get("parse_mode") or "")
+    if mode.upper() == "HTML":
+        return parse_html(raw)
+    if mode:
+        raise BadRequest(f"Bad Request: unsupported parse_mode {mode!r} in this fake")
+    return raw
+
+
+def message_text(params: dict[str, Any]) -> str:
+    """The visible text of a sendMessage / editMessageText, checked as Telegram checks it (with its keyboard)."""
+    text = visible_text(params, "text")
+    if not text.strip():
+        raise BadRequest("Bad Request: message text is empty")
+    if utf16_len(text) > MESSAGE_LIMIT:
+        raise BadRequest("Bad Request: message is too long")
+    check_keyboard(params.get("reply_markup"))
+    return text
+
+
+def check_keyboard(markup: Any) -> None:
+    """Inline keyboards as the Bot API validates them: button text, 1–64 bytes of callback data."""
+    if not markup:
+        return
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if not str(button.get("text", "")).strip():
+                raise BadRequest("Bad Request: text buttons are unallowed in the inline keyboard")
+            if "callback_data" in button and not 1 <= len(str(button["callback_data"]).encode()) <= 64:
+                raise BadRequest("Bad Request: BUTTON_DATA_INVALID")
+
 
 class FakeTelegram:
     def __init__(self, token: str = "4242:TEST-token") -> None:
         self.token = token
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.errors: list[tuple[str, str]] = []  # (method, description) of every 400 answered
         self.downloads: list[str] = []
         self.files: dict[str, tuple[str, bytes]] = {}
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what is in each chat now
+        self.commands: list[dict[str, str]] | None = None  # set by setMyCommands
+        # a test may hold file downloads (the slow part of a clip) until it sets this event
+        self.download_gate: asyncio.Event | None = None
+        self.download_started = asyncio.Event()
         self._updates: list[dict[str, Any]] = []
         self._next_update = 1
         self._next_message = 1000
@@ -77,7 +277,10 @@ class FakeTelegram:
     async def wait_for(
         self, method: str, where: Callable[[dict], bool] = lambda p: True, timeout: float = 30.0, after: int = 0
     ) -> dict[str, Any]:
-        """The first call of `method` (from index `after` on) whose params satisfy `where`."""
+        """The first call of `method` (from index `after` on) whose params satisfy `where`.
+
+        Params of an answered send carry `result_message_id`, the id Telegram gave the message.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name, params in self.calls[after:]:
@@ -86,7 +289,8 @@ class FakeTelegram:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=0.2)
-        raise AssertionError(f"no {method} call matched within {timeout}s; calls: {[c[0] for c in self.calls]}")
+        seen = [(m, str(p.get("text") or p.get("caption") or "")[:120]) for m, p in self.calls]
+        raise AssertionError(f"no {method} call matched within {timeout}s; calls: {seen}; errors: {self.errors}")
 
     # --- server side -------------------------------------------------------------------------------------------
     def _message(self, chat_id: Any, **extra: Any) -> dict[str, Any]:
@@ -111,9 +315,22 @@ class FakeTelegram:
                 params[key] = value
         if method != "getUpdates":
             self.calls.append((method, params))
+        try:
+            result = await self._answer(method, params)
+        except BadRequest as exc:
+            self.errors.append((method, str(exc)))
             self._changed.set()
-        result = await self._answer(method, params)
+            return web.json_response({"ok": False, "error_code": 400, "description": str(exc)}, status=400)
+        if isinstance(result, dict) and "message_id" in result:
+            params["result_message_id"] = result["message_id"]
+        self._changed.set()
         return web.json_response({"ok": True, "result": result})
+
+    def _store(self, message: dict[str, Any], raw: Any, markup: Any) -> dict[str, Any]:
+        """Keep what the chat shows now (the message, the text as sent, its keyboard); answer the message."""
+        key = (message["chat"]["id"], message["message_id"])
+        self.messages[key] = {"message": message, "raw": raw, "reply_markup": markup or None}
+        return message
 
     async def _answer(self, method: str, p: dict[str, Any]) -> Any:
         if method == "getMe":
@@ -126,12 +343,46 @@ class FakeTelegram:
                 if pending or time.monotonic() >= deadline:
                     return pending
                 await asyncio.sleep(0.05)
-        if method in ("sendMessage", "editMessageText"):
-            return self._message(p.get("chat_id", 1), text=str(p.get("text", "")))
+        if method == "sendMessage":
+            text = message_text(p)
+            return self._store(self._message(p.get("chat_id", 1), text=text), p.get("text"), p.get("reply_markup"))
+        if method == "editMessageText":
+            key = (int(p.get("chat_id", 0)), int(p.get("message_id", 0)))
+            if key not in self.messages:
+                raise BadRequest("Bad Request: message to edit not found")
+            text = message_text(p)
+            old = self.messages[key]
+            if old.get("raw") == p.get("text") and old.get("reply_markup") == (p.get("reply_markup") or None):
+                raise BadRequest(NOT_MODIFIED)
+            edited = {**old["message"], "text": text, "edit_date": int(time.time())}
+            return self._store(edited, p.get("text"), p.get("reply_markup"))
         if method == "sendPhoto":
+            caption = visible_text(p, "caption")
+            if utf16_len(caption) > CAPTION_LIMIT:
+                raise BadRequest("Bad Request: message caption is too long")
+            check_keyboard(p.get("reply_markup"))
             photo = [{"file_id": "ph1", "file_unique_id": "ph1u", "width": 640, "height": 480}]
-            return self._message(p.get("chat_id", 1), photo=photo, caption=str(p.get("caption", "")))
+            message = self._message(p.get("chat_id", 1), photo=photo, caption=caption)
+            return self._store(message, p.get("caption"), p.get("reply_markup"))
+        if method == "deleteMessage":
+            key = (int(p.get("chat_id", 0)), int(p.get("message_id", 0)))
+            if self.messages.pop(key, None) is None:
+                raise BadRequest("Bad Request: message to delete not found")
+            return True
+        if method == "setMyCommands":
+            commands = p.get("commands")
+            if not isinstance(commands, list) or len(commands) > 100:
+                raise BadRequest("Bad Request: commands must be a list of at most 100 BotCommand")
+            for command in commands:
+                if not _COMMAND.fullmatch(str(command.get("command", ""))):
+                    raise BadRequest("Bad Request: BOT_COMMAND_INVALID")
+                if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
+                    raise BadRequest("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+            self.commands = commands
+            return True
         if method == "getFile":
+            if p.get("file_id") not in self.files:
+                raise BadRequest("Bad Request: invalid file_id")
             path, data = self.files[p["file_id"]]
             return {
                 "file_id": p["file_id"],
@@ -144,6 +395,9 @@ class FakeTelegram:
     async def _file(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
         self.downloads.append(path)
+        self.download_started.set()
+        if self.download_gate is not None:
+            await self.download_gate.wait()
         for file_path, data in self.files.values():
             if file_path == path:
                 return web.Response(body=data)

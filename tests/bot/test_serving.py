@@ -174,12 +174,15 @@ def test_concurrent_groups_get_one_session_per_chat_and_no_repeats(serving_home,
     with apps[0].engine.connect() as conn:
         active = conn.execute(
             select(ListeningSession.chat_id, func.count())
-            .where(ListeningSession.active.is_(True))
+            .where(ListeningSession.active.is_(True), ListeningSession.platform == "telegram")
+            .where(ListeningSession.chat_id.in_(chats))
             .group_by(ListeningSession.chat_id)
         ).all()
         plays = conn.execute(
             select(SessionEvent.session_id, SessionEvent.track_id, func.count())
-            .where(SessionEvent.kind == "played")
+            .join(ListeningSession, ListeningSession.id == SessionEvent.session_id)
+            .where(SessionEvent.kind == "played", ListeningSession.platform == "telegram")
+            .where(ListeningSession.chat_id.in_(chats))
             .group_by(SessionEvent.session_id, SessionEvent.track_id)
         ).all()
     assert sorted(c for c, _ in active) == sorted(chats) and all(n == 1 for _, n in active)
@@ -196,7 +199,7 @@ def test_only_members_end_a_session(serving_home, tmp_path) -> None:
     [refused] = say(app, outsider, "/session end")
     assert refused.kind == "error" and "Only members" in refused.text
     assert "is already running" in say(app, ANN, "/session start")[0].text
-    assert "ended after 0 picks" in say(app, ANN, "/session end")[0].text
+    assert "Session ended." in say(app, ANN, "/session end")[0].text
 
 
 # --- a busy database ---------------------------------------------------------------------------------------------

@@ -1,19 +1,26 @@
-"""The real python-telegram-bot Application against a local fake Bot API server: what Telegram would receive."""
+"""The real python-telegram-bot Application against a strict local fake Bot API server: what Telegram would receive.
+
+The fake parses HTML and enforces length limits as Telegram does (tests/bot/fake_telegram.py), so a reply Telegram
+would refuse fails here too; `telegram.errors` lists every 400 the bot provoked and most tests assert it is empty.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
+import re
 import time
 
-import numpy as np
 import pytest
-import soundfile as sf
+from telegram import Update
 
 from bot.app import build_core
-from bot.telegram_adapter import run_telegram
-from tests.bot.fake_telegram import FakeTelegram
+from bot.commands import ANALYSING, SOMETHING_WENT_WRONG, text_commands
+from bot.render import telegram_html
+from bot.replies import ChatContext, Reply, TrackLine
+from bot.telegram_adapter import TelegramBot, build_application, run_telegram
+from recommenders.audio.service import render_label_chart
+from tests.bot.fake_telegram import BadRequest, FakeTelegram, parse_html, utf16_len
 
 ANN = {"id": 777, "is_bot": False, "first_name": "Ann"}
 PRIVATE = {"id": 777, "type": "private", "first_name": "Ann"}
@@ -29,17 +36,22 @@ def message(text: str | None = None, chat=PRIVATE, **extra):
     return {"message": msg}
 
 
+def pointed_at(fake: FakeTelegram, settings, **changes):
+    """The settings with the bot pointed at the fake."""
+    return dataclasses.replace(
+        settings,
+        telegram_token=fake.token,
+        telegram_base_url=fake.base_url,
+        telegram_base_file_url=fake.base_file_url,
+        **changes,
+    )
+
+
 @pytest.fixture
 async def telegram(bot_settings):
     fake = FakeTelegram()
     await fake.start()
-    settings = dataclasses.replace(
-        bot_settings,
-        telegram_token=fake.token,
-        telegram_base_url=fake.base_url,
-        telegram_base_file_url=fake.base_file_url,
-        max_audio_bytes=2_000_000,
-    )
+    settings = pointed_at(fake, bot_settings, max_audio_bytes=2_000_000)
     stop = asyncio.Event()
     task = asyncio.create_task(run_telegram(build_core(settings), settings, stop))
     await fake.wait_for("deleteWebhook")
@@ -47,6 +59,43 @@ async def telegram(bot_settings):
     stop.set()
     await asyncio.wait_for(task, 30)
     await fake.stop()
+
+
+def callback(data: str, message_id: int, chat=PRIVATE, query_id: str = "cb-1") -> dict:
+    message = {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": "x"}
+    return {"callback_query": {"id": query_id, "from": ANN, "chat_instance": "ci", "data": data, "message": message}}
+
+
+def audio_message(telegram: FakeTelegram, file_id: str, data: bytes, size: int | None = None) -> dict:
+    telegram.add_file(file_id, f"voice/{file_id}.oga", data)
+    voice = {
+        "file_id": file_id,
+        "file_unique_id": file_id + "u",
+        "duration": 20,
+        "mime_type": "audio/ogg",
+        "file_size": len(data) if size is None else size,
+    }
+    return message(voice=voice)
+
+
+def test_fake_parses_html_as_telegram_does() -> None:
+    """The fake's parser is as strict as Telegram's, so a cut tag cannot pass unnoticed."""
+    assert parse_html('<b>A &amp; B</b> <a href="https://x.invalid/?a=1&amp;b=2">link</a> &lt;3 &foo;') == (
+        "A & B link <3 &foo;"
+    )
+    assert parse_html('<span class="tg-spoiler">s</span><blockquote expandable>q</blockquote>') == "sq"
+    for bad, words in [
+        ('1. <a href="https://open.spotify.com/sea', "Unclosed start tag at byte offset 3"),
+        ("<b>bold <i>both</b>", 'Unmatched end tag at byte offset 15, expected "</i>", found "</b>"'),
+        ("<b>never closed", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("x < y", 'Unsupported start tag "" at byte offset 2'),
+        ("<script>alert(1)</script>", 'Unsupported start tag "script" at byte offset 0'),
+        ("</b>", "Unexpected end tag at byte offset 0"),
+        ("<span>s</span>", 'Tag "span" must have class "tg-spoiler"'),
+    ]:
+        with pytest.raises(BadRequest, match="can't parse entities") as err:
+            parse_html(bad)
+        assert words in str(err.value), (bad, str(err.value))
 
 
 def buttons(params) -> list[dict]:
@@ -63,21 +112,36 @@ async def test_similar_command_then_paging_by_callback(telegram: FakeTelegram) -
     [nxt] = buttons(sent)
     assert nxt["text"].startswith("Next") and nxt["callback_data"].startswith("page:")
     n = len(telegram.calls)
-    telegram.push(
-        {
-            "callback_query": {
-                "id": "cb-1",
-                "from": ANN,
-                "chat_instance": "ci",
-                "data": nxt["callback_data"],
-                "message": {"message_id": 1001, "date": int(time.time()), "chat": PRIVATE, "text": "x"},
-            }
-        }
-    )
+    telegram.push(callback(nxt["callback_data"], sent["result_message_id"]))
     await telegram.wait_for("answerCallbackQuery", lambda p: p["callback_query_id"] == "cb-1", after=n)
     edited = await telegram.wait_for("editMessageText", after=n)
-    assert edited["message_id"] == 1001
+    assert edited["message_id"] == sent["result_message_id"]
     assert "\n\n6. " in edited["text"] and "page 2/" in edited["text"]
+    assert telegram.errors == []
+
+
+async def test_same_paging_button_twice_is_not_an_error(telegram: FakeTelegram) -> None:
+    """Telegram answers an edit to identical content with 400 "message is not modified"; the user sees no error."""
+    telegram.push(message("/similar stairway to heaven"))
+    sent = await telegram.wait_for("sendMessage", lambda p: "Stairway To Heaven" in p["text"])
+    [nxt] = buttons(sent)
+    telegram.push(callback(nxt["callback_data"], sent["result_message_id"], query_id="cb-a"))
+    await telegram.wait_for("editMessageText", lambda p: "page 2/" in p["text"])
+    telegram.push(callback(nxt["callback_data"], sent["result_message_id"], query_id="cb-b"))
+    await telegram.wait_for("answerCallbackQuery", lambda p: p["callback_query_id"] == "cb-b")
+    # the second edit reaches the fake and is refused, as Telegram would
+    await telegram.wait_for("editMessageText", lambda _: bool(telegram.errors), timeout=10)
+    assert [m for m, _ in telegram.errors] == ["editMessageText"]
+    assert "message is not modified" in telegram.errors[0][1]
+    telegram.push(message("/help"))
+    await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("I recommend music."))
+    assert not any(SOMETHING_WENT_WRONG in p.get("text", "") for m, p in telegram.calls if m == "sendMessage")
+
+
+async def test_command_menu_comes_from_the_command_table(telegram: FakeTelegram) -> None:
+    await telegram.wait_for("setMyCommands")
+    assert telegram.commands == [{"command": c.name, "description": c.description} for c in text_commands()]
+    assert [c["command"] for c in telegram.commands] == ["similar", "session", "radio", "about", "help"]
 
 
 async def test_ambiguous_name_gets_an_inline_keyboard(telegram: FakeTelegram) -> None:
@@ -97,33 +161,66 @@ async def test_private_text_is_a_song_but_group_chatter_is_ignored(telegram: Fak
     assert not any(p.get("chat_id") == GROUP["id"] for m, p in telegram.calls if m == "sendMessage")
 
 
-async def test_voice_note_is_downloaded_and_answered(telegram: FakeTelegram) -> None:
-    buf = io.BytesIO()
-    t = np.arange(22050 * 3) / 22050
-    sf.write(buf, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050, format="OGG", subtype="VORBIS")
-    data = buf.getvalue()
-    telegram.add_file("voice-1", "voice/file_1.oga", data)
-    voice = {
-        "file_id": "voice-1",
-        "file_unique_id": "v1u",
-        "duration": 3,
-        "mime_type": "audio/ogg",
-        "file_size": len(data),
-    }
+async def test_voice_note_is_answered_with_tracks_and_the_chart(telegram: FakeTelegram, wesnoth_clip) -> None:
+    """A real clip gets a real answer: the chart with the ranked tracks as its caption, within 1,024 *visible*
+    characters. (Before: the HTML was cut at 1,024 raw characters, inside an `<a href=…`, and Telegram refused the
+    photo with "can't parse entities"; the user saw "Analysing…" forever, then "Sorry, something went wrong".)"""
     n = len(telegram.calls)
-    telegram.push(message(voice=voice))
-    progress = await telegram.wait_for("sendMessage", lambda p: "Analysing" in p["text"], after=n)
+    telegram.push(audio_message(telegram, "voice-1", wesnoth_clip))
+    progress = await telegram.wait_for("sendMessage", lambda p: p["text"] == ANALYSING, after=n)
     assert progress["chat_id"] == 777
-    await telegram.wait_for("getFile", lambda p: p["file_id"] == "voice-1", after=n)
-    await telegram.wait_for("deleteMessage", after=n)  # the progress note is removed once the answer is ready
-    assert telegram.downloads == ["voice/file_1.oga"]
-    answers = [
-        p.get("text") or p.get("caption", "")
-        for m, p in telegram.calls[n:]
-        if m in ("sendMessage", "sendPhoto") and "Analysing" not in (p.get("text") or "")
-    ]
-    assert len(answers) == 1
-    assert "Audio recommendations are not available" in answers[0] or "sound like your clip" in answers[0]
+    photo = await telegram.wait_for("sendPhoto", after=n, timeout=60)
+    assert photo["photo"]["bytes"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert re.search(r"Tracks that sound like your clip \(\d+ s analysed\)", photo["caption"])
+    assert "Sounds like: wesnoth" in photo["caption"]
+    await telegram.wait_for("deleteMessage", lambda p: p["message_id"] == progress["result_message_id"], after=n)
+    assert telegram.downloads == ["voice/voice-1.oga"]
+    answers = [p for m, p in telegram.calls[n:] if m in ("sendMessage", "sendPhoto") and p is not progress]
+    text = "\n".join(p.get("text") or p.get("caption", "") for p in answers)
+    ranks = [line.split(".")[0] for line in parse_html(text).split("\n") if line[:1].isdigit()]
+    assert len(ranks) >= 2 and ranks == [str(i) for i in range(1, len(ranks) + 1)], text
+    assert "</a> — wesnoth <code>" in text.split("\n\n2. ")[0]  # the clip's own soundtrack ranks first
+    assert "more not shown" not in text and SOMETHING_WENT_WRONG not in text
+    assert telegram.errors == []
+
+
+async def test_slow_clip_does_not_delay_another_users_help(telegram: FakeTelegram, wesnoth_clip) -> None:
+    """Updates are handled concurrently: /help is answered while a clip's download is still held by the fake."""
+    telegram.download_gate = asyncio.Event()
+    telegram.push(audio_message(telegram, "slow", wesnoth_clip))
+    await asyncio.wait_for(telegram.download_started.wait(), 30)
+    other = {"id": 888, "is_bot": False, "first_name": "Bo"}
+    help_update = message("/help", chat={"id": 888, "type": "private", "first_name": "Bo"})
+    help_update["message"]["from"] = other
+    telegram.push(help_update)
+    answer = await telegram.wait_for("sendMessage", lambda p: p["chat_id"] == 888, timeout=10)
+    assert answer["text"].startswith("I recommend music.")
+    assert not any(m == "sendPhoto" for m, _ in telegram.calls), "the clip is still pending"
+    telegram.download_gate.set()
+    await telegram.wait_for("sendPhoto")
+
+
+async def test_progress_message_is_deleted_when_the_download_fails(telegram: FakeTelegram) -> None:
+    voice = {"file_id": "gone", "file_unique_id": "goneu", "duration": 3, "mime_type": "audio/ogg", "file_size": 9}
+    telegram.push(message(voice=voice))  # the fake has no such file: getFile answers 400
+    progress = await telegram.wait_for("sendMessage", lambda p: p["text"] == ANALYSING)
+    await telegram.wait_for("deleteMessage", lambda p: p["message_id"] == progress["result_message_id"])
+    await telegram.wait_for("sendMessage", lambda p: p["text"] == SOMETHING_WENT_WRONG)
+    assert telegram.errors == [("getFile", "Bad Request: invalid file_id")]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(b"", "That file is empty."), (b"ID3 not really an mp3 " * 50, "could not")],
+    ids=["empty", "garbage"],
+)
+async def test_unusable_audio_gets_a_clear_reply(telegram: FakeTelegram, data: bytes, expected: str) -> None:
+    telegram.push(audio_message(telegram, "bad", data))
+    progress = await telegram.wait_for("sendMessage", lambda p: p["text"] == ANALYSING)
+    await telegram.wait_for("deleteMessage", lambda p: p["message_id"] == progress["result_message_id"])
+    [reply] = [p["text"] for m, p in telegram.calls if m == "sendMessage" and p is not progress]
+    assert expected in reply, reply
+    assert telegram.errors == []
 
 
 async def test_oversized_audio_is_refused_before_download(telegram: FakeTelegram) -> None:
@@ -138,6 +235,17 @@ async def test_oversized_audio_is_refused_before_download(telegram: FakeTelegram
     sent = await telegram.wait_for("sendMessage", lambda p: "too large" in p["text"])
     assert "2 MB" in sent["text"]
     assert not any(m == "getFile" for m, _ in telegram.calls)
+
+
+async def test_audio_document_recognised_by_its_extension(telegram: FakeTelegram, wesnoth_clip) -> None:
+    """A clip sent as a file whose MIME type Telegram did not guess is still audio, by the table's extensions."""
+    telegram.add_file("doc-1", "documents/clip.opus", wesnoth_clip)
+    doc = {"file_id": "doc-1", "file_unique_id": "d1u", "file_name": "clip.opus",
+           "mime_type": "application/octet-stream", "file_size": len(wesnoth_clip)}  # fmt: skip
+    telegram.push(message(document=doc))
+    photo = await telegram.wait_for("sendPhoto", timeout=60)
+    assert "Tracks that sound like your clip" in photo["caption"]
+    assert telegram.errors == []
 
 
 async def test_inline_mode_suggests_tracks(telegram: FakeTelegram) -> None:
@@ -155,7 +263,90 @@ async def test_session_in_a_group_chat(telegram: FakeTelegram) -> None:
     await telegram.wait_for("sendMessage", lambda p: "added Stairway To Heaven" in p["text"])
     telegram.push(message("/session next", chat=GROUP))
     sent = await telegram.wait_for("sendMessage", lambda p: "Now playing for the group" in p["text"])
-    assert "picked for Ann" in sent["text"]
-    assert [b["text"] for b in buttons(sent)] == ["👍 Like", "⏭ Skip", "Next"]
+    assert "for Ann" in sent["text"]
+    like, skip, _ = buttons(sent)
+    assert [like["text"], skip["text"]] == ["👍 Like", "⏭ Skip"]
+    telegram.push(callback(like["callback_data"], sent["result_message_id"], chat=GROUP, query_id="cb-like"))
+    await telegram.wait_for("sendMessage", lambda p: "Ann likes " in p["text"])
+    telegram.push(message("/session join", chat=GROUP))
+    await telegram.wait_for("sendMessage", lambda p: "Ann, you are already in." in p["text"])
+    n = len(telegram.calls)
+    telegram.push(callback(skip["callback_data"], sent["result_message_id"], chat=GROUP, query_id="cb-skip"))
+    await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("Skipped "), after=n)
+    await telegram.wait_for("sendMessage", lambda p: "Now playing for the group" in p["text"], after=n)
+    telegram.push(message("/session who", chat=GROUP))
+    await telegram.wait_for("sendMessage", lambda p: "• Ann: 2 songs, served 2×" in p["text"])
     telegram.push(message("/session end", chat=GROUP))
-    await telegram.wait_for("sendMessage", lambda p: "Session ended" in p["text"])
+    await telegram.wait_for("sendMessage", lambda p: "Session ended after 2 picks" in p["text"])
+    telegram.push(message("/about", chat=GROUP))
+    about = await telegram.wait_for("sendMessage", lambda p: "About murecom" in p["text"])
+    assert "18,139 playlists" in about["text"] and "audio model: " in about["text"]
+    assert telegram.errors == []
+
+
+def test_any_reply_renders_within_telegram_limits() -> None:
+    """Huge titles, text full of markup characters, hundreds of tracks: always valid HTML within the limit."""
+    nasty = '<b>&amp; "quoted" 🎵 '
+    tracks = tuple(
+        TrackLine(i, i, nasty * 5, nasty * 3, 0.5, nasty * 8, f"https://x.invalid/?q={i}&a=<{i}>")
+        for i in range(1, 201)
+    )
+    for reply in [
+        Reply(nasty * 2000, title=nasty * 300, footer=nasty * 50),
+        Reply("\n".join(nasty * 20 for _ in range(300)), kind="recommendations", tracks=tracks),
+        Reply("", title="Only a title", tracks=tracks[:3]),
+    ]:
+        for limit in (4096, 1024):
+            rendered = telegram_html(reply, limit)
+            assert utf16_len(parse_html(rendered.text)) <= limit
+        assert telegram_html(reply).complete is (reply.title == "Only a title")
+
+
+@pytest.fixture
+async def fake_and_bot(bot_settings, core):
+    """The fake and an initialised PTB Application bound to it (no polling): for sending given replies."""
+    fake = FakeTelegram()
+    await fake.start()
+    settings = pointed_at(fake, bot_settings)
+    app = build_application(core, settings)
+    async with app:
+        yield fake, app, TelegramBot(core, settings)
+    await fake.stop()
+
+
+async def real_track_lines(core, n: int) -> tuple:
+    """`n` real ranked track lines: the core's /similar pages for a real song."""
+    ctx = ChatContext("telegram", "777", "777", "Ann")
+    [reply] = await core.handle_text(ctx, "/similar hotel california")
+    lines = list(reply.tracks)
+    while len(lines) < n:
+        [reply] = await core.handle_action(ctx, reply.buttons[0][-1].action)
+        lines.extend(reply.tracks)
+    return tuple(lines[:n])
+
+
+@pytest.mark.parametrize("n_tracks", [10, 25])
+async def test_long_audio_answer_respects_the_caption_limit(fake_and_bot, core, n_tracks: int) -> None:
+    """The defect of issue 10: a 10-track audio answer cut at 1,024 raw characters split an `<a href=…` tag and
+    Telegram refused it. Ten tracks fit 1,024 visible characters as a caption; 25 do not, so the chart goes with
+    a short caption and the whole list follows as a message — nothing refused, nothing cut."""
+    fake, app, bot = fake_and_bot
+    tracks = await real_track_lines(core, n_tracks)
+    chart = render_label_chart([("wesnoth", 0.9), ("warzone2100", 0.07), ("singularity", 0.03)])
+    reply = Reply("Sounds like: wesnoth 90%", kind="recommendations", title="Tracks that sound like your clip",
+                  tracks=tracks, image=chart)  # fmt: skip
+    update = Update.de_json({"update_id": 1, **message(f"clip {n_tracks}")}, app.bot)
+    await bot.send(update, [reply])
+    assert fake.errors == []
+    photo = next(p for m, p in fake.calls if m == "sendPhoto")
+    assert photo["photo"]["bytes"] == chart
+    texts = [p["text"] for m, p in fake.calls if m == "sendMessage"]
+    shown = parse_html("\n\n".join([photo["caption"], *texts]))
+    assert "more not shown" not in shown
+    assert [line.split(".")[0] for line in shown.split("\n") if line[:1].isdigit()] == [
+        str(i) for i in range(1, n_tracks + 1)
+    ]
+    if n_tracks == 10:
+        assert texts == [] and "\n10. " in parse_html(photo["caption"])
+    else:
+        assert "1. " not in parse_html(photo["caption"]) and len(texts) == 1
