@@ -143,6 +143,7 @@ class FakeDiscord:
         self.deleted: list[int] = []
         self.commands: list[dict[str, Any]] = []  # the application commands after the last bulk overwrite
         self.files: dict[str, bytes] = {}
+        self.sent_files: dict[str, bytes] = {}  # what the bot attached, by file name (the last one of a name)
         self.rate_limits: list[tuple[str, re.Pattern[str]]] = []  # answer the next matching request with a 429
         self.identified = asyncio.Event()
         self._ids = itertools.count(900000000000000000)
@@ -350,6 +351,8 @@ class FakeDiscord:
         check_components(components)
         if not (content or embeds or files or kept or components):
             raise DiscordError(400, 50006, "Cannot send an empty message")
+        for f in files:
+            self.sent_files[f["name"]] = f["bytes"]
         attachments = [*kept] + [{"id": str(self.snowflake()), "filename": f["name"], "size": len(f["bytes"]),
                                   "url": f"{self.base}/attachments/{f['name']}", "proxy_url": ""}
                                  for f in files]  # fmt: skip

@@ -364,6 +364,19 @@ class FakeTelegram:
             photo = [{"file_id": "ph1", "file_unique_id": "ph1u", "width": 640, "height": 480}]
             message = self._message(p.get("chat_id", 1), photo=photo, caption=caption)
             return self._store(message, p.get("caption"), p.get("reply_markup"))
+        if method == "sendDocument":
+            document = p.get("document")
+            if not isinstance(document, dict) or not document.get("bytes"):
+                raise BadRequest("Bad Request: file must be non-empty")
+            if len(document["bytes"]) > 50 * 1024 * 1024:
+                raise BadRequest("Bad Request: file is too big")
+            doc = {
+                "file_id": f"doc{self._next_message}",
+                "file_unique_id": f"docu{self._next_message}",
+                "file_name": document.get("filename") or "document",
+                "file_size": len(document["bytes"]),
+            }
+            return self._store(self._message(p.get("chat_id", 1), document=doc), None, None)
         if method == "deleteMessage":
             key = (int(p.get("chat_id", 0)), int(p.get("message_id", 0)))
             if self.messages.pop(key, None) is None:
