@@ -11,6 +11,7 @@ import importlib.util
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +182,13 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _reranked_rows(fitted: dict, split) -> dict[str, dict[str, float]]:
     """The variety options on the best-known blend (or item-kNN): what they cost in accuracy, gain in diversity."""
-    from recommenders.cf.blend import Reranked
+    from recommenders.cf.rerank import Reranked
     from recommenders.evaluation import evaluate_recommender
 
-    base = next((n for n in ("blend", "itemknn", "als") if n in fitted), None)
+    base = next((n for n in ("itemknn", "als") if n in fitted), None)
     if base is None:
         return {}
-    options = {
+    options: dict[str, dict[str, Any]] = {
         "artist cap 1": {"max_per_artist": 1},
         "MMR λ=0.7": {"mmr_lambda": 0.7},
         "no seed artist": {"exclude_seed_artist": True},

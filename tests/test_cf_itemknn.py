@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from recommenders.artifacts import ArtifactStore
-from recommenders.base import NotInModel
 from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
 from recommenders.cf.itemknn import ItemKNN
-from recommenders.cf.registry import CF_ARTIFACT, live_cf, load_recommender, train_and_publish
+from recommenders.cf.registry import CF_ARTIFACT, live_cf, train_and_publish
 from recommenders.evaluation import evaluate_recommender, playlist_split, primary_score
 
 
@@ -47,29 +46,6 @@ def test_results_sorted_by_score_and_reasons_quote_true_counts(knn, playlists) -
         assert r.reason == f"appears with it in {together} playlists" or (
             together == 1 and r.reason == "appears with it in 1 playlist"
         )
-
-
-def test_exclude_and_unknown_seed(knn, playlists) -> None:
-    seed = _most_common_track(playlists)
-    first = knn.similar(seed, 5)
-    again = knn.similar(seed, 5, exclude={first[0].track_id})
-    assert first[0].track_id not in {r.track_id for r in again}
-    assert again[0] == first[1]
-    with pytest.raises(NotInModel, match="not in the itemknn model"):
-        knn.similar(10**9)
-    assert 10**9 not in knn
-    with pytest.raises(NotInModel):
-        knn.similar_to_many([10**9, 10**9 + 1])
-
-
-def test_save_load_round_trip(knn, playlists, tmp_path) -> None:
-    knn.save(tmp_path)
-    loaded = load_recommender(tmp_path)
-    assert isinstance(loaded, ItemKNN) and loaded.params() == knn.params()
-    seeds = [p[0] for p in playlists[:30]]
-    for s in seeds:
-        assert loaded.similar(s, 10) == knn.similar(s, 10)
-    assert loaded.similar_to_many(seeds[:4], 10) == knn.similar_to_many(seeds[:4], 10)
 
 
 def test_block_size_does_not_change_the_table(split) -> None:

@@ -7,6 +7,8 @@ and the best one (by the mean of R-precision and NDCG@100) under `CF_ARTIFACT`, 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -29,60 +31,48 @@ def model_classes() -> dict[str, type[CFRecommender]]:
     """Every saveable CF model class by its `name` (what `model.json` records)."""
     from recommenders.cf.als import ALSRecommender
     from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
-    from recommenders.cf.blend import Blend
+    from recommenders.cf.ease import EASE
     from recommenders.cf.itemknn import ItemKNN
+    from recommenders.cf.rp3beta import RP3beta
+    from recommenders.cf.sknn import SessionKNN
     from recommenders.cf.surprise_knn import SurpriseKNNBaseline
     from recommenders.cf.word2vec import Word2VecRecommender
 
-    classes: dict[str, type[CFRecommender]] = {
-        SurpriseKNNBaseline.name: SurpriseKNNBaseline,
-        ALSRecommender.name: ALSRecommender,
-        Blend.name: Blend,
-        ItemKNN.name: ItemKNN,
-        Word2VecRecommender.name: Word2VecRecommender,
-        PopularityRecommender.name: PopularityRecommender,
-        RandomRecommender.name: RandomRecommender,
-    }
-    return classes
+    classes: list[type[CFRecommender]] = [
+        ItemKNN,
+        RP3beta,
+        EASE,
+        SessionKNN,
+        ALSRecommender,
+        Word2VecRecommender,
+        SurpriseKNNBaseline,
+        PopularityRecommender,
+        RandomRecommender,
+    ]
+    return {c.name: c for c in classes}
+
+
+def make_model(name: str, seed: int = 42, **params: Any) -> CFRecommender:
+    """A fresh model by name with its class defaults (the tuned settings live there, see bench/cf_tune.py),
+    `params` overriding them, and `seed` passed to the classes that draw random numbers."""
+    classes = model_classes()
+    if name not in classes:
+        raise ValueError(f"unknown model {name!r}; choose from {sorted(classes)}")
+    cls = classes[name]
+    if "seed" in inspect.signature(cls.__init__).parameters:
+        params = {"seed": seed, **params}
+    return cls(**params)
 
 
 def model_factories(seed: int = 42) -> dict[str, Callable[[], CFRecommender]]:
-    """The candidate models with the settings the evaluation chose (see docs/cf.md), by artifact name."""
-    from recommenders.cf.als import ALSRecommender
-    from recommenders.cf.blend import Blend
-    from recommenders.cf.itemknn import ItemKNN
-    from recommenders.cf.surprise_knn import SurpriseKNNBaseline
-    from recommenders.cf.word2vec import Word2VecRecommender
-
-    return {
-        "itemknn": lambda: ItemKNN(weighting="cosine", neighbours=200, shrink=2.0, length_norm=0.5, alpha=0.5),
-        "word2vec": lambda: Word2VecRecommender(
-            vector_size=128, window=3, negative=10, ns_exponent=-0.5, sample=1e-3, epochs=10, seed=seed
-        ),
-        "knnbaseline": lambda: SurpriseKNNBaseline(max_items=3000, shrinkage=100, negatives=1.0, seed=seed),
-        "als": lambda: ALSRecommender(factors=128, regularization=0.05, alpha=10.0, iterations=15, seed=seed),
-        "blend": lambda: Blend(
-            [
-                {"class": "itemknn", "params": {}, "weight": 1.0},
-                {"class": "als", "params": {"seed": seed}, "weight": 1.0},
-            ],
-            fusion="score",
-        ),
-    }
+    """Factories of the comparable models (the baselines popularity and random excluded), by name."""
+    names = [n for n in model_classes() if n not in ("popularity", "random")]
+    return {name: functools.partial(make_model, name, seed) for name in names}
 
 
-#: Models trained by default (the order is the order of training).
-DEFAULT_MODELS: tuple[str, ...] = ("itemknn", "word2vec", "knnbaseline", "als", "blend")
-
-
-def load_recommender(path: Path) -> Recommender:
+def load_recommender(path: Path) -> CFRecommender:
     """Load whatever CF model `path` holds (its `model.json` marker names the class)."""
-    marker = CFRecommender.read_marker(Path(path))
-    classes = model_classes()
-    cls = classes.get(marker["class"])
-    if cls is None:
-        raise ValueError(f"{path} holds an unknown model class {marker['class']!r}; known: {sorted(classes)}")
-    return cls.load(Path(path))
+    return CFRecommender.load(Path(path))
 
 
 def live_cf(store: ArtifactStore, name: str = CF_ARTIFACT) -> LiveModel[Recommender]:
@@ -106,7 +96,7 @@ def train_and_publish(
     from recommenders.evaluation import fit_and_evaluate, playlist_split, primary_score
 
     factories = model_factories(seed)
-    names = list(models) if models is not None else list(DEFAULT_MODELS)
+    names = list(models) if models is not None else ["itemknn", "rp3beta", "ease", "sknn", "als"]
     unknown = [n for n in names if n not in factories]
     if unknown or not names:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(factories)}")
