@@ -7,11 +7,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from recommenders.artifacts import ArtifactStore
 from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
 from recommenders.cf.itemknn import ItemKNN
-from recommenders.cf.registry import CF_ARTIFACT, live_cf, train_and_publish
-from recommenders.evaluation import evaluate_recommender, playlist_split, primary_score
+from recommenders.evaluation import evaluate_recommender, playlist_split
 
 
 @pytest.fixture(scope="module")
@@ -65,22 +63,3 @@ def test_beats_popularity_and_random(split) -> None:
         assert knn[metric] > 2 * pop[metric] > rnd[metric], metric
     assert knn["clicks"] < pop["clicks"]
     assert knn["coverage@10"] > 20 * pop["coverage@10"]
-
-
-@pytest.mark.heavy
-def test_train_and_publish_then_live_handle(yes_corpus, tmp_path) -> None:
-    store = ArtifactStore(tmp_path)
-    summary = train_and_publish(yes_corpus, store, ["itemknn", "als"])
-    scores = {n: primary_score(summary["models"][n]["metrics"]) for n in ("itemknn", "als")}
-    assert summary["winner"] == max(scores, key=scores.get)
-    assert store.current_version("itemknn") and store.current_version("als")
-    meta = store.meta(CF_ARTIFACT)
-    assert meta["model"] == summary["winner"]
-    for m in ("r_precision", "ndcg@100"):
-        assert meta["metrics"][m] > 2 * meta["baseline_popularity"][m]
-    live = live_cf(store)
-    model = live.get()
-    assert model is not None and live.version == summary["version"]
-    assert len(model.similar(int(model.item_ids[0]), 5)) == 5
-    with pytest.raises(ValueError, match="unknown model"):
-        train_and_publish(yes_corpus, store, ["nope"])

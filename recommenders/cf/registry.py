@@ -1,8 +1,12 @@
-"""Names of the CF models, loading any saved one, and the train → evaluate → publish step.
+"""Names of the CF models, loading any saved one, the train → choose → publish step, and what the bot serves.
 
-`CF_ARTIFACT` is the published default for `/similar`: `train_and_publish` fits every candidate on a held-out split,
-evaluates them with `recommenders.evaluation`, refits each on the whole corpus, publishes each under its own name
-and the best one (by the mean of R-precision and NDCG@100) under `CF_ARTIFACT`, with the metrics in its meta.
+Two artifacts are served, each the default of one user path, chosen on the validation playlists and reported on
+the test playlists of that same path (`recommenders.evaluation.report_path`):
+- `CF_ARTIFACT` ("cf"): `/similar`, the one-seed protocol;
+- `SESSION_ARTIFACT` ("cf-session"): `/session next`, the multi-seed protocol.
+Each meta holds `served = {"path", "protocol", "model", "metrics", "ci", "split"}` measured on that path, and
+`served_figure(meta)` is the line `/about` prints. `load_served` wraps the published model in the fallback chain
+(`recommenders.cf.fallback`), so every corpus track gets an answer.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +84,53 @@ def live_cf(store: ArtifactStore, name: str = CF_ARTIFACT) -> LiveModel[Recommen
     return LiveModel(store, name, load_recommender)
 
 
+def load_served(store: ArtifactStore, corpus: Corpus, name: str = CF_ARTIFACT) -> Recommender | None:
+    """The published model of artifact `name` wrapped with the fallback chain (None when nothing is published).
+
+    `similar(track)` then answers for every corpus track; `NotInModel` is left for ids not in the corpus. Building
+    the chain reads the corpus metadata and fits two small artist models: a few seconds on Yes.com.
+    """
+    from recommenders.cf.fallback import WithFallback
+
+    path = store.path(name)
+    if path is None:
+        return None
+    return WithFallback.from_corpus(load_recommender(path), corpus)
+
+
+def live_served(store: ArtifactStore, corpus: Corpus, name: str = CF_ARTIFACT) -> LiveModel[Recommender]:
+    """`load_served` behind a live handle: a newly published version is loaded (chain included) and swapped in."""
+    from recommenders.cf.fallback import WithFallback
+
+    return LiveModel(store, name, lambda path: WithFallback.from_corpus(load_recommender(path), corpus))
+
+
+def served_figure(meta: Mapping[str, Any]) -> str:
+    """The one line `/about` prints for a served artifact: its model and the figure measured on its own path.
+
+    e.g. "sknn, one-seed R-prec 0.027 / NDCG@100 0.122 on 999 held-out playlists (test split)".
+    """
+    served = meta.get("served")
+    model = meta.get("model", meta.get("class", "?"))
+    if not served:
+        return f"{model}, not evaluated (published without a held-out evaluation)"
+    if served.get("model") != model:
+        raise ValueError(f"the served figure is of {served.get('model')}, but the published model is {model}")
+    m, split = served["metrics"], served["split"]
+    unit = "listeners" if str(split.get("name", "")).startswith("listeners") else "playlists"
+    return (
+        f"{model}, {served['protocol']} R-prec {m['r_precision']:.3f} / NDCG@100 {m['ndcg@100']:.3f} "
+        f"on {int(split['cases']):,} held-out {unit} ({split['part']} split)"
+    )
+
+
+#: Served artifacts and the protocol (user path) each is chosen and reported on.
+SESSION_ARTIFACT = "cf-session"
+SERVED: dict[str, str] = {CF_ARTIFACT: "one-seed", SESSION_ARTIFACT: "multi-seed"}
+#: The models compared for both paths (what `murecom setup` trains): the strong simple baselines and ALS.
+CANDIDATES: tuple[str, ...] = ("sknn", "itemknn", "rp3beta", "ease", "als")
+
+
 def train_and_publish(
     corpus: Corpus,
     store: ArtifactStore,
@@ -87,61 +138,62 @@ def train_and_publish(
     *,
     evaluate: bool = True,
     seed: int = 42,
+    n_test: int = 1000,
 ) -> dict[str, Any]:
-    """Fit the candidate models, evaluate them on a held-out split, publish each and the winner as `CF_ARTIFACT`.
+    """Fit the candidates on the held-out split (`n_test` test and as many validation playlists), choose each served path's default on validation, report it on
+    test (ratios to every other candidate with 95% intervals), refit only the winners on the whole corpus, and
+    publish them as `CF_ARTIFACT` and `SESSION_ARTIFACT`.
 
-    Returns {"models": {name: {"version", "fit_seconds", "metrics"?}}, "winner": name, "version": winner's version,
-    "baselines": {...metrics}}. With `evaluate=False` nothing is held out and the first model is the winner.
+    Returns {"winner", "version" (of CF_ARTIFACT), "served": {artifact: {"model", "version", ...}},
+    "models": {name: {"fit_seconds", "validation": {protocol: metrics}}}}. With `evaluate=False` nothing is held
+    out and the first model serves both paths (its meta then says it was not evaluated).
     """
-    from recommenders.evaluation import fit_and_evaluate, playlist_split, primary_score
+    from recommenders.evaluation import PathReport, playlist_split, report_path
 
-    factories = model_factories(seed)
-    names = list(models) if models is not None else ["itemknn", "rp3beta", "ease", "sknn", "als"]
-    unknown = [n for n in names if n not in factories]
-    if unknown or not names:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(factories)}")
-    summary: dict[str, Any] = {"models": {}, "baselines": {}}
-    metrics: dict[str, dict[str, float]] = {}
+    names = list(models) if models is not None else list(CANDIDATES)
+    if not names:
+        raise ValueError(f"no models given; choose from {sorted(model_classes())}")
+    for n in names:
+        make_model(n, seed)  # raises ValueError for an unknown name before any work
+    summary: dict[str, Any] = {"models": {}, "served": {}}
+    reports: dict[str, PathReport] = {}
+    winners = dict.fromkeys(SERVED, names[0])
     if evaluate:
-        from recommenders.cf.baselines import PopularityRecommender
-
         t0 = time.perf_counter()
-        split = playlist_split(corpus, seed=seed)
-        metrics = fit_and_evaluate({n: factories[n] for n in names}, split, log=log.info)
-        summary["baselines"]["popularity"] = fit_and_evaluate({"popularity": PopularityRecommender}, split)[
-            "popularity"
-        ]
-        summary["split"] = {"cases": len(split.cases), "seed": seed, "seconds": time.perf_counter() - t0}
+        split = playlist_split(corpus, seed=seed, n_test=n_test)
+        fitted: dict[str, Recommender] = {}
+        for n in [*names, "popularity"]:
+            t1 = time.perf_counter()
+            fitted[n] = split.fit(make_model(n, seed))
+            summary["models"][n] = {"fit_seconds": round(time.perf_counter() - t1, 2)}
+        for artifact, protocol in SERVED.items():
+            reports[artifact] = report_path(fitted, split, protocol, candidates=names, log=log.info)
+            winners[artifact] = reports[artifact].default
+        for n in fitted:
+            summary["models"][n]["validation"] = {p: reports[a].validation[n] for a, p in SERVED.items()}
+        summary["evaluation_seconds"] = round(time.perf_counter() - t0, 1)
     playlists = corpus.playlists()
-    for name in names:
+    final: dict[str, tuple[CFRecommender, float]] = {}
+    for name in dict.fromkeys(winners.values()):
         t0 = time.perf_counter()
-        model = factories[name]().fit_sequences(playlists)
-        fit_s = time.perf_counter() - t0
-        meta = {"class": model.name, "params": model.params(), "fit_seconds": fit_s, "n_items": len(model.item_ids)}
-        if name in metrics:
-            meta["metrics"] = metrics[name]
-        with store.staging(name) as staged:
-            model.save(staged)
-            version = store.publish(name, staged, meta)
-        summary["models"][name] = {"version": version, **meta}
-    winner = max(names, key=lambda n: primary_score(metrics[n])) if metrics else names[0]
-    src = store.path(winner)
-    assert src is not None
-    with store.staging(CF_ARTIFACT) as staged:
-        import shutil
-
-        for item in src.iterdir():
-            if item.name != "meta.json":
-                (shutil.copytree if item.is_dir() else shutil.copy2)(item, staged / item.name)
-        win_meta = {
-            **summary["models"][winner],
-            "model": winner,
-            "source_version": summary["models"][winner]["version"],
+        final[name] = (make_model(name, seed).fit_sequences(playlists), time.perf_counter() - t0)
+    for artifact, name in winners.items():
+        model, fit_s = final[name]
+        meta: dict[str, Any] = {
+            "model": name,
+            "class": model.name,
+            "params": model.params(),
+            "fit_seconds": fit_s,
+            "n_items": len(model.item_ids),
         }
-        win_meta.pop("version", None)
-        if "popularity" in summary["baselines"]:
-            win_meta["baseline_popularity"] = summary["baselines"]["popularity"]
-        summary["version"] = store.publish(CF_ARTIFACT, staged, win_meta)
-    summary["winner"] = winner
-    log.info("published %s as %s (version %s)", winner, CF_ARTIFACT, summary["version"])
+        if artifact in reports:
+            meta["served"] = reports[artifact].served()
+            meta["metrics"] = meta["served"]["metrics"]
+        with store.staging(artifact) as staged:
+            model.save(staged)
+            version = store.publish(artifact, staged, meta)
+        summary["served"][artifact] = {"version": version, **meta}
+        log.info("published %s as %s (version %s)", name, artifact, version)
+    summary["winner"] = winners[CF_ARTIFACT]
+    summary["version"] = summary["served"][CF_ARTIFACT]["version"]
     return summary
