@@ -52,9 +52,8 @@ def main() -> None:
             label = " ".join(f"{k}={v}" for k, v in params.items()) or "defaults"
             rows[label] = {p: evaluate_recommender(fitted, split.view(protocol=p)) for p in ("one-seed", "multi-seed")}
         best = {p: max(rows, key=lambda r, p=p: primary_score(rows[r][p])) for p in ("one-seed", "multi-seed")}
-        print(
-            f"### {model}\n\n| params | one-seed R-prec | NDCG@100 | multi-seed R-prec | NDCG@100 |\n|---|---:|---:|---:|---:|"
-        )
+        print(f"### {model}\n\n| params | one-seed R-prec | NDCG@100 | multi-seed R-prec | NDCG@100 |")
+        print("|---|---:|---:|---:|---:|")
         for label, by in rows.items():
             cells = []
             for p in ("one-seed", "multi-seed"):

@@ -6,9 +6,8 @@ import math
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 
 from recommenders.base import NotInModel, Recommendation, Recommender
 from recommenders.evaluation import (

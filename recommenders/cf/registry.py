@@ -140,9 +140,9 @@ def train_and_publish(
     seed: int = 42,
     n_test: int = 1000,
 ) -> dict[str, Any]:
-    """Fit the candidates on the held-out split (`n_test` test and as many validation playlists), choose each served path's default on validation, report it on
-    test (ratios to every other candidate with 95% intervals), refit only the winners on the whole corpus, and
-    publish them as `CF_ARTIFACT` and `SESSION_ARTIFACT`.
+    """Fit the candidates on the held-out split (`n_test` test and as many validation playlists), choose each
+    served path's default on validation, report it on test (ratios to every other candidate with 95% intervals),
+    refit only the winners on the whole corpus, and publish them as `CF_ARTIFACT` and `SESSION_ARTIFACT`.
 
     Returns {"winner", "version" (of CF_ARTIFACT), "served": {artifact: {"model", "version", ...}},
     "models": {name: {"fit_seconds", "validation": {protocol: metrics}}}}. With `evaluate=False` nothing is held
