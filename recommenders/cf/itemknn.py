@@ -33,7 +33,7 @@ class ItemKNN(NeighbourRecommender):
         neighbours: int = 200,
         shrink: float = 2.0,
         length_norm: float = 0.5,
-        alpha: float = 0.5,
+        alpha: float = 0.7,
         k1: float = 1.2,
         b: float = 0.75,
         block: int = 2048,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ from recommenders.cf.common import CFRecommender
 
 if TYPE_CHECKING:
     from data.corpus import Corpus
+    from recommenders.evaluation import Split
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +58,18 @@ def model_classes() -> dict[str, type[CFRecommender]]:
     return {c.name: c for c in classes}
 
 
-def make_model(name: str, seed: int = 42, **params: Any) -> CFRecommender:
-    """A fresh model by name with its class defaults (the tuned settings live there, see bench/cf_tune.py),
-    `params` overriding them, and `seed` passed to the classes that draw random numbers."""
+#: Settings that differ by user path from the class defaults (both tuned on validation by bench/cf_tune.py):
+#: RP3beta's popularity penalty helps a session but hurts a single seed; SKNN wants fewer neighbours for a session.
+PATH_PARAMS: dict[str, dict[str, dict[str, Any]]] = {
+    "one-seed": {"rp3beta": {"beta": 0.0}},
+    "multi-seed": {"sknn": {"neighbours": 50}},
+}
+
+
+def make_model(name: str, seed: int = 42, protocol: str | None = None, **params: Any) -> CFRecommender:
+    """A fresh model by name with its class defaults (the tuned settings live there), the `protocol`'s
+    `PATH_PARAMS` and then `params` overriding them, and `seed` passed to the classes that draw random numbers."""
+    params = {**PATH_PARAMS.get(protocol or "", {}).get(name, {}), **params}
     classes = model_classes()
     if name not in classes:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(classes)}")
@@ -127,8 +138,35 @@ def served_figure(meta: Mapping[str, Any]) -> str:
 #: Served artifacts and the protocol (user path) each is chosen and reported on.
 SESSION_ARTIFACT = "cf-session"
 SERVED: dict[str, str] = {CF_ARTIFACT: "one-seed", SESSION_ARTIFACT: "multi-seed"}
-#: The models compared for both paths (what `murecom setup` trains): the strong simple baselines and ALS.
-CANDIDATES: tuple[str, ...] = ("sknn", "itemknn", "rp3beta", "ease", "als")
+#: The models compared for both paths (what `murecom setup` trains): the strong simple baselines and item-kNN;
+#: ALS, Word2Vec and KNNBaseline lost on both paths (README) and are compared by `murecom eval` only.
+CANDIDATES: tuple[str, ...] = ("sknn", "rp3beta", "itemknn", "ease")
+
+
+def fit_for_paths(
+    split: Split,
+    names: Sequence[str],
+    protocols: Sequence[str],
+    seed: int = 42,
+    *,
+    seconds: dict[str, float] | None = None,
+) -> dict[str, dict[str, Recommender]]:
+    """Each model fitted on `split` with each protocol's settings ({protocol: {name: model}}); a model whose
+    settings are the same on two paths is fitted once. `seconds` collects fit times by name."""
+    cache: dict[str, Recommender] = {}
+    out: dict[str, dict[str, Recommender]] = {}
+    for protocol in protocols:
+        out[protocol] = {}
+        for name in names:
+            model = make_model(name, seed, protocol)
+            key = json.dumps([name, model.params()], sort_keys=True, default=str)
+            if key not in cache:
+                t0 = time.perf_counter()
+                cache[key] = split.fit(model)
+                if seconds is not None:
+                    seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+            out[protocol][name] = cache[key]
+    return out
 
 
 def train_and_publish(
@@ -161,29 +199,24 @@ def train_and_publish(
     if evaluate:
         t0 = time.perf_counter()
         split = playlist_split(corpus, seed=seed, n_test=n_test)
-        fitted: dict[str, Recommender] = {}
-        for n in [*names, "popularity"]:
-            t1 = time.perf_counter()
-            fitted[n] = split.fit(make_model(n, seed))
-            summary["models"][n] = {"fit_seconds": round(time.perf_counter() - t1, 2)}
+        seconds: dict[str, float] = {}
+        fitted = fit_for_paths(split, [*names, "popularity"], list(SERVED.values()), seed, seconds=seconds)
         for artifact, protocol in SERVED.items():
-            reports[artifact] = report_path(fitted, split, protocol, candidates=names, log=log.info)
+            reports[artifact] = report_path(fitted[protocol], split, protocol, candidates=names, log=log.info)
             winners[artifact] = reports[artifact].default
-        for n in fitted:
-            summary["models"][n]["validation"] = {p: reports[a].validation[n] for a, p in SERVED.items()}
+        for n, fit_s in seconds.items():
+            val = {p: reports[a].validation[n] for a, p in SERVED.items()}
+            summary["models"][n] = {"fit_seconds": round(fit_s, 2), "validation": val}
         summary["evaluation_seconds"] = round(time.perf_counter() - t0, 1)
     playlists = corpus.playlists()
-    final: dict[str, tuple[CFRecommender, float]] = {}
-    for name in dict.fromkeys(winners.values()):
-        t0 = time.perf_counter()
-        final[name] = (make_model(name, seed).fit_sequences(playlists), time.perf_counter() - t0)
     for artifact, name in winners.items():
-        model, fit_s = final[name]
+        t0 = time.perf_counter()
+        model = make_model(name, seed, SERVED[artifact]).fit_sequences(playlists)
         meta: dict[str, Any] = {
             "model": name,
             "class": model.name,
             "params": model.params(),
-            "fit_seconds": fit_s,
+            "fit_seconds": time.perf_counter() - t0,
             "n_items": len(model.item_ids),
         }
         if artifact in reports:

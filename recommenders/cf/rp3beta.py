@@ -33,7 +33,7 @@ class RP3beta(NeighbourRecommender):
 
     name: ClassVar[str] = "rp3beta"
 
-    def __init__(self, alpha: float = 1.0, beta: float = 0.5, neighbours: int = 200, block: int = 2048) -> None:
+    def __init__(self, alpha: float = 0.5, beta: float = 0.4, neighbours: int = 200, block: int = 2048) -> None:
         super().__init__()
         if neighbours < 1:
             raise ValueError("neighbours must be >= 1")

@@ -23,7 +23,7 @@ class SessionKNN(CFRecommender):
     name: ClassVar[str] = "sknn"
     positive_only: ClassVar[bool] = True
 
-    def __init__(self, neighbours: int = 500) -> None:
+    def __init__(self, neighbours: int = 100) -> None:
         super().__init__()
         if neighbours < 1:
             raise ValueError("neighbours must be >= 1")
