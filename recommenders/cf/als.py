@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommenders.base import NotInModel, Recommendation
-from recommenders.cf.common import CFRecommender, State, interaction_matrix
+from recommenders.cf.common import CFRecommender, State
 
 
 class ALSRecommender(CFRecommender):
@@ -57,12 +57,8 @@ class ALSRecommender(CFRecommender):
     def fit_sequences(
         self, sequences: Iterable[Sequence[int]], weights: Iterable[Sequence[float]] | None = None
     ) -> Self:
-        binary, graded, item_ids = interaction_matrix(sequences, weights)
-        if weights is not None:
-            self.unit = "listeners"
-            graded.data = np.log1p(graded.data)
-            return self.fit_matrix(graded, item_ids)
-        return self.fit_matrix(binary, item_ids)
+        _binary, values, item_ids = self._interactions(sequences, weights)
+        return self.fit_matrix(values, item_ids)
 
     def fit_matrix(self, user_items: sp.csr_matrix, item_ids: np.ndarray) -> Self:
         """Fit on a rows × items matrix of implicit feedback."""

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from recommenders.cf.common import CFRecommender, State, interaction_matrix, plural
+from recommenders.cf.common import CFRecommender, State, plural
 
 
 class PopularityRecommender(CFRecommender):
@@ -22,9 +22,7 @@ class PopularityRecommender(CFRecommender):
     def fit_sequences(
         self, sequences: Iterable[Sequence[int]], weights: Iterable[Sequence[float]] | None = None
     ) -> Self:
-        binary, _graded, item_ids = interaction_matrix(sequences, weights)
-        if weights is not None:
-            self.unit = "listeners"
+        binary, _values, item_ids = self._interactions(sequences, weights)
         self._set_items(item_ids)
         self._counts = np.asarray(binary.sum(axis=0)).ravel().astype(np.int64)
         return self

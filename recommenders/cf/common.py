@@ -92,6 +92,18 @@ class CFRecommender(Recommender):
     ) -> Self:
         """Learn from re-iterable `sequences` of item ids (with optional per-entry graded `weights`)."""
 
+    def _interactions(
+        self, sequences: Iterable[Sequence[int]], weights: Iterable[Sequence[float]] | None
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+        """(binary, values, item ids): values are the binary matrix, or with graded weights (listeners' play
+        counts) their log1p — and then the model's unit becomes "listeners" (for its reasons)."""
+        binary, graded, item_ids = interaction_matrix(sequences, weights)
+        if weights is None:
+            return binary, binary, item_ids
+        self.unit = "listeners"
+        graded.data = np.log1p(graded.data)
+        return binary, graded, item_ids
+
     # --- scoring (the subclass's job) -------------------------------------------------------------------------
     @abstractmethod
     def scores(self, rows: np.ndarray, weights: np.ndarray) -> np.ndarray | sp.csr_matrix:

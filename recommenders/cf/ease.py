@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommenders.cf.common import State, interaction_matrix
+from recommenders.cf.common import State
 from recommenders.cf.neighbours import NeighbourRecommender
 
 #: Bytes per item pair at the fitting peak (Gram and inverse in float64, B in float32).
@@ -48,9 +48,7 @@ class EASE(NeighbourRecommender):
     def fit_sequences(
         self, sequences: Iterable[Sequence[int]], weights: Iterable[Sequence[float]] | None = None
     ) -> Self:
-        binary, _graded, item_ids = interaction_matrix(sequences, weights)
-        if weights is not None:
-            self.unit = "listeners"
+        binary, _values, item_ids = self._interactions(sequences, weights)
         pop = np.asarray(binary.sum(axis=0)).ravel()
         keep = np.sort(np.lexsort((item_ids, -pop))[: self.max_items])
         x = binary[:, keep].tocsr()

@@ -16,7 +16,6 @@ from typing import ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommenders.cf.common import interaction_matrix
 from recommenders.cf.neighbours import NeighbourRecommender, build_table
 
 WEIGHTINGS = ("cosine", "bm25")
@@ -57,11 +56,8 @@ class ItemKNN(NeighbourRecommender):
     def fit_sequences(
         self, sequences: Iterable[Sequence[int]], weights: Iterable[Sequence[float]] | None = None
     ) -> Self:
-        binary, graded, item_ids = interaction_matrix(sequences, weights)
-        if weights is not None:
-            graded.data = np.log1p(graded.data)
-            self.unit = "listeners"
-        self.fit_matrix(binary, graded if weights is not None else binary, item_ids)
+        binary, values, item_ids = self._interactions(sequences, weights)
+        self.fit_matrix(binary, values, item_ids)
         return self
 
     def _weighted(self, binary: sp.csr_matrix, values: sp.csr_matrix) -> sp.csr_matrix:

@@ -14,7 +14,6 @@ from typing import ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommenders.cf.common import interaction_matrix
 from recommenders.cf.neighbours import NeighbourRecommender, build_table
 
 
@@ -45,12 +44,7 @@ class RP3beta(NeighbourRecommender):
     def fit_sequences(
         self, sequences: Iterable[Sequence[int]], weights: Iterable[Sequence[float]] | None = None
     ) -> Self:
-        binary, graded, item_ids = interaction_matrix(sequences, weights)
-        values = binary
-        if weights is not None:
-            self.unit = "listeners"
-            values = graded.copy()
-            values.data = np.log1p(values.data)
+        binary, values, item_ids = self._interactions(sequences, weights)
         p_ui = _row_normalised(values, self.alpha)
         p_iu = _row_normalised(binary.T.tocsr(), self.alpha)
         pop = np.asarray(binary.sum(axis=0)).ravel()

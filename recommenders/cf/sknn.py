@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommenders.cf.common import CFRecommender, State, interaction_matrix, plural, top_k_dense
+from recommenders.cf.common import CFRecommender, State, plural, top_k_dense
 
 
 class SessionKNN(CFRecommender):
@@ -35,9 +35,7 @@ class SessionKNN(CFRecommender):
     def fit_sequences(
         self, sequences: Iterable[Sequence[int]], weights: Iterable[Sequence[float]] | None = None
     ) -> Self:
-        binary, _graded, item_ids = interaction_matrix(sequences, weights)
-        if weights is not None:
-            self.unit = "listeners"
+        binary, _values, item_ids = self._interactions(sequences, weights)
         self._set_items(item_ids)
         self._restore({"playlists": binary})
         return self
