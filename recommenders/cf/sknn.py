@@ -55,8 +55,11 @@ class SessionKNN(CFRecommender):
     def reasons(self, rows: np.ndarray, weights: np.ndarray, picks: np.ndarray, scores: np.ndarray) -> list[str]:
         near, _ = self._nearest(rows, weights)
         votes = np.asarray(self._x[near][:, picks].sum(axis=0)).ravel()
-        text = "with it" if len(rows) == 1 else "like yours"
-        return [f"in {plural(int(v), self.unit)} {text}" for v in votes]
+        if len(rows) > 1:
+            return [f"in {plural(int(v), self.unit)} like yours" for v in votes]
+        if self._xt[rows[0]].nnz <= len(near):  # every playlist holding the seed is a neighbour
+            return [f"appears with it in {plural(int(v), self.unit)}" for v in votes]
+        return [f"appears with it in {int(v)} of its {len(near)} closest {self.unit}" for v in votes]
 
     def _state(self) -> State:
         return {"playlists": self._x}
