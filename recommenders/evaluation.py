@@ -377,30 +377,6 @@ def is_not_worse(new: Mapping[str, float], old: Mapping[str, float], tolerance: 
     return primary_score(new) >= primary_score(old) * (1.0 - tolerance)
 
 
-def fit_and_evaluate(
-    models: Mapping[str, Callable[[], CFRecommender]],
-    split: Split,
-    *,
-    log: Callable[[str], None] | None = None,
-    fitted: dict[str, CFRecommender] | None = None,
-) -> dict[str, dict[str, float]]:
-    """Fit each factory's model on the split and evaluate it; adds fit_seconds to each row.
-
-    Pass a dict as `fitted` to get the fitted models back (e.g. to evaluate them on another part or protocol).
-    """
-    rows: dict[str, dict[str, float]] = {}
-    for name, factory in models.items():
-        t0 = time.perf_counter()
-        model = split.fit(factory())
-        fit_s = time.perf_counter() - t0
-        if fitted is not None:
-            fitted[name] = model
-        rows[name] = {**evaluate_recommender(model, split), "fit_seconds": fit_s}
-        if log:
-            log(f"{name}: {format_row(rows[name])}")
-    return rows
-
-
 def paired_ratio(
     a: np.ndarray, b: np.ndarray, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float, float]:

@@ -19,6 +19,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+import numpy as np
+
 from recommenders.base import NotInModel, Recommendation, Recommender
 from recommenders.cf.itemknn import ItemKNN
 
@@ -151,7 +153,7 @@ class WithFallback(Recommender):
 
     # --- Recommender ------------------------------------------------------------------------------------------
     def __contains__(self, track_id: object) -> bool:
-        return isinstance(track_id, int) and track_id in self.known
+        return isinstance(track_id, int | np.integer) and int(track_id) in self.known
 
     def similar(self, track_id: int, k: int = 10, *, exclude: Collection[int] = ()) -> list[Recommendation]:
         if int(track_id) not in self.known:
