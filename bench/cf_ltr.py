@@ -4,7 +4,8 @@ Candidates: the top 100 of SKNN, RP3beta, item-kNN and EASE^R for a query; featu
 score relative to its best, log popularity, same artist as a seed, tag Jaccard with the seeds, number of seeds;
 ranker: sklearn HistGradientBoostingClassifier (hidden song or not). It learns from an *inner* split of the training
 playlists (3,000 playlists outside validation and test, last 20 % hidden, candidate models refitted without them),
-and is compared on the validation part with a paired bootstrap interval; test is not read.
+and is compared on the validation part with a paired bootstrap interval; test is not read. The same run also scores
+the plainer alternative, a fusion of SKNN and RP3beta (each list's scores divided by its best, summed).
 Usage: .venv/bin/python bench/cf_ltr.py --db sqlite:///var/murecom.db --protocol one-seed|multi-seed
 """
 
@@ -134,8 +135,25 @@ def main() -> None:
         def load(cls, path: Path) -> Learned:
             raise NotImplementedError
 
-    ours, theirs = {}, {}
+    class Fused(Learned):
+        name = "fused"
+
+        def _rank(self, key: tuple[int, ...]) -> list[Recommendation]:
+            total: Counter = Counter()
+            for m in models[:2]:  # SKNN and RP3beta
+                try:
+                    recs = m.similar(key[0], 200) if args.protocol == "one-seed" else m.similar_to_many(list(key), 200)
+                except NotInModel:
+                    continue
+                for r in recs:
+                    total[r.track_id] += r.score / recs[0].score
+            if not total:
+                raise NotInModel(key[0], self.name)
+            return [Recommendation(t, s, "fused") for t, s in total.most_common(N)]
+
+    ours, theirs, fused = {}, {}, {}
     a = evaluate_recommender(Learned(), split, per_case=ours)
+    f = evaluate_recommender(Fused(), split, per_case=fused)
     rows = {n: evaluate_recommender(m, split) for n, m in zip(PARTS, models, strict=True)}
     best = max(rows, key=lambda n: rows[n]["r_precision"] + rows[n]["ndcg@100"])
     evaluate_recommender(models[PARTS.index(best)], split, per_case=theirs)
@@ -143,9 +161,11 @@ def main() -> None:
         f"{args.protocol} validation: learned R-prec {a['r_precision']:.4f} NDCG@100 {a['ndcg@100']:.4f}; "
         f"{best} {rows[best]['r_precision']:.4f} / {rows[best]['ndcg@100']:.4f}"
     )
-    for metric in ("r_precision", "ndcg@100"):
-        r, lo, hi = paired_ratio(ours[metric], theirs[metric])
-        print(f"  {metric} learned / {best}: {r:.2f} [{lo:.2f}–{hi:.2f}]")
+    print(f"  fused SKNN + RP3beta R-prec {f['r_precision']:.4f} NDCG@100 {f['ndcg@100']:.4f}")
+    for label, per in (("learned", ours), ("fused", fused)):
+        for metric in ("r_precision", "ndcg@100"):
+            r, lo, hi = paired_ratio(per[metric], theirs[metric])
+            print(f"  {metric} {label} / {best}: {r:.2f} [{lo:.2f}–{hi:.2f}]")
 
 
 if __name__ == "__main__":

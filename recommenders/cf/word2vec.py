@@ -4,7 +4,7 @@ Two bugs of the reference implementation are guarded here:
 - its corpus was a one-shot iterator, so gensim's vocabulary pass consumed it and training saw zero sentences (the
   vectors stayed random). `fit_sequences` refuses one-shot iterators and checks that training saw every sentence;
 - it sorted results by artist; here results are ranked by cosine, best first.
-Hyperparameters come from the evaluation on held-out Yes.com playlists (bench/cf_tune_word2vec.py): skip-gram, a
+Hyperparameters come from held-out Yes.com playlists (bench/cf_tune.py; now read on validation only): skip-gram, a
 small window, many epochs and a *negative* `ns_exponent` (sampling rare songs more as negatives), as published work
 on word2vec for recommendation found for music. Fixed `seed` + `workers=1` is bit-for-bit reproducible (gensim's
 per-word init hash is replaced by a stable CRC, since Python's `hash` of str changes between processes).
