@@ -124,9 +124,11 @@ class Split:
 
 
 def _parts(eligible: Sequence[int], n_test: int, rng: np.random.Generator) -> dict[str, list[int]]:
-    """Test = the first `n_test` of a seeded permutation of the eligible rows, validation = the next `n_test`."""
+    """Test = the first `n_test` of a seeded permutation of the eligible rows, validation = the next `n_test`
+    (a small corpus is halved between them, so that both parts exist)."""
     perm = rng.permutation(np.asarray(eligible, dtype=np.int64)).tolist()
-    return {"test": sorted(perm[:n_test]), "validation": sorted(perm[n_test : 2 * n_test])}
+    n = min(n_test, len(perm) // 2)
+    return {"test": sorted(perm[:n]), "validation": sorted(perm[n : 2 * n])}
 
 
 def playlist_split(

@@ -174,3 +174,9 @@ def test_default_is_chosen_on_validation_never_test(split) -> None:
 def test_case_anchor() -> None:
     assert Case((1, 2, 3), (4,)).one_seed == 3
     assert Case((1, 2, 3), (4,), anchor=1).one_seed == 1
+
+
+def test_a_small_corpus_is_halved_between_test_and_validation(yes_corpus) -> None:
+    big = playlist_split(yes_corpus, n_test=100_000)
+    n_test, n_val = (len(big.parts[p]) for p in ("test", "validation"))
+    assert abs(n_test - n_val) <= 20 and n_test > 1000  # both parts exist, neither is starved

@@ -196,9 +196,13 @@ def train_and_publish(
     summary: dict[str, Any] = {"models": {}, "served": {}}
     reports: dict[str, PathReport] = {}
     winners = dict.fromkeys(SERVED, names[0])
-    if evaluate:
+    split = playlist_split(corpus, seed=seed, n_test=n_test) if evaluate else None
+    if split is not None and not all(split.parts.values()):
+        log.warning("too few playlists with 5+ songs to hold out validation and test: publishing unevaluated")
+        summary["unevaluated"] = "too few playlists with 5+ songs for a validation and a test part"
+        split = None
+    if split is not None:
         t0 = time.perf_counter()
-        split = playlist_split(corpus, seed=seed, n_test=n_test)
         seconds: dict[str, float] = {}
         fitted = fit_for_paths(split, [*names, "popularity"], list(SERVED.values()), seed, seconds=seconds)
         for artifact, protocol in SERVED.items():
