@@ -11,6 +11,7 @@ from recommenders.cf.registry import (
     CF_ARTIFACT,
     SERVED,
     SESSION_ARTIFACT,
+    live_served,
     load_served,
     make_model,
     served_figure,
@@ -75,3 +76,12 @@ def test_load_served_answers_every_corpus_track(published, yes_corpus, tmp_path)
         assert len(served.similar(track, 5)) == 5
     with pytest.raises(NotInModel):
         served.similar(10**9)
+
+
+def test_live_served_follows_the_session_artifact(published, yes_corpus) -> None:
+    store, summary = published
+    live = live_served(store, yes_corpus, SESSION_ARTIFACT)
+    model = live.get()
+    assert model is not None and live.version == summary["served"][SESSION_ARTIFACT]["version"]
+    seeds = [int(t) for t in sorted(yes_corpus.track_artists())[:3]]
+    assert len(model.similar_to_many(seeds, 10)) == 10
