@@ -3,7 +3,8 @@
 Part 1, real Yes.com: each model fitted on the corpus, 1000 seeds drawn by popularity (as real queries are).
 Part 2, synthetic power-law corpus (default 500k playlists × 1M tracks): ALS item factors, exact cosine top-10
 (one matrix-vector product) vs the usearch index, with the ANN's recall@10 against exact and its build time.
-Baseline measured in the same run: exact search (and the popularity model in part 1).
+Baseline measured in the same run: exact search (and the popularity model in part 1); `load_served` (model plus
+fallback chain, what a publish costs the bot) against loading the bare model.
 Usage: .venv/bin/python bench/cf_latency.py --yes-db sqlite:///var/murecom.db [--playlists 500000 --tracks 1000000]
 """
 
@@ -43,7 +44,7 @@ def real(db: str, n: int) -> None:
     playlists = [list(p) for p in Corpus(make_engine(db)).playlists()]
     factories = {"popularity": PopularityRecommender, **model_factories()}
     pop = PopularityRecommender().fit_sequences(playlists)
-    weights = np.asarray(pop._counts, dtype=np.float64)
+    weights = np.asarray(pop.counts, dtype=np.float64)
     seeds = np.random.default_rng(0).choice(pop.item_ids, size=n, p=weights / weights.sum())
     print(f"\nYes.com ({len(playlists)} playlists), similar(k=10) over {n} popularity-drawn seeds")
     print(f"{'model':>12s} {'p50 ms':>8s} {'p99 ms':>8s}  {'x popularity p50':>16s}")
@@ -55,6 +56,42 @@ def real(db: str, n: int) -> None:
         p50, p99 = percentiles(times)
         base = base or p50
         print(f"{name:>12s} {p50:8.3f} {p99:8.3f}  {p50 / base:16.1f}  ({len(known)} seeds known)")
+
+
+def served(db: str, repeats: int = 5) -> None:
+    """What publishing costs the bot: `load_served` (model + fallback chain) vs loading the bare model."""
+    import tempfile
+
+    from data.corpus import Corpus
+    from data.db import make_engine
+    from recommenders.artifacts import ArtifactStore
+    from recommenders.cf.registry import CF_ARTIFACT, load_recommender, load_served, make_model
+
+    corpus = Corpus(make_engine(db))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ArtifactStore(Path(tmp))
+        model = make_model("sknn", protocol="one-seed").fit(corpus)
+        with store.staging(CF_ARTIFACT) as staged:
+            model.save(staged)
+            store.publish(CF_ARTIFACT, staged, {"model": "sknn"})
+        path = store.path(CF_ARTIFACT)
+        assert path is not None
+        bare, chain = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            load_recommender(path)
+            bare.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            wrapped = load_served(store, corpus, CF_ARTIFACT)
+            chain.append(time.perf_counter() - t0)
+        assert wrapped is not None
+        tracks = sorted(corpus.track_artists())
+        seeds = np.random.default_rng(2).choice(tracks, size=500)
+        t_bare = time_calls(lambda s: model.similar(s, 10) if s in model else None, seeds)
+        t_chain = time_calls(lambda s: wrapped.similar(s, 10), seeds)
+    b, c = float(np.median(bare)), float(np.median(chain))
+    print(f"\nload (median of {repeats}): bare sknn {b:.2f}s, load_served (with fallback chain) {c:.2f}s, x{c / b:.1f}")
+    print(f"similar p50: bare {percentiles(t_bare)[0]:.3f} ms, served {percentiles(t_chain)[0]:.3f} ms")
 
 
 def synthetic(playlists: int, tracks: int, n: int, factors: int) -> None:
@@ -100,6 +137,7 @@ def main() -> None:
     ap.add_argument("--factors", type=int, default=64)
     args = ap.parse_args()
     if args.yes_db:
+        served(args.yes_db)
         real(args.yes_db, args.queries)
     if args.playlists:
         synthetic(args.playlists, args.tracks, args.queries, args.factors)

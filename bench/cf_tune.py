@@ -1,8 +1,10 @@
-"""Hyperparameter search by the held-out evaluation (the settings in recommenders.cf.registry come from here).
+"""Hyper-parameter search on the *validation* playlists only (the class defaults come from here).
 
-One seeded Yes.com split (1000 playlists, last 20% hidden); each grid point is fitted on the training part and
-scored with R-precision and NDCG@100; the popularity baseline is in the same table.
-Usage: .venv/bin/python bench/cf_tune.py --db sqlite:///var/murecom.db [--model word2vec|als|knnbaseline|itemknn|blend]
+The split is `recommenders.evaluation.playlist_split(seed=42)`: its validation part (998 Yes.com playlists, disjoint
+from the 999 test playlists, whose hidden songs are also kept out of training) is the only one read here. Each grid
+point is fitted once and scored on both user paths (one-seed = /similar, multi-seed = /session) by R-precision and
+NDCG@100; the best point per model and path is marked. The test part is read only by `murecom eval` / `train`.
+Usage: .venv/bin/python bench/cf_tune.py --db sqlite:///var/murecom.db [--model sknn --model ease ...]
 """
 
 from __future__ import annotations
@@ -14,45 +16,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 GRIDS: dict[str, list[dict]] = {
-    "word2vec": [
-        {"vector_size": 64, "epochs": 30},
-        {"vector_size": 64, "epochs": 30, "ns_exponent": 0.75},
-        {"vector_size": 64, "epochs": 10},
-        {"vector_size": 64, "epochs": 5},
-        {"vector_size": 64, "epochs": 10, "sample": 0.0},
-        {"vector_size": 64, "epochs": 10, "sg": 0},
-        {"vector_size": 128, "epochs": 10},
-        {"vector_size": 128, "epochs": 10, "window": 10},
-        {"vector_size": 128, "epochs": 10, "negative": 20},
-        {"vector_size": 128, "epochs": 10, "ns_exponent": 0.0},
-        {"vector_size": 128, "epochs": 10, "ns_exponent": -1.0},
-    ],
+    "sknn": [{"neighbours": n} for n in (50, 100, 200, 500, 1000, 3000)],
+    "ease": [{"l2": v} for v in (25.0, 50.0, 100.0, 200.0, 500.0, 1000.0)] + [{"max_items": 3000}],
+    "rp3beta": [{"alpha": a, "beta": b} for a in (0.5, 1.0) for b in (0.0, 0.2, 0.4, 0.6)],
+    "itemknn": [{}, {"weighting": "bm25"}, {"length_norm": 0.0}, {"alpha": 0.7}, {"shrink": 10.0}],
     "als": [
-        {"bm25": True, "alpha": 2.0, "factors": 64},
-        {"bm25": False, "alpha": 5.0, "factors": 64, "regularization": 0.5},
-        {"bm25": False, "alpha": 10.0, "factors": 64},
-        {"bm25": False, "alpha": 20.0, "factors": 64},
-        {"bm25": False, "alpha": 10.0, "factors": 128},
+        {"factors": 64, "alpha": 10.0},
+        {"factors": 128, "alpha": 10.0},
+        {"factors": 128, "alpha": 20.0},
+        {"factors": 128, "alpha": 10.0, "regularization": 0.5},
     ],
-    "knnbaseline": [
-        {"graded": False, "similarity": "msd"},
-        {"negatives": 0.0},
-        {"shrinkage": 10},
-        {"shrinkage": 100},
-        {"shrinkage": 10, "negatives": 2.0},
-        {"shrinkage": 10, "max_items": 5000},
-    ],
-    "itemknn": [
-        {},
-        {"weighting": "bm25"},
-        {"length_norm": 0.0},
-        {"alpha": 0.7},
-        {"shrink": 10.0},
-    ],
-    "blend": [
-        {"fusion": "rrf"},
-        {"fusion": "score"},
-    ],
+    "word2vec": [{"vector_size": 64, "epochs": 10}, {"vector_size": 128, "epochs": 10}],
+    "knnbaseline": [{"shrinkage": 10}, {"shrinkage": 100}],
 }
 
 
@@ -61,21 +36,31 @@ def main() -> None:
     ap.add_argument("--db", required=True)
     ap.add_argument("--model", choices=sorted(GRIDS), action="append")
     ap.add_argument("--n-test", type=int, default=1000)
+    ap.add_argument("--source", default=None)
     args = ap.parse_args()
     from data.corpus import Corpus
     from data.db import make_engine
-    from recommenders.cf.baselines import PopularityRecommender
-    from recommenders.cf.registry import model_classes
-    from recommenders.evaluation import fit_and_evaluate, format_table, playlist_split
+    from recommenders.cf.registry import make_model
+    from recommenders.evaluation import evaluate_recommender, playlist_split, primary_score
 
-    split = playlist_split(Corpus(make_engine(args.db)), n_test=args.n_test)
-    classes = model_classes()
+    split = playlist_split(Corpus(make_engine(args.db)), source=args.source, n_test=args.n_test, part="validation")
+    print(f"validation: {len(split.cases)} playlists (seed {split.seed}); the test part is not read\n")
     for model in args.model or sorted(GRIDS):
-        factories = {"popularity": PopularityRecommender}
+        rows = {}
         for params in GRIDS[model]:
-            label = f"{model} " + " ".join(f"{k}={v}" for k, v in params.items())
-            factories[label] = lambda p=params, c=classes[model]: c(**p)
-        print(format_table(fit_and_evaluate(factories, split), f"{model}: {len(split.cases)} held-out playlists"))
+            fitted = split.fit(make_model(model, **params))
+            label = " ".join(f"{k}={v}" for k, v in params.items()) or "defaults"
+            rows[label] = {p: evaluate_recommender(fitted, split.view(protocol=p)) for p in ("one-seed", "multi-seed")}
+        best = {p: max(rows, key=lambda r, p=p: primary_score(rows[r][p])) for p in ("one-seed", "multi-seed")}
+        print(f"### {model}\n\n| params | one-seed R-prec | NDCG@100 | multi-seed R-prec | NDCG@100 |")
+        print("|---|---:|---:|---:|---:|")
+        for label, by in rows.items():
+            cells = []
+            for p in ("one-seed", "multi-seed"):
+                mark = "**" if best[p] == label else ""
+                cells += [f"{mark}{by[p]['r_precision']:.4f}{mark}", f"{mark}{by[p]['ndcg@100']:.4f}{mark}"]
+            print(f"| {label} | " + " | ".join(cells) + " |")
+        print()
         sys.stdout.flush()
 
 

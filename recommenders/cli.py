@@ -11,6 +11,7 @@ import importlib.util
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,21 @@ def _train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}")
         return 2
-    for name, info in summary["models"].items():
-        m = info.get("metrics", {})
-        extra = f" R-prec {m['r_precision']:.4f} NDCG@100 {m['ndcg@100']:.4f}" if m else ""
-        print(f"{name:14s} version {info['version']} fit {info['fit_seconds']:.1f}s{extra}")
-    print(f"published {summary['winner']} as the default /similar model (version {summary['version']})")
+    print_summary(summary)
     return 0
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """What `train` chose: each model's validation scores, and each served artifact with its test figure."""
+    from recommenders.cf.registry import served_figure
+
+    for name, info in summary["models"].items():
+        val = " ".join(
+            f"{p} R-prec {m['r_precision']:.4f} NDCG@100 {m['ndcg@100']:.4f};" for p, m in info["validation"].items()
+        )
+        print(f"{name:12s} fit {info['fit_seconds']:.1f}s  validation: {val}")
+    for artifact, info in summary["served"].items():
+        print(f"published {info['model']} as {artifact} (version {info['version']}): {served_figure(info)}")
 
 
 def resolve_track(corpus, query: str) -> tuple[int | None, str]:
@@ -89,25 +99,26 @@ def _similar(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
     from data.db import get_engine
     from recommenders.base import NotInModel
-    from recommenders.cf.registry import CF_ARTIFACT, load_recommender
+    from recommenders.cf.registry import CF_ARTIFACT, load_served, served_figure
     from recommenders.cf.rerank import rerank
 
     store = _store()
-    path = store.path(args.model or CF_ARTIFACT)
-    if path is None:
-        print(f"no {args.model or CF_ARTIFACT} model is published: run `murecom train` first")
+    name = args.model or CF_ARTIFACT
+    if store.path(name) is None:
+        print(f"no {name} model is published: run `murecom train` first")
         return 2
     corpus = Corpus(get_engine())
     track_id, label = resolve_track(corpus, args.song)
     if track_id is None:
         print(label)
         return 1
-    model = load_recommender(path)
-    print(f"seed: {label} (id {track_id}); model {store.meta(args.model or CF_ARTIFACT).get('model', model.name)}")
+    model = load_served(store, corpus, name)
+    assert model is not None
+    print(f"seed: {label} (id {track_id}); model {served_figure(store.meta(name))}")
     try:
         recs = model.similar(track_id, max(args.k * 5, 50))
     except NotInModel:
-        print(f"this track is not in the {model.name} model (too rare in its training playlists): try --model itemknn")
+        print(f"track {track_id} is not in the corpus")
         return 1
     artists = corpus.track_artists()
     recs = rerank(
@@ -134,9 +145,8 @@ def _eval(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
     from data.db import get_engine
     from data.settings import get_settings
-    from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
     from recommenders.cf.registry import model_factories
-    from recommenders.evaluation import fit_and_evaluate, format_table, listener_split, playlist_split, write_table
+    from recommenders.evaluation import write_table
 
     corpus = Corpus(get_engine())
     factories = model_factories(args.seed)
@@ -145,61 +155,128 @@ def _eval(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown model(s) {unknown}; choose from {sorted(factories)}")
         return 2
-    chosen = {
-        "popularity": PopularityRecommender,
-        "random": lambda: RandomRecommender(args.seed),
-        **{n: factories[n] for n in names},
-    }
+    if not corpus.stats()["playlists"] and args.dataset != "lastfm":
+        print("no held-out playlists: import playlists first (`murecom import default`)")
+        return 2
+    results: dict[str, Any] = {}
     text = ""
-    results = {}
     if args.dataset in ("yes", "both"):
-        split = playlist_split(corpus, source=args.source, n_test=args.n_test, seed=args.seed)
-        if not split.cases:
-            print("no held-out playlists: import playlists first (`murecom import default`)")
-            return 2
-        fitted: dict = {}
-        rows = fit_and_evaluate(chosen, split, log=log.info, fitted=fitted)
-        rows.update(_reranked_rows(fitted, split))
-        results[split.name] = rows
-        text += format_table(rows, f"{split.name}: {len(split.cases)} held-out playlists, seed {args.seed}") + "\n"
+        text += _eval_playlists(corpus, names, args, results)
     if args.dataset in ("lastfm", "both"):
-        try:
-            lsplit = listener_split(corpus, n_test=args.n_test, seed=args.seed)
-        except ValueError as exc:
-            print(f"skipping Last.fm: {exc}")
-        else:
-            rows = fit_and_evaluate(chosen, lsplit, log=log.info)
-            results[lsplit.name] = rows
-            text += format_table(rows, f"{lsplit.name}: {len(lsplit.cases)} held-out listeners, seed {args.seed}")
-    text += "\nHigher is better except clicks (pages of 10 before the first hit; 11 = no hit in 100).\n"
+        text += _eval_listeners(corpus, names, args, results)
+    text += (
+        "\nHigher is better. Ratios are model / default on the test part, with paired bootstrap 95% intervals;"
+        " the default of each path is the best on the validation part (disjoint playlists, same seed).\n"
+    )
     print(text)
     path = write_table(text, get_settings().home / "eval", Path(args.out) if args.out else None)
-    (path.with_suffix(".json")).write_text(json.dumps(results, indent=2))
+    path.with_suffix(".json").write_text(json.dumps(results, indent=2, default=float))
     print(f"written to {path}" + (f" and {args.out}" if args.out else ""))
     return 0
 
 
-def _reranked_rows(fitted: dict, split) -> dict[str, dict[str, float]]:
-    """The variety options on the best-known blend (or item-kNN): what they cost in accuracy, gain in diversity."""
-    from recommenders.cf.blend import Reranked
-    from recommenders.evaluation import evaluate_recommender
+BASELINES = ("popularity", "random")
 
-    base = next((n for n in ("blend", "itemknn", "als") if n in fitted), None)
-    if base is None:
-        return {}
-    options = {
-        "artist cap 1": {"max_per_artist": 1},
-        "MMR λ=0.7": {"mmr_lambda": 0.7},
-        "no seed artist": {"exclude_seed_artist": True},
+
+def _eval_playlists(corpus: Any, names: list[str], args: argparse.Namespace, results: dict[str, Any]) -> str:
+    """Both served paths on one split, next-track on its own split, cold start, and the variety options."""
+    from dataclasses import asdict
+
+    from recommenders.cf.registry import fit_for_paths
+    from recommenders.evaluation import cold_start_split, format_path_table, playlist_split, report_path
+
+    text = ""
+    split = playlist_split(corpus, source=args.source, n_test=args.n_test, seed=args.seed)
+    fitted = fit_for_paths(split, [*names, *BASELINES], ["one-seed", "multi-seed"], args.seed)
+    defaults = {}
+    for protocol in ("one-seed", "multi-seed"):
+        report = report_path(fitted[protocol], split, protocol, candidates=names, log=log.info)
+        defaults[protocol] = report.default
+        results[f"{split.name}/{protocol}"] = asdict(report)
+        title = f"{split.name}, {protocol} ({report.split['cases']} test playlists, seed {args.seed})"
+        text += format_path_table(report, title) + "\n"
+    nt = playlist_split(corpus, source=args.source, n_test=args.n_test, seed=args.seed, protocol="next-track")
+    nt_fitted = fit_for_paths(nt, [*names, *BASELINES], ["next-track"], args.seed)["next-track"]
+    report = report_path(nt_fitted, nt, "next-track", candidates=names, log=log.info)
+    results[f"{nt.name}/next-track"] = asdict(report)
+    text += format_path_table(report, f"{nt.name}, next-track ({report.split['cases']} test playlists)") + "\n"
+    text += _eval_cold_start(corpus, cold_start_split(corpus, source=args.source, seed=args.seed), args, results)
+    text += _variety(fitted["one-seed"][defaults["one-seed"]], split.view("test", "one-seed"), defaults["one-seed"])
+    return text
+
+
+def _eval_cold_start(corpus: Any, cold: Any, args: argparse.Namespace, results: dict[str, Any]) -> str:
+    """The fallback chain on songs removed from training, against popular tracks, one-seed."""
+    from recommenders.cf.fallback import WithFallback
+    from recommenders.cf.registry import make_model
+    from recommenders.evaluation import evaluate_recommender, paired_ratio
+
+    inner = cold.fit(make_model("itemknn", args.seed, "one-seed"))
+    chains = {
+        "fallback chain": WithFallback.from_corpus(inner, corpus, cold.train),
+        "artists only": WithFallback.from_corpus(inner, corpus, cold.train, steps=("artists", "popular")),
+        "tags only": WithFallback.from_corpus(inner, corpus, cold.train, steps=("tags", "popular")),
+        "popular tracks": WithFallback.from_corpus(inner, corpus, cold.train, steps=("popular",)),
     }
-    return {
-        f"{base} + {label}": evaluate_recommender(Reranked(fitted[base], split.item_artists, **kw), split)
+    per: dict[str, dict[str, Any]] = {n: {} for n in chains}
+    rows = {n: evaluate_recommender(m, cold, per_case=per[n]) for n, m in chains.items()}
+    results[cold.name] = rows
+    lines = [
+        f"### {cold.name}: {len(cold.cases)} songs removed from training, one-seed",
+        "",
+        "| fallback | R-prec | NDCG@100 | recall@100 | answered | NDCG@100 ratio to popular [95% CI] |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for n, r in rows.items():
+        ratio, lo, hi = paired_ratio(per[n]["ndcg@100"], per["popular tracks"]["ndcg@100"])
+        lines.append(
+            f"| {n} | {r['r_precision']:.4f} | {r['ndcg@100']:.4f} | {r['recall@100']:.4f} | {r['answered']:.2f} "
+            f"| {ratio:.2f} [{lo:.2f}–{hi:.2f}] |"
+        )
+    return "\n".join(lines) + "\n\n"
+
+
+def _eval_listeners(corpus: Any, names: list[str], args: argparse.Namespace, results: dict[str, Any]) -> str:
+    from dataclasses import asdict
+
+    from recommenders.cf.registry import fit_for_paths
+    from recommenders.evaluation import format_path_table, listener_split, report_path
+
+    try:
+        split = listener_split(corpus, n_test=min(args.n_test, 500), seed=args.seed)
+    except ValueError as exc:
+        print(f"skipping Last.fm: {exc}")
+        return ""
+    text = ""
+    fitted = fit_for_paths(split, [*names, *BASELINES], ["one-seed", "multi-seed"], args.seed)
+    for protocol in ("one-seed", "multi-seed"):
+        report = report_path(fitted[protocol], split, protocol, candidates=names, log=log.info)
+        results[f"{split.name}/{protocol}"] = asdict(report)
+        text += format_path_table(report, f"{split.name}, {protocol} ({report.split['cases']} test listeners)")
+        text += "\n"
+    return text
+
+
+def _variety(model: Any, split: Any, name: str) -> str:
+    """The variety options on the one-seed default: what they cost in accuracy, gain in diversity."""
+    from recommenders.cf.rerank import Reranked
+    from recommenders.evaluation import evaluate_recommender, format_table
+
+    options: dict[str, dict[str, Any]] = {
+        "": {},
+        " + artist cap 1": {"max_per_artist": 1},
+        " + MMR λ=0.7": {"mmr_lambda": 0.7},
+        " + no seed artist": {"exclude_seed_artist": True},
+    }
+    rows = {
+        f"{name}{label}": evaluate_recommender(Reranked(model, split.item_artists, **kw), split)
         for label, kw in options.items()
     }
+    return format_table(rows, f"variety options on the one-seed default ({name}), test part") + "\n"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    t = sub.add_parser("train", help="train, evaluate and publish the CF models (the winner serves /similar)")
+    t = sub.add_parser("train", help="train, evaluate and publish the CF defaults of /similar and /session")
     t.add_argument("--models", help="comma-separated subset of the models (default: all)")
     t.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation (first model wins)")
     t.add_argument("--seed", type=int, default=42)
@@ -208,7 +285,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("similar", help='songs similar to one: murecom similar "title - artist" (or a track id)')
     s.add_argument("song", nargs="?", help="a title, 'title - artist', a Spotify link, or a numeric track id")
     s.add_argument("-k", type=int, default=10, help="how many picks")
-    s.add_argument("--model", help="artifact name (default: the published winner, 'cf')")
+    s.add_argument("--model", help="artifact name (default 'cf', the /similar default; 'cf-session' for sessions)")
     s.add_argument("--exclude-artist", action="store_true", help="leave out the seed's own artist")
     s.add_argument("--max-per-artist", type=int, default=2, help="artist cap in the list (0 = no cap)")
     s.add_argument("--audio", metavar="PATH", help="an audio file: content-based similarity (audio models)")
@@ -218,7 +295,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--dataset", choices=["yes", "lastfm", "both"], default="both")
     e.add_argument("--models", help="comma-separated subset of the models (default: all)")
     e.add_argument("--source", default=None, help="playlist source to evaluate on (default: all playlists)")
-    e.add_argument("--n-test", type=int, default=1000, help="held-out playlists / listeners")
+    e.add_argument("--n-test", type=int, default=1000, help="held-out playlists (listeners: at most 500) per part")
     e.add_argument("--seed", type=int, default=42)
     e.add_argument("--out", help="also write the table to this file")
     e.add_argument("--audio", action="store_true", help="evaluate the audio models instead (genre agreement)")

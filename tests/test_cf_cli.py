@@ -38,9 +38,12 @@ def test_similar_before_training_says_so(home) -> None:
 
 
 def test_train_similar_eval(home, tmp_path) -> None:
-    res = run_cli("train", "--models", "itemknn", home=home)
+    res = run_cli("train", "--models", "itemknn,sknn", home=home)
     assert res.returncode == 0, res.stderr
-    assert "published itemknn as the default /similar model" in res.stdout
+    lines = res.stdout.splitlines()
+    for artifact, protocol in (("cf", "one-seed"), ("cf-session", "multi-seed")):
+        line = next(x for x in lines if x.startswith("published ") and f" as {artifact} (" in x)
+        assert f", {protocol} R-prec " in line and "held-out playlists (test split)" in line
 
     by_name = run_cli("similar", "Hey Soul Sister - Train", "-k", "5", home=home)
     assert by_name.returncode == 0, by_name.stderr
@@ -57,10 +60,15 @@ def test_train_similar_eval(home, tmp_path) -> None:
     assert unknown.returncode == 1 and "no track with id 999999" in unknown.stdout
 
     out = tmp_path / "table.md"
-    ev = run_cli("eval", "--dataset", "yes", "--models", "itemknn", "--n-test", "150", "--out", str(out), home=home)
+    ev = run_cli(
+        "eval", "--dataset", "yes", "--models", "itemknn,sknn", "--n-test", "150", "--out", str(out), home=home
+    )
     assert ev.returncode == 0, ev.stderr
     table = out.read_text()
-    assert "| popularity |" in table and "| random |" in table and "| itemknn |" in table
+    for protocol in ("one-seed", "multi-seed", "next-track"):
+        assert f"playlists, {protocol} (" in table
+    assert "| popularity |" in table and "| random |" in table and "(default) |" in table
+    assert "| fallback chain |" in table and "| popular tracks |" in table
     assert list((home / "eval").glob("eval-*.md"))
 
     bad = run_cli("eval", "--models", "nope", home=home)

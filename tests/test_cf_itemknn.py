@@ -7,12 +7,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from recommenders.artifacts import ArtifactStore
-from recommenders.base import NotInModel
 from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
 from recommenders.cf.itemknn import ItemKNN
-from recommenders.cf.registry import CF_ARTIFACT, live_cf, load_recommender, train_and_publish
-from recommenders.evaluation import evaluate_recommender, playlist_split, primary_score
+from recommenders.evaluation import evaluate_recommender, playlist_split
 
 
 @pytest.fixture(scope="module")
@@ -49,29 +46,6 @@ def test_results_sorted_by_score_and_reasons_quote_true_counts(knn, playlists) -
         )
 
 
-def test_exclude_and_unknown_seed(knn, playlists) -> None:
-    seed = _most_common_track(playlists)
-    first = knn.similar(seed, 5)
-    again = knn.similar(seed, 5, exclude={first[0].track_id})
-    assert first[0].track_id not in {r.track_id for r in again}
-    assert again[0] == first[1]
-    with pytest.raises(NotInModel, match="not in the itemknn model"):
-        knn.similar(10**9)
-    assert 10**9 not in knn
-    with pytest.raises(NotInModel):
-        knn.similar_to_many([10**9, 10**9 + 1])
-
-
-def test_save_load_round_trip(knn, playlists, tmp_path) -> None:
-    knn.save(tmp_path)
-    loaded = load_recommender(tmp_path)
-    assert isinstance(loaded, ItemKNN) and loaded.params() == knn.params()
-    seeds = [p[0] for p in playlists[:30]]
-    for s in seeds:
-        assert loaded.similar(s, 10) == knn.similar(s, 10)
-    assert loaded.similar_to_many(seeds[:4], 10) == knn.similar_to_many(seeds[:4], 10)
-
-
 def test_block_size_does_not_change_the_table(split) -> None:
     a = split.fit(ItemKNN(block=10_000))
     b = split.fit(ItemKNN(block=97))
@@ -89,22 +63,3 @@ def test_beats_popularity_and_random(split) -> None:
         assert knn[metric] > 2 * pop[metric] > rnd[metric], metric
     assert knn["clicks"] < pop["clicks"]
     assert knn["coverage@10"] > 20 * pop["coverage@10"]
-
-
-@pytest.mark.heavy
-def test_train_and_publish_then_live_handle(yes_corpus, tmp_path) -> None:
-    store = ArtifactStore(tmp_path)
-    summary = train_and_publish(yes_corpus, store, ["itemknn", "als"])
-    scores = {n: primary_score(summary["models"][n]["metrics"]) for n in ("itemknn", "als")}
-    assert summary["winner"] == max(scores, key=scores.get)
-    assert store.current_version("itemknn") and store.current_version("als")
-    meta = store.meta(CF_ARTIFACT)
-    assert meta["model"] == summary["winner"]
-    for m in ("r_precision", "ndcg@100"):
-        assert meta["metrics"][m] > 2 * meta["baseline_popularity"][m]
-    live = live_cf(store)
-    model = live.get()
-    assert model is not None and live.version == summary["version"]
-    assert len(model.similar(int(model.item_ids[0]), 5)) == 5
-    with pytest.raises(ValueError, match="unknown model"):
-        train_and_publish(yes_corpus, store, ["nope"])

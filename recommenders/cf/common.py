@@ -1,36 +1,88 @@
-"""Shared pieces of the CF models: fitting from sequences, the sparse neighbour table, the saved-model marker.
+"""The one way to write a CF model: `CFRecommender` owns everything but the scoring.
 
 Models learn from *sequences*: playlists in play order (or a listener's artists, most played first) with optional
 graded weights (Last.fm play counts). `fit(corpus)` streams `Corpus.playlists()`; the evaluation fits the same
 models on a held-out split through `fit_sequences`, so both paths run the same code.
+
+What a subclass writes: `fit_sequences` (ending with `_set_items`), `scores(rows, weights)` (a dense or 1 × n sparse
+score vector over its items for the seeds' rows), optionally `reasons`, and `_state` / `_restore` (the arrays that
+are the fitted model). The base owns the id map, the `NotInModel` check, seed exclusion, top-k, `params()` (read
+from the constructor signature: every argument is kept as an attribute of the same name), `save`, and the one
+generic `load` (the saved marker names the class).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
-from recommenders.base import Recommender
+from recommenders.base import NotInModel, Recommendation, Recommender
 
 if TYPE_CHECKING:
     from data.corpus import Corpus
 
 MARKER = "model.json"
+ITEMS = "items"
+
+#: A fitted model's arrays by name (saved as `<name>.npy` or, sparse, `<name>.npz`).
+State = dict[str, np.ndarray | sp.csr_matrix]
 
 
 class CFRecommender(Recommender):
-    """A recommender fitted on sequences of item ids; `params()` lets callers re-create it untrained."""
+    """A recommender fitted on sequences of item ids, scoring its items for a set of seed rows."""
 
     name: ClassVar[str] = "cf"
+    #: Whether a zero (or negative) score means "no evidence" and is never recommended (co-occurrence models).
+    positive_only: ClassVar[bool] = False
     #: What a row of the training data is, for reasons ("playlists" or "listeners").
     unit: str = "playlists"
 
+    def __init__(self) -> None:
+        self._set_items(np.zeros(0, dtype=np.int64))
+
+    # --- parameters -------------------------------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments; `type(self)(**self.params())` is the same model, untrained."""
+        sig = inspect.signature(type(self).__init__)
+        return {
+            n: getattr(self, n) for n, p in sig.parameters.items() if n != "self" and p.kind is p.POSITIONAL_OR_KEYWORD
+        }
+
+    def clone(self) -> Self:
+        return type(self)(**self.params())
+
+    # --- the id map -------------------------------------------------------------------------------------------
+    def _set_items(self, item_ids: np.ndarray) -> None:
+        self._items = np.asarray(item_ids, dtype=np.int64)
+        self._index = {int(t): i for i, t in enumerate(self._items)}
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """Ids of the items the model knows (possible seeds and answers), in score-vector order."""
+        return self._items
+
+    def __contains__(self, track_id: object) -> bool:
+        return isinstance(track_id, int | np.integer) and int(track_id) in self._index
+
+    def _seed_rows(self, seeds: Sequence[int], weights: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and weights of the known seeds; NotInModel when none is known. Play counts enter as log1p."""
+        weights = list(weights) if weights is not None else [1.0] * len(seeds)
+        known = [(self._index[int(s)], w) for s, w in zip(seeds, weights, strict=True) if int(s) in self._index]
+        if not known:
+            raise NotInModel(int(seeds[0]) if len(seeds) else -1, self.name)
+        w = np.asarray([w for _, w in known], dtype=np.float32)
+        if self.unit == "listeners":  # play counts span 1..100k: a log keeps one obsession from drowning the rest
+            w = np.log1p(np.maximum(w, 0.0))
+        return np.asarray([i for i, _ in known], dtype=np.int64), w
+
+    # --- training ---------------------------------------------------------------------------------------------
     def fit(self, corpus: Corpus) -> Self:
         return self.fit_sequences(corpus.playlists())
 
@@ -40,22 +92,99 @@ class CFRecommender(Recommender):
     ) -> Self:
         """Learn from re-iterable `sequences` of item ids (with optional per-entry graded `weights`)."""
 
+    def _interactions(
+        self, sequences: Iterable[Sequence[int]], weights: Iterable[Sequence[float]] | None
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+        """(binary, values, item ids): values are the binary matrix, or with graded weights (listeners' play
+        counts) their log1p — and then the model's unit becomes "listeners" (for its reasons)."""
+        binary, graded, item_ids = interaction_matrix(sequences, weights)
+        if weights is None:
+            return binary, binary, item_ids
+        self.unit = "listeners"
+        graded.data = np.log1p(graded.data)
+        return binary, graded, item_ids
+
+    # --- scoring (the subclass's job) -------------------------------------------------------------------------
     @abstractmethod
-    def params(self) -> dict[str, Any]:
-        """Constructor arguments; `type(self)(**self.params())` is the same model, untrained."""
+    def scores(self, rows: np.ndarray, weights: np.ndarray) -> np.ndarray | sp.csr_matrix:
+        """Scores of every item (dense, or a 1 × n sparse row) for the seeds at `rows` with `weights`."""
 
-    def clone(self) -> Self:
-        return type(self)(**self.params())
+    def reasons(self, rows: np.ndarray, weights: np.ndarray, picks: np.ndarray, scores: np.ndarray) -> list[str]:
+        """A readable reason per picked row (`scores` are the picks' scores)."""
+        return [f"liked by the same {self.unit}"] * len(picks)
 
-    @property
+    # --- queries (shared) -------------------------------------------------------------------------------------
+    def similar(self, track_id: int, k: int = 10, *, exclude: Collection[int] = ()) -> list[Recommendation]:
+        i = self._index.get(int(track_id))
+        if i is None:
+            raise NotInModel(int(track_id), self.name)
+        rows, w = np.asarray([i], dtype=np.int64), np.ones(1, dtype=np.float32)
+        return self._top(rows, w, self.scores(rows, w), k, {*exclude, int(track_id)})
+
+    def similar_to_many(
+        self,
+        seeds: Sequence[int],
+        k: int = 10,
+        *,
+        weights: Sequence[float] | None = None,
+        exclude: Collection[int] = (),
+    ) -> list[Recommendation]:
+        rows, w = self._seed_rows(seeds, weights)
+        return self._top(rows, w, self.scores(rows, w), k, {*exclude, *(int(s) for s in seeds)})
+
+    def _top(
+        self,
+        rows: np.ndarray,
+        weights: np.ndarray,
+        scores: np.ndarray | sp.csr_matrix,
+        k: int,
+        banned: Collection[int],
+    ) -> list[Recommendation]:
+        """The k best-scored items, seeds and `banned` left out, ties broken by row (deterministic)."""
+        if sp.issparse(scores):
+            row = sp.csr_matrix(scores)
+            cand, vals = row.indices.astype(np.int64), row.data.astype(np.float64)
+        else:
+            cand, vals = np.arange(len(scores), dtype=np.int64), np.asarray(scores, dtype=np.float64)
+        drop = [self._index[t] for t in banned if t in self._index]
+        keep = np.isfinite(vals) & ~np.isin(cand, drop)
+        if self.positive_only:
+            keep &= vals > 0
+        cand, vals = cand[keep], vals[keep]
+        order = top_k_dense(vals, k)
+        cand, vals = cand[order], vals[order]
+        order = np.lexsort((cand, -vals))  # equal scores: lower row first, whatever the input order
+        cand, vals = cand[order], vals[order]
+        texts = self.reasons(rows, weights, cand, vals)
+        return [Recommendation(int(self._items[j]), float(s), r) for j, s, r in zip(cand, vals, texts, strict=True)]
+
+    # --- persistence ------------------------------------------------------------------------------------------
     @abstractmethod
-    def item_ids(self) -> np.ndarray:
-        """Ids of the items the model knows (possible seeds and answers)."""
+    def _state(self) -> State:
+        """The arrays that are the fitted model (the item ids are saved by the base)."""
 
-    def _write_marker(self, path: Path, extra: dict[str, Any] | None = None) -> None:
-        (Path(path) / MARKER).write_text(
-            json.dumps({"class": self.name, "params": self.params(), "unit": self.unit, **(extra or {})}, indent=2)
-        )
+    @abstractmethod
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        """Take back what `_state` returned (after `_set_items`)."""
+
+    def _extra_marker(self) -> dict[str, Any]:
+        """Facts worth keeping next to the params (sizes, counters)."""
+        return {}
+
+    def _require_fitted(self) -> None:
+        if not len(self._items):
+            raise RuntimeError(f"the {self.name} model is not fitted")
+
+    def save(self, path: Path) -> None:
+        self._require_fitted()
+        path = Path(path)
+        for key, value in {ITEMS: self._items, **self._state()}.items():
+            if sp.issparse(value):
+                sp.save_npz(path / f"{key}.npz", sp.csr_matrix(value), compressed=False)
+            else:
+                np.save(path / f"{key}.npy", np.asarray(value))
+        marker = {"class": self.name, "params": self.params(), "unit": self.unit, "n_items": len(self._items)}
+        (path / MARKER).write_text(json.dumps({**marker, **self._extra_marker()}, indent=2))
 
     @staticmethod
     def read_marker(path: Path) -> dict[str, Any]:
@@ -63,6 +192,34 @@ class CFRecommender(Recommender):
         if not marker.exists():
             raise FileNotFoundError(f"{path} holds no saved CF model ({MARKER} missing)")
         return json.loads(marker.read_text())
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        """Read any saved CF model; called on a subclass, the folder must hold that class."""
+        from recommenders.cf.registry import model_classes
+
+        path = Path(path)
+        marker = cls.read_marker(path)
+        classes = model_classes()
+        target = classes.get(marker["class"])
+        if target is None:
+            raise ValueError(f"{path} holds an unknown model class {marker['class']!r}; known: {sorted(classes)}")
+        if not issubclass(target, cls):
+            raise ValueError(f"{path} holds a {marker['class']} model, not {cls.name}")
+        model = target(**marker["params"])
+        model.unit = marker.get("unit", model.unit)
+        return model._load_state(path, marker)
+
+    def _load_state(self, path: Path, marker: Mapping[str, Any]) -> Self:
+        state: dict[str, Any] = {}
+        for f in path.iterdir():
+            if f.suffix == ".npy":
+                state[f.stem] = np.load(f)
+            elif f.suffix == ".npz":
+                state[f.stem] = sp.load_npz(f).tocsr()
+        self._set_items(state.pop(ITEMS))
+        self._restore({**state, "marker": marker})
+        return self
 
 
 def interaction_matrix(

@@ -11,13 +11,12 @@ with tracks × neighbours, not tracks²: the path to 1M playlists × 2M tracks o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
-from recommenders.cf.common import interaction_matrix, top_n_per_row
-from recommenders.cf.neighbours import NeighbourRecommender
+from recommenders.cf.neighbours import NeighbourRecommender, build_table
 
 WEIGHTINGS = ("cosine", "bm25")
 
@@ -33,7 +32,7 @@ class ItemKNN(NeighbourRecommender):
         neighbours: int = 200,
         shrink: float = 2.0,
         length_norm: float = 0.5,
-        alpha: float = 0.5,
+        alpha: float = 0.7,
         k1: float = 1.2,
         b: float = 0.75,
         block: int = 2048,
@@ -54,27 +53,11 @@ class ItemKNN(NeighbourRecommender):
         self.block = int(block)
         self.max_block_nnz = int(max_block_nnz)
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "weighting": self.weighting,
-            "neighbours": self.neighbours,
-            "shrink": self.shrink,
-            "length_norm": self.length_norm,
-            "alpha": self.alpha,
-            "k1": self.k1,
-            "b": self.b,
-            "block": self.block,
-            "max_block_nnz": self.max_block_nnz,
-        }
-
     def fit_sequences(
         self, sequences: Iterable[Sequence[int]], weights: Iterable[Sequence[float]] | None = None
     ) -> Self:
-        binary, graded, item_ids = interaction_matrix(sequences, weights)
-        if weights is not None:
-            graded.data = np.log1p(graded.data)
-            self.unit = "listeners"
-        self.fit_matrix(binary, graded if weights is not None else binary, item_ids)
+        binary, values, item_ids = self._interactions(sequences, weights)
+        self.fit_matrix(binary, values, item_ids)
         return self
 
     def _weighted(self, binary: sp.csr_matrix, values: sp.csr_matrix) -> sp.csr_matrix:
@@ -97,44 +80,24 @@ class ItemKNN(NeighbourRecommender):
         w = self._weighted(binary, values).tocsr()
         w.eliminate_zeros()
         wt = w.T.tocsr()
-        bt = binary.T.tocsr()
-        bin_csr = binary.tocsr()
         norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=0)).ravel())
-        sims, coocs = [], []
-        for start, stop in self._blocks(bt, bin_csr):
+
+        def block_scores(start: int, stop: int) -> sp.csr_matrix:
             s = (wt[start:stop] @ w).tocsr()
             if self.weighting == "cosine":
                 s = _cosine(s, norms[start:stop], norms, self.alpha, self.shrink)
-            s = _drop_self(s, start)
-            s.eliminate_zeros()
-            s.sort_indices()
-            c = sp.csr_matrix((bt[start:stop] @ bin_csr).multiply(s != 0))
-            c.sort_indices()
-            s, c = top_n_per_row(s, self.neighbours, c)
-            sims.append(s)
-            coocs.append(c)
-        self._set_table(sp.vstack(sims, format="csr"), sp.vstack(coocs, format="csr"), item_ids)
+            return s
+
+        sim, cooc = build_table(
+            binary, block_scores, self.neighbours, block=self.block, max_block_nnz=self.max_block_nnz
+        )
+        self._set_table(sim, cooc, item_ids)
         return self
 
-    def _blocks(self, bt: sp.csr_matrix, binary: sp.csr_matrix) -> list[tuple[int, int]]:
-        """Row ranges of at most `block` items whose product rows hold at most `max_block_nnz` entries (bound).
 
-        An item's output row has at most Σ_{playlists p ∋ i} |p| entries; blocks are cut on that bound, so the one
-        hot song present in 5% of a million playlists gets a block of its own instead of blowing up memory.
-        """
-        lengths = np.diff(binary.indptr).astype(np.int64)
-        mass = np.asarray(bt @ lengths).ravel().astype(np.int64)
-        blocks, start, acc = [], 0, 0
-        for i, m in enumerate(mass):
-            if i > start and (i - start >= self.block or acc + m > self.max_block_nnz):
-                blocks.append((start, i))
-                start, acc = i, 0
-            acc += int(m)
-        blocks.append((start, len(mass)))
-        return blocks
-
-
-def _cosine(s: sp.csr_matrix, row_norms: np.ndarray, col_norms: np.ndarray, alpha: float, shrink: float):
+def _cosine(
+    s: sp.csr_matrix, row_norms: np.ndarray, col_norms: np.ndarray, alpha: float, shrink: float
+) -> sp.csr_matrix:
     """Asymmetric cosine: dot / (|i|^(2α) |j|^(2(1-α)) + shrink); α = 0.5 is the plain cosine."""
     counts = np.diff(s.indptr)
     r = np.repeat(np.arange(s.shape[0]), counts)
@@ -142,10 +105,3 @@ def _cosine(s: sp.csr_matrix, row_norms: np.ndarray, col_norms: np.ndarray, alph
     out = s.copy()
     out.data = (s.data / np.maximum(denom, 1e-12)).astype(np.float32)
     return out
-
-
-def _drop_self(m: sp.csr_matrix, offset: int) -> sp.csr_matrix:
-    """Zero out entries (r, offset + r): an item is not its own neighbour."""
-    m = m.tocoo()
-    keep = m.col != m.row + offset
-    return sp.csr_matrix((m.data[keep], (m.row[keep], m.col[keep])), shape=m.shape)

@@ -1,35 +1,32 @@
-"""A fitted item→item neighbour table (top-N similar items per item, with co-occurrence counts) and its queries.
+"""A fitted item→item neighbour table (top-N similar items per item, with co-occurrence counts) and its scores.
 
-Item-kNN and the Surprise KNNBaseline model both end as this table: similarities in a CSR matrix with each row
-sorted best first, and, at the same positions, how many playlists (or listeners) hold both items — the evidence a
-reply quotes ("appears with it in 37 playlists"). Queries are a row slice (one seed) or a sparse row sum (many).
+Item-kNN, RP3beta and the Surprise KNNBaseline model all end as this table: similarities in a CSR matrix, and, at
+the same positions, how many playlists (or listeners) hold both items — the evidence a reply quotes ("appears with
+it in 37 playlists"). A query is a sparse (weighted) sum of the seeds' rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from pathlib import Path
-from typing import ClassVar, Self
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from recommenders.base import NotInModel, Recommendation
-from recommenders.cf.common import CFRecommender, plural, top_k_dense
+from recommenders.cf.common import CFRecommender, State, plural, top_n_per_row
 
 
 class NeighbourRecommender(CFRecommender):
     """Base of models whose fitted state is a neighbour table; subclasses implement `fit_sequences`."""
 
     name: ClassVar[str] = "neighbours"
+    positive_only: ClassVar[bool] = True
 
     def __init__(self) -> None:
-        self._sim: sp.csr_matrix | None = None
-        self._cooc: sp.csr_matrix | None = None
-        self._items: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._index: dict[int, int] = {}
+        super().__init__()
+        self._sim = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._cooc = sp.csr_matrix((0, 0), dtype=np.int32)
 
-    # --- fitted state -----------------------------------------------------------------------------------------
     def _set_table(self, sim: sp.csr_matrix, cooc: sp.csr_matrix, item_ids: np.ndarray) -> None:
         sim = sp.csr_matrix(sim, dtype=np.float32)
         cooc = sp.csr_matrix(cooc, dtype=np.int32)
@@ -38,104 +35,85 @@ class NeighbourRecommender(CFRecommender):
         if sim.nnz != cooc.nnz or not np.array_equal(sim.indices, cooc.indices):
             raise ValueError("similarity and co-occurrence tables must have the same entries")
         self._sim, self._cooc = sim, cooc
-        self._items = np.asarray(item_ids, dtype=np.int64)
-        self._index = {int(t): i for i, t in enumerate(self._items)}
-
-    @property
-    def item_ids(self) -> np.ndarray:
-        return self._items
-
-    def __contains__(self, track_id: object) -> bool:
-        return isinstance(track_id, int | np.integer) and int(track_id) in self._index
-
-    def _require(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        if self._sim is None or self._cooc is None:
-            raise RuntimeError(f"the {self.name} model is not fitted")
-        return self._sim, self._cooc
+        self._set_items(item_ids)
 
     def neighbour_count(self) -> int:
-        return 0 if self._sim is None else int(self._sim.nnz)
+        return int(self._sim.nnz)
 
-    # --- queries ----------------------------------------------------------------------------------------------
-    def _reason(self, count: int) -> str:
-        return f"appears with it in {plural(count, self.unit)}"
+    def scores(self, rows: np.ndarray, weights: np.ndarray) -> sp.csr_matrix:
+        if len(rows) == 1:
+            return self._sim[rows] * float(weights[0])
+        return sp.csr_matrix(weights[None, :]) @ self._sim[rows]
 
-    def similar(self, track_id: int, k: int = 10, *, exclude: Collection[int] = ()) -> list[Recommendation]:
-        sim, cooc = self._require()
-        i = self._index.get(int(track_id))
-        if i is None:
-            raise NotInModel(int(track_id), self.name)
-        start, end = sim.indptr[i], sim.indptr[i + 1]
-        banned = set(exclude)
-        out: list[Recommendation] = []
-        cols, vals, counts = sim.indices[start:end], sim.data[start:end], cooc.data[start:end]
-        order = np.lexsort((cols, -vals))  # rows are stored in column order: rank by score, ties by column
-        for j, s, c in zip(cols[order], vals[order], counts[order], strict=True):
-            tid = int(self._items[j])
-            if tid in banned or tid == int(track_id):
-                continue
-            out.append(Recommendation(tid, float(s), self._reason(int(c))))
-            if len(out) >= k:
-                break
-        return out
+    def reasons(self, rows: np.ndarray, weights: np.ndarray, picks: np.ndarray, scores: np.ndarray) -> list[str]:
+        sub = self._cooc[rows][:, picks]
+        evidence = np.asarray(sub.sum(axis=0)).ravel()
+        if len(rows) == 1:
+            return [
+                f"appears with it in {plural(int(n), self.unit)}" if n else f"liked by the same {self.unit}"
+                for n in evidence
+            ]
+        hits = np.asarray((sub > 0).sum(axis=0)).ravel()
+        return [
+            f"appears with {int(h)} of your tracks in {plural(int(n), self.unit)}"
+            for h, n in zip(hits, evidence, strict=True)
+        ]
 
-    def similar_to_many(
-        self,
-        seeds: Sequence[int],
-        k: int = 10,
-        *,
-        weights: Sequence[float] | None = None,
-        exclude: Collection[int] = (),
-    ) -> list[Recommendation]:
-        """Sum of the seeds' neighbour rows (weighted), best first; unknown seeds are skipped."""
-        sim, cooc = self._require()
-        weights = list(weights) if weights is not None else [1.0] * len(seeds)
-        known = [(self._index[int(s)], w) for s, w in zip(seeds, weights, strict=True) if int(s) in self._index]
-        if not known:
-            raise NotInModel(int(seeds[0]) if len(seeds) else -1, self.name)
-        rows = np.asarray([i for i, _ in known])
-        w = np.asarray([w for _, w in known], dtype=np.float32)
-        if self.unit == "listeners":  # play counts span 1..100k: a log keeps one obsession from drowning the rest
-            w = np.log1p(np.maximum(w, 0.0))
-        scores = np.asarray(sp.csr_matrix(w).dot(sim[rows]).todense()).ravel()
-        hits = np.asarray((cooc[rows] > 0).sum(axis=0)).ravel()
-        evidence = np.asarray(cooc[rows].sum(axis=0)).ravel()
-        banned = {self._index[int(t)] for t in set(exclude) | {int(s) for s in seeds} if int(t) in self._index}
-        if banned:
-            scores[list(banned)] = -np.inf
-        order = top_k_dense(scores, k)
-        out = []
-        for j in order:
-            if not np.isfinite(scores[j]) or scores[j] <= 0:
-                break
-            n_seeds, n_units = int(hits[j]), int(evidence[j])
-            if len(known) == 1:
-                reason = self._reason(n_units)
-            else:
-                reason = f"appears with {n_seeds} of your tracks in {plural(n_units, self.unit)}"
-            out.append(Recommendation(int(self._items[j]), float(scores[j]), reason))
-        return out
+    def _state(self) -> State:
+        return {"similarity": self._sim, "cooccurrence": self._cooc}
 
-    # --- persistence ------------------------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        sim, cooc = self._require()
-        path = Path(path)
-        sp.save_npz(path / "similarity.npz", sim, compressed=False)
-        sp.save_npz(path / "cooccurrence.npz", cooc, compressed=False)
-        np.save(path / "items.npy", self._items)
-        self._write_marker(path, {"n_items": len(self._items), "n_neighbours": int(sim.nnz)})
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        self._set_table(state["similarity"], state["cooccurrence"], self._items)
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        path = Path(path)
-        marker = cls.read_marker(path)
-        if marker["class"] != cls.name:
-            raise ValueError(f"{path} holds a {marker['class']} model, not {cls.name}")
-        model = cls(**marker["params"])
-        model.unit = marker.get("unit", model.unit)
-        model._set_table(
-            sp.load_npz(path / "similarity.npz"),
-            sp.load_npz(path / "cooccurrence.npz"),
-            np.load(path / "items.npy"),
-        )
-        return model
+    def _extra_marker(self) -> dict[str, Any]:
+        return {"n_neighbours": self.neighbour_count()}
+
+
+def row_blocks(binary: sp.csr_matrix, block: int, max_block_nnz: int) -> list[tuple[int, int]]:
+    """Item ranges of at most `block` items whose product rows hold at most `max_block_nnz` entries (bound).
+
+    An item's output row has at most Σ_{playlists p ∋ i} |p| entries; blocks are cut on that bound, so the one
+    hot song present in 5% of a million playlists gets a block of its own instead of blowing up memory.
+    """
+    lengths = np.diff(binary.indptr).astype(np.int64)
+    mass = np.asarray(binary.T @ lengths).ravel().astype(np.int64)
+    blocks, start, acc = [], 0, 0
+    for i, m in enumerate(mass):
+        if i > start and (i - start >= block or acc + m > max_block_nnz):
+            blocks.append((start, i))
+            start, acc = i, 0
+        acc += int(m)
+    blocks.append((start, len(mass)))
+    return blocks
+
+
+def build_table(
+    binary: sp.csr_matrix,
+    block_scores: Callable[[int, int], sp.csr_matrix],
+    neighbours: int,
+    *,
+    block: int = 2048,
+    max_block_nnz: int = 20_000_000,
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(similarity, co-occurrence) tables: `block_scores(start, stop)` gives items start..stop × all items; each
+    row loses the item itself and keeps its `neighbours` best entries, with the playlists-in-common counts."""
+    bt = binary.T.tocsr()
+    bin_csr = binary.tocsr()
+    sims, coocs = [], []
+    for start, stop in row_blocks(bin_csr, block, max_block_nnz):
+        s = _drop_self(sp.csr_matrix(block_scores(start, stop)), start)
+        s.eliminate_zeros()
+        s.sort_indices()
+        c = sp.csr_matrix((bt[start:stop] @ bin_csr).multiply(s != 0))
+        c.sort_indices()
+        s, c = top_n_per_row(s, neighbours, c)
+        sims.append(s)
+        coocs.append(c)
+    return sp.vstack(sims, format="csr"), sp.vstack(coocs, format="csr")
+
+
+def _drop_self(m: sp.csr_matrix, offset: int) -> sp.csr_matrix:
+    """Zero out entries (r, offset + r): an item is not its own neighbour."""
+    m = m.tocoo()
+    keep = m.col != m.row + offset
+    return sp.csr_matrix((m.data[keep], (m.row[keep], m.col[keep])), shape=m.shape)

@@ -1,15 +1,22 @@
-"""Names of the CF models, loading any saved one, and the train → evaluate → publish step.
+"""Names of the CF models, loading any saved one, the train → choose → publish step, and what the bot serves.
 
-`CF_ARTIFACT` is the published default for `/similar`: `train_and_publish` fits every candidate on a held-out split,
-evaluates them with `recommenders.evaluation`, refits each on the whole corpus, publishes each under its own name
-and the best one (by the mean of R-precision and NDCG@100) under `CF_ARTIFACT`, with the metrics in its meta.
+Two artifacts are served, each the default of one user path, chosen on the validation playlists and reported on
+the test playlists of that same path (`recommenders.evaluation.report_path`):
+- `CF_ARTIFACT` ("cf"): `/similar`, the one-seed protocol;
+- `SESSION_ARTIFACT` ("cf-session"): `/session next`, the multi-seed protocol.
+Each meta holds `served = {"path", "protocol", "model", "metrics", "ci", "split"}` measured on that path, and
+`served_figure(meta)` is the line `/about` prints. `load_served` wraps the published model in the fallback chain
+(`recommenders.cf.fallback`), so every corpus track gets an answer.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +26,7 @@ from recommenders.cf.common import CFRecommender
 
 if TYPE_CHECKING:
     from data.corpus import Corpus
+    from recommenders.evaluation import Split
 
 log = logging.getLogger(__name__)
 
@@ -29,65 +37,136 @@ def model_classes() -> dict[str, type[CFRecommender]]:
     """Every saveable CF model class by its `name` (what `model.json` records)."""
     from recommenders.cf.als import ALSRecommender
     from recommenders.cf.baselines import PopularityRecommender, RandomRecommender
-    from recommenders.cf.blend import Blend
+    from recommenders.cf.ease import EASE
     from recommenders.cf.itemknn import ItemKNN
+    from recommenders.cf.rp3beta import RP3beta
+    from recommenders.cf.sknn import SessionKNN
     from recommenders.cf.surprise_knn import SurpriseKNNBaseline
     from recommenders.cf.word2vec import Word2VecRecommender
 
-    classes: dict[str, type[CFRecommender]] = {
-        SurpriseKNNBaseline.name: SurpriseKNNBaseline,
-        ALSRecommender.name: ALSRecommender,
-        Blend.name: Blend,
-        ItemKNN.name: ItemKNN,
-        Word2VecRecommender.name: Word2VecRecommender,
-        PopularityRecommender.name: PopularityRecommender,
-        RandomRecommender.name: RandomRecommender,
-    }
-    return classes
+    classes: list[type[CFRecommender]] = [
+        ItemKNN,
+        RP3beta,
+        EASE,
+        SessionKNN,
+        ALSRecommender,
+        Word2VecRecommender,
+        SurpriseKNNBaseline,
+        PopularityRecommender,
+        RandomRecommender,
+    ]
+    return {c.name: c for c in classes}
+
+
+#: Settings that differ by user path from the class defaults (both tuned on validation by bench/cf_tune.py):
+#: RP3beta's popularity penalty helps a session but hurts a single seed; SKNN wants fewer neighbours for a session.
+PATH_PARAMS: dict[str, dict[str, dict[str, Any]]] = {
+    "one-seed": {"rp3beta": {"beta": 0.0}},
+    "multi-seed": {"sknn": {"neighbours": 50}},
+}
+
+
+def make_model(name: str, seed: int = 42, protocol: str | None = None, **params: Any) -> CFRecommender:
+    """A fresh model by name with its class defaults (the tuned settings live there), the `protocol`'s
+    `PATH_PARAMS` and then `params` overriding them, and `seed` passed to the classes that draw random numbers."""
+    params = {**PATH_PARAMS.get(protocol or "", {}).get(name, {}), **params}
+    classes = model_classes()
+    if name not in classes:
+        raise ValueError(f"unknown model {name!r}; choose from {sorted(classes)}")
+    cls = classes[name]
+    if "seed" in inspect.signature(cls.__init__).parameters:
+        params = {"seed": seed, **params}
+    return cls(**params)
 
 
 def model_factories(seed: int = 42) -> dict[str, Callable[[], CFRecommender]]:
-    """The candidate models with the settings the evaluation chose (see docs/cf.md), by artifact name."""
-    from recommenders.cf.als import ALSRecommender
-    from recommenders.cf.blend import Blend
-    from recommenders.cf.itemknn import ItemKNN
-    from recommenders.cf.surprise_knn import SurpriseKNNBaseline
-    from recommenders.cf.word2vec import Word2VecRecommender
-
-    return {
-        "itemknn": lambda: ItemKNN(weighting="cosine", neighbours=200, shrink=2.0, length_norm=0.5, alpha=0.5),
-        "word2vec": lambda: Word2VecRecommender(
-            vector_size=128, window=3, negative=10, ns_exponent=-0.5, sample=1e-3, epochs=10, seed=seed
-        ),
-        "knnbaseline": lambda: SurpriseKNNBaseline(max_items=3000, shrinkage=100, negatives=1.0, seed=seed),
-        "als": lambda: ALSRecommender(factors=128, regularization=0.05, alpha=10.0, iterations=15, seed=seed),
-        "blend": lambda: Blend(
-            [
-                {"class": "itemknn", "params": {}, "weight": 1.0},
-                {"class": "als", "params": {"seed": seed}, "weight": 1.0},
-            ],
-            fusion="score",
-        ),
-    }
+    """Factories of the comparable models (the baselines popularity and random excluded), by name."""
+    names = [n for n in model_classes() if n not in ("popularity", "random")]
+    return {name: functools.partial(make_model, name, seed) for name in names}
 
 
-#: Models trained by default (the order is the order of training).
-DEFAULT_MODELS: tuple[str, ...] = ("itemknn", "word2vec", "knnbaseline", "als", "blend")
-
-
-def load_recommender(path: Path) -> Recommender:
+def load_recommender(path: Path) -> CFRecommender:
     """Load whatever CF model `path` holds (its `model.json` marker names the class)."""
-    marker = CFRecommender.read_marker(Path(path))
-    classes = model_classes()
-    cls = classes.get(marker["class"])
-    if cls is None:
-        raise ValueError(f"{path} holds an unknown model class {marker['class']!r}; known: {sorted(classes)}")
-    return cls.load(Path(path))
+    return CFRecommender.load(Path(path))
 
 
 def live_cf(store: ArtifactStore, name: str = CF_ARTIFACT) -> LiveModel[Recommender]:
     """A live handle on the published CF model (follows CURRENT; `get()` is None until something is published)."""
     return LiveModel(store, name, load_recommender)
+
+
+def load_served(store: ArtifactStore, corpus: Corpus, name: str = CF_ARTIFACT) -> Recommender | None:
+    """The published model of artifact `name` wrapped with the fallback chain (None when nothing is published).
+
+    `similar(track)` then answers for every corpus track; `NotInModel` is left for ids not in the corpus. Building
+    the chain reads the corpus metadata and fits two small artist models: a few seconds on Yes.com.
+    """
+    from recommenders.cf.fallback import WithFallback
+
+    path = store.path(name)
+    if path is None:
+        return None
+    return WithFallback.from_corpus(load_recommender(path), corpus)
+
+
+def live_served(store: ArtifactStore, corpus: Corpus, name: str = CF_ARTIFACT) -> LiveModel[Recommender]:
+    """`load_served` behind a live handle: a newly published version is loaded (chain included) and swapped in."""
+    from recommenders.cf.fallback import WithFallback
+
+    return LiveModel(store, name, lambda path: WithFallback.from_corpus(load_recommender(path), corpus))
+
+
+def served_figure(meta: Mapping[str, Any]) -> str:
+    """The one line `/about` prints for a served artifact: its model and the figure measured on its own path.
+
+    e.g. "sknn, one-seed R-prec 0.027 / NDCG@100 0.122 on 999 held-out playlists (test split)".
+    """
+    served = meta.get("served")
+    model = meta.get("model", meta.get("class", "?"))
+    if not served:
+        return f"{model}, not evaluated (published without a held-out evaluation)"
+    if served.get("model") != model:
+        raise ValueError(f"the served figure is of {served.get('model')}, but the published model is {model}")
+    m, split = served["metrics"], served["split"]
+    unit = "listeners" if str(split.get("name", "")).startswith("listeners") else "playlists"
+    return (
+        f"{model}, {served['protocol']} R-prec {m['r_precision']:.3f} / NDCG@100 {m['ndcg@100']:.3f} "
+        f"on {int(split['cases']):,} held-out {unit} ({split['part']} split)"
+    )
+
+
+#: Served artifacts and the protocol (user path) each is chosen and reported on.
+SESSION_ARTIFACT = "cf-session"
+SERVED: dict[str, str] = {CF_ARTIFACT: "one-seed", SESSION_ARTIFACT: "multi-seed"}
+#: The models compared for both paths (what `murecom setup` trains): the strong simple baselines and item-kNN;
+#: ALS, Word2Vec and KNNBaseline lost on both paths (README) and are compared by `murecom eval` only.
+CANDIDATES: tuple[str, ...] = ("sknn", "rp3beta", "itemknn", "ease")
+
+
+def fit_for_paths(
+    split: Split,
+    names: Sequence[str],
+    protocols: Sequence[str],
+    seed: int = 42,
+    *,
+    seconds: dict[str, float] | None = None,
+) -> dict[str, dict[str, Recommender]]:
+    """Each model fitted on `split` with each protocol's settings ({protocol: {name: model}}); a model whose
+    settings are the same on two paths is fitted once. `seconds` collects fit times by name."""
+    cache: dict[str, Recommender] = {}
+    out: dict[str, dict[str, Recommender]] = {}
+    for protocol in protocols:
+        out[protocol] = {}
+        for name in names:
+            model = make_model(name, seed, protocol)
+            key = json.dumps([name, model.params()], sort_keys=True, default=str)
+            if key not in cache:
+                t0 = time.perf_counter()
+                cache[key] = split.fit(model)
+                if seconds is not None:
+                    seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+            out[protocol][name] = cache[key]
+    return out
 
 
 def train_and_publish(
@@ -97,61 +176,61 @@ def train_and_publish(
     *,
     evaluate: bool = True,
     seed: int = 42,
+    n_test: int = 1000,
 ) -> dict[str, Any]:
-    """Fit the candidate models, evaluate them on a held-out split, publish each and the winner as `CF_ARTIFACT`.
+    """Fit the candidates on the held-out split (`n_test` test and as many validation playlists), choose each
+    served path's default on validation, report it on test (ratios to every other candidate with 95% intervals),
+    refit only the winners on the whole corpus, and publish them as `CF_ARTIFACT` and `SESSION_ARTIFACT`.
 
-    Returns {"models": {name: {"version", "fit_seconds", "metrics"?}}, "winner": name, "version": winner's version,
-    "baselines": {...metrics}}. With `evaluate=False` nothing is held out and the first model is the winner.
+    Returns {"winner", "version" (of CF_ARTIFACT), "served": {artifact: {"model", "version", ...}},
+    "models": {name: {"fit_seconds", "validation": {protocol: metrics}}}}. With `evaluate=False` nothing is held
+    out and the first model serves both paths (its meta then says it was not evaluated).
     """
-    from recommenders.evaluation import fit_and_evaluate, playlist_split, primary_score
+    from recommenders.evaluation import PathReport, playlist_split, report_path
 
-    factories = model_factories(seed)
-    names = list(models) if models is not None else list(DEFAULT_MODELS)
-    unknown = [n for n in names if n not in factories]
-    if unknown or not names:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(factories)}")
-    summary: dict[str, Any] = {"models": {}, "baselines": {}}
-    metrics: dict[str, dict[str, float]] = {}
-    if evaluate:
-        from recommenders.cf.baselines import PopularityRecommender
-
+    names = list(models) if models is not None else list(CANDIDATES)
+    if not names:
+        raise ValueError(f"no models given; choose from {sorted(model_classes())}")
+    for n in names:
+        make_model(n, seed)  # raises ValueError for an unknown name before any work
+    summary: dict[str, Any] = {"models": {}, "served": {}}
+    reports: dict[str, PathReport] = {}
+    winners = dict.fromkeys(SERVED, names[0])
+    split = playlist_split(corpus, seed=seed, n_test=n_test) if evaluate else None
+    if split is not None and not all(split.parts.values()):
+        log.warning("too few playlists with 5+ songs to hold out validation and test: publishing unevaluated")
+        summary["unevaluated"] = "too few playlists with 5+ songs for a validation and a test part"
+        split = None
+    if split is not None:
         t0 = time.perf_counter()
-        split = playlist_split(corpus, seed=seed)
-        metrics = fit_and_evaluate({n: factories[n] for n in names}, split, log=log.info)
-        summary["baselines"]["popularity"] = fit_and_evaluate({"popularity": PopularityRecommender}, split)[
-            "popularity"
-        ]
-        summary["split"] = {"cases": len(split.cases), "seed": seed, "seconds": time.perf_counter() - t0}
+        seconds: dict[str, float] = {}
+        fitted = fit_for_paths(split, [*names, "popularity"], list(SERVED.values()), seed, seconds=seconds)
+        for artifact, protocol in SERVED.items():
+            reports[artifact] = report_path(fitted[protocol], split, protocol, candidates=names, log=log.info)
+            winners[artifact] = reports[artifact].default
+        for n, fit_s in seconds.items():
+            val = {p: reports[a].validation[n] for a, p in SERVED.items()}
+            summary["models"][n] = {"fit_seconds": round(fit_s, 2), "validation": val}
+        summary["evaluation_seconds"] = round(time.perf_counter() - t0, 1)
     playlists = corpus.playlists()
-    for name in names:
+    for artifact, name in winners.items():
         t0 = time.perf_counter()
-        model = factories[name]().fit_sequences(playlists)
-        fit_s = time.perf_counter() - t0
-        meta = {"class": model.name, "params": model.params(), "fit_seconds": fit_s, "n_items": len(model.item_ids)}
-        if name in metrics:
-            meta["metrics"] = metrics[name]
-        with store.staging(name) as staged:
-            model.save(staged)
-            version = store.publish(name, staged, meta)
-        summary["models"][name] = {"version": version, **meta}
-    winner = max(names, key=lambda n: primary_score(metrics[n])) if metrics else names[0]
-    src = store.path(winner)
-    assert src is not None
-    with store.staging(CF_ARTIFACT) as staged:
-        import shutil
-
-        for item in src.iterdir():
-            if item.name != "meta.json":
-                (shutil.copytree if item.is_dir() else shutil.copy2)(item, staged / item.name)
-        win_meta = {
-            **summary["models"][winner],
-            "model": winner,
-            "source_version": summary["models"][winner]["version"],
+        model = make_model(name, seed, SERVED[artifact]).fit_sequences(playlists)
+        meta: dict[str, Any] = {
+            "model": name,
+            "class": model.name,
+            "params": model.params(),
+            "fit_seconds": time.perf_counter() - t0,
+            "n_items": len(model.item_ids),
         }
-        win_meta.pop("version", None)
-        if "popularity" in summary["baselines"]:
-            win_meta["baseline_popularity"] = summary["baselines"]["popularity"]
-        summary["version"] = store.publish(CF_ARTIFACT, staged, win_meta)
-    summary["winner"] = winner
-    log.info("published %s as %s (version %s)", winner, CF_ARTIFACT, summary["version"])
+        if artifact in reports:
+            meta["served"] = reports[artifact].served()
+            meta["metrics"] = meta["served"]["metrics"]
+        with store.staging(artifact) as staged:
+            model.save(staged)
+            version = store.publish(artifact, staged, meta)
+        summary["served"][artifact] = {"version": version, **meta}
+        log.info("published %s as %s (version %s)", name, artifact, version)
+    summary["winner"] = winners[CF_ARTIFACT]
+    summary["version"] = summary["served"][CF_ARTIFACT]["version"]
     return summary

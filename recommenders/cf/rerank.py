@@ -1,5 +1,8 @@
 """Re-ranking for variety: an artist cap, leaving out the seed's own artist, and MMR diversity.
 
+`Reranked` wraps any recommender with `rerank`; it is a query-time option, so it is not saved, and the evaluation
+reports its cost in accuracy next to its gain in variety.
+
 The original author worried about filter bubbles: a pure similarity list often repeats one artist. These options
 trade a little accuracy for variety (the evaluation table shows both sides: NDCG and intra-list diversity).
 """
@@ -7,9 +10,11 @@ trade a little accuracy for variety (the evaluation table shows both sides: NDCG
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
 
-from recommenders.base import Recommendation
+from recommenders.base import Recommendation, Recommender
 
 
 def rerank(
@@ -72,3 +77,66 @@ def rerank(
         chosen.append(r)
         redundancy = [max(red, sim(c.track_id, r.track_id)) for red, c in zip(redundancy, remaining, strict=True)]
     return chosen
+
+
+class Reranked(Recommender):
+    """Query-time re-ranking of another recommender's lists (artist cap / MMR / no seed artist)."""
+
+    name: ClassVar[str] = "reranked"
+
+    def __init__(
+        self,
+        inner: Recommender,
+        track_artists: Mapping[int, tuple[int, ...]],
+        *,
+        max_per_artist: int = 0,
+        mmr_lambda: float | None = None,
+        exclude_seed_artist: bool = False,
+        fan_out: int = 3,
+    ) -> None:
+        self.inner = inner
+        self.track_artists = track_artists
+        self.max_per_artist = max_per_artist
+        self.mmr_lambda = mmr_lambda
+        self.exclude_seed_artist = exclude_seed_artist
+        self.fan_out = fan_out
+
+    def _rerank(self, recs: list[Recommendation], k: int, seeds: Iterable[int]) -> list[Recommendation]:
+        return rerank(
+            recs,
+            self.track_artists,
+            k=k,
+            seed_artists={a for s in seeds for a in self.track_artists.get(int(s), ())},
+            exclude_seed_artist=self.exclude_seed_artist,
+            max_per_artist=self.max_per_artist,
+            mmr_lambda=self.mmr_lambda,
+        )
+
+    def fit(self, corpus: Any) -> Self:
+        self.inner.fit(corpus)
+        return self
+
+    def __contains__(self, track_id: object) -> bool:
+        return track_id in self.inner
+
+    def similar(self, track_id: int, k: int = 10, *, exclude: Collection[int] = ()) -> list[Recommendation]:
+        recs = self.inner.similar(track_id, k * self.fan_out, exclude=exclude)
+        return self._rerank(recs, k, [track_id])
+
+    def similar_to_many(
+        self,
+        seeds: Sequence[int],
+        k: int = 10,
+        *,
+        weights: Sequence[float] | None = None,
+        exclude: Collection[int] = (),
+    ) -> list[Recommendation]:
+        recs = self.inner.similar_to_many(seeds, k * self.fan_out, weights=weights, exclude=exclude)
+        return self._rerank(recs, k, seeds)
+
+    def save(self, path: Path) -> None:
+        raise NotImplementedError("re-ranking is a query-time option: save the inner model")
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        raise NotImplementedError("re-ranking is a query-time option: load the inner model")

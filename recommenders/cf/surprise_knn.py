@@ -17,7 +17,7 @@ beyond. After fitting, only the top `neighbours` per item are kept, in the same 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,17 +76,6 @@ class SurpriseKNNBaseline(NeighbourRecommender):
         self.graded = bool(graded)
         self.seed = int(seed)
         self.trainset_ratings = 0
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "max_items": self.max_items,
-            "neighbours": self.neighbours,
-            "similarity": self.similarity,
-            "shrinkage": self.shrinkage,
-            "negatives": self.negatives,
-            "graded": self.graded,
-            "seed": self.seed,
-        }
 
     # --- the graded signal ------------------------------------------------------------------------------------
     def ratings(self, binary: sp.csr_matrix, graded: sp.csr_matrix, listeners: bool) -> sp.csr_matrix:

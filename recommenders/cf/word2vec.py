@@ -4,7 +4,7 @@ Two bugs of the reference implementation are guarded here:
 - its corpus was a one-shot iterator, so gensim's vocabulary pass consumed it and training saw zero sentences (the
   vectors stayed random). `fit_sequences` refuses one-shot iterators and checks that training saw every sentence;
 - it sorted results by artist; here results are ranked by cosine, best first.
-Hyperparameters come from the evaluation on held-out Yes.com playlists (bench/cf_tune_word2vec.py): skip-gram, a
+Hyperparameters come from held-out Yes.com playlists (bench/cf_tune.py; now read on validation only): skip-gram, a
 small window, many epochs and a *negative* `ns_exponent` (sampling rare songs more as negatives), as published work
 on word2vec for recommendation found for music. Fixed `seed` + `workers=1` is bit-for-bit reproducible (gensim's
 per-word init hash is replaced by a stable CRC, since Python's `hash` of str changes between processes).
@@ -13,14 +13,12 @@ per-word init hash is replaced by a stable CRC, since Python's `hash` of str cha
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from recommenders.base import NotInModel, Recommendation
-from recommenders.cf.common import CFRecommender, top_k_dense
+from recommenders.cf.common import CFRecommender, State
 
 
 def stable_hash(text: str) -> int:
@@ -60,6 +58,7 @@ class Word2VecRecommender(CFRecommender):
         seed: int = 42,
         workers: int = 2,
     ) -> None:
+        super().__init__()
         self.vector_size = int(vector_size)
         self.window = int(window)
         self.negative = int(negative)
@@ -71,37 +70,13 @@ class Word2VecRecommender(CFRecommender):
         self.alpha = float(alpha)
         self.seed = int(seed)
         self.workers = int(workers)
-        self._items = np.zeros(0, dtype=np.int64)
         self._vectors = np.zeros((0, self.vector_size), dtype=np.float32)
-        self._index: dict[int, int] = {}
         self.trained_sentences = 0
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "vector_size": self.vector_size,
-            "window": self.window,
-            "negative": self.negative,
-            "ns_exponent": self.ns_exponent,
-            "sample": self.sample,
-            "epochs": self.epochs,
-            "sg": self.sg,
-            "min_count": self.min_count,
-            "alpha": self.alpha,
-            "seed": self.seed,
-            "workers": self.workers,
-        }
-
-    @property
-    def item_ids(self) -> np.ndarray:
-        return self._items
 
     @property
     def vectors(self) -> np.ndarray:
         """Unit-length song vectors, row i for `item_ids[i]`."""
         return self._vectors
-
-    def __contains__(self, track_id: object) -> bool:
-        return isinstance(track_id, int | np.integer) and int(track_id) in self._index
 
     # --- training ---------------------------------------------------------------------------------------------
     def build(self, sequences: Iterable[Sequence[int]]):
@@ -141,10 +116,9 @@ class Word2VecRecommender(CFRecommender):
             raise RuntimeError(f"training read the corpus {tokens.passes} times for {model.epochs} epochs")
         self.trained_sentences = model.corpus_count
         kv = model.wv
-        self._items = np.asarray([int(w) for w in kv.index_to_key], dtype=np.int64)
+        self._set_items(np.asarray([int(w) for w in kv.index_to_key], dtype=np.int64))
         vecs = np.asarray(kv.vectors, dtype=np.float32)
         self._vectors = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-        self._index = {int(t): i for i, t in enumerate(self._items)}
         return self
 
     def fit_sequences(
@@ -155,61 +129,23 @@ class Word2VecRecommender(CFRecommender):
         return self.train(self.build(sequences), sequences)
 
     # --- queries ----------------------------------------------------------------------------------------------
-    def _rank(self, query: np.ndarray, k: int, banned: set[int], reason: str) -> list[Recommendation]:
-        scores = self._vectors @ query
-        for t in banned:
-            i = self._index.get(t)
-            if i is not None:
-                scores[i] = -np.inf
-        out = []
-        for j in top_k_dense(scores, k):
-            if not np.isfinite(scores[j]):
-                break
-            out.append(Recommendation(int(self._items[j]), float(scores[j]), f"{reason} (cosine {scores[j]:.2f})"))
-        return out
-
-    def similar(self, track_id: int, k: int = 10, *, exclude: Collection[int] = ()) -> list[Recommendation]:
-        i = self._index.get(int(track_id))
-        if i is None:
-            raise NotInModel(int(track_id), self.name)
-        return self._rank(self._vectors[i], k, set(exclude) | {int(track_id)}, "close in playlist embedding")
-
-    def similar_to_many(
-        self,
-        seeds: Sequence[int],
-        k: int = 10,
-        *,
-        weights: Sequence[float] | None = None,
-        exclude: Collection[int] = (),
-    ) -> list[Recommendation]:
-        """Rank by cosine to the (weighted) mean of the known seeds' vectors."""
-        weights = list(weights) if weights is not None else [1.0] * len(seeds)
-        known = [(self._index[int(s)], w) for s, w in zip(seeds, weights, strict=True) if int(s) in self._index]
-        if not known:
-            raise NotInModel(int(seeds[0]) if len(seeds) else -1, self.name)
-        w = np.asarray([w for _, w in known], dtype=np.float32)
-        if self.unit == "listeners":
-            w = np.log1p(w)
-        query = (w[:, None] * self._vectors[[i for i, _ in known]]).sum(axis=0)
+    def scores(self, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Cosine to the seed's vector, or to the (weighted) mean of the seeds' vectors."""
+        query = (weights[:, None] * self._vectors[rows]).sum(axis=0)
         query /= max(float(np.linalg.norm(query)), 1e-12)
-        banned = set(exclude) | {int(s) for s in seeds}
-        return self._rank(query, k, banned, "close to your songs in playlist embedding")
+        return self._vectors @ query
+
+    def reasons(self, rows: np.ndarray, weights: np.ndarray, picks: np.ndarray, scores: np.ndarray) -> list[str]:
+        text = "close in playlist embedding" if len(rows) == 1 else "close to your songs in playlist embedding"
+        return [f"{text} (cosine {s:.2f})" for s in scores]
 
     # --- persistence ------------------------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        if not len(self._items):
-            raise RuntimeError("the word2vec model is not fitted")
-        np.save(Path(path) / "items.npy", self._items)
-        np.save(Path(path) / "vectors.npy", self._vectors)
-        self._write_marker(path, {"n_items": len(self._items), "trained_sentences": self.trained_sentences})
+    def _state(self) -> State:
+        return {"vectors": self._vectors}
 
-    @classmethod
-    def load(cls, path: Path) -> Self:
-        marker = cls.read_marker(path)
-        model = cls(**marker["params"])
-        model.unit = marker.get("unit", model.unit)
-        model.trained_sentences = int(marker.get("trained_sentences", 0))
-        model._items = np.load(Path(path) / "items.npy")
-        model._vectors = np.load(Path(path) / "vectors.npy")
-        model._index = {int(t): i for i, t in enumerate(model._items)}
-        return model
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        self._vectors = np.asarray(state["vectors"], dtype=np.float32)
+        self.trained_sentences = int(state["marker"].get("trained_sentences", 0))
+
+    def _extra_marker(self) -> dict[str, Any]:
+        return {"trained_sentences": self.trained_sentences}
