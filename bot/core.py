@@ -581,6 +581,7 @@ class ChatCore:
             "corpus": f"{stats['tracks']:,} tracks, {stats['playlists']:,} playlists, "
             f"{stats['tracks_with_audio']:,} with audio",
             "similar-by-name model": describe_cf(snap.cf_meta),
+            "group-session model": describe_cf(snap.session_meta) if snap.session_meta else "the same",
             "audio model": audio.description if audio is not None else "not available",
         }
         return [Reply("\n".join(f"{k}: {v}" for k, v in facts.items()), title="About murecom")]

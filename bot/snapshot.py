@@ -31,6 +31,7 @@ from data.search import TrackSearch
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.base import Recommender
+from recommenders.cf.fallback import WithFallback
 from recommenders.tags import TagIndex
 
 if TYPE_CHECKING:
@@ -54,14 +55,15 @@ class Snapshot:
     search: TrackSearch
     stats: Mapping[str, int]
     tags: TagIndex | None = None
-    cf: Recommender | None = None
+    cf: WithFallback | None = None
     cf_meta: Mapping[str, Any] = field(default_factory=dict)
-    session_cf: Recommender | None = None
+    session_cf: WithFallback | None = None
     session_meta: Mapping[str, Any] = field(default_factory=dict)
     audio: AudioService | None = None
+    fallback: WithFallback | None = None
     built_at: float = 0.0
 
-    def model_for_sessions(self) -> Recommender | None:
+    def model_for_sessions(self) -> WithFallback | None:
         """The multi-seed model sessions use, or the `/similar` model while none is published for sessions."""
         return self.session_cf if self.session_cf is not None else self.cf
 
@@ -73,33 +75,22 @@ class Snapshot:
 
 
 def describe_cf(meta: Mapping[str, Any]) -> str:
-    """The `/about` line of the published `/similar` model: the figure measured on the path it serves."""
+    """The `/about` line of a served CF artifact: its model, version and the figure measured on the path it serves
+    (`served_figure` refuses a figure that belongs to another model)."""
     if not meta:
         return "not trained yet"
-    line = f"{meta.get('model', meta.get('class'))} (version {meta.get('version')})"
-    metrics = meta.get("metrics", {})
-    if "ndcg@100" in metrics:
-        line += f", NDCG@100 {metrics['ndcg@100']:.3f} on held-out playlists"
-    return line
+    from recommenders.cf.registry import served_figure
+
+    return f"{served_figure(meta)}; version {meta.get('version')}"
 
 
 class SnapshotBuilder:
-    """Reads what is published and loads it; the loaders are injectable so tests can count or fail loads."""
+    """Reads what is published and loads it."""
 
-    def __init__(
-        self,
-        corpus: Corpus,
-        store: ArtifactStore,
-        settings: Settings,
-        *,
-        cf_loader: Callable[[Path], Recommender] | None = None,
-        audio_loader: Callable[[Path, Mapping[str, Any]], AudioService | None] | None = None,
-    ) -> None:
+    def __init__(self, corpus: Corpus, store: ArtifactStore, settings: Settings) -> None:
         self.corpus = corpus
         self.store = store
         self.settings = settings
-        self._cf_loader = cf_loader
-        self._audio_loader = audio_loader
         self._failed: set[tuple[str, str]] = set()
 
     def wanted(self) -> tuple[dict[str, str | None], tuple[int, int]]:
@@ -111,11 +102,24 @@ class SnapshotBuilder:
         versions, watermark = self.wanted()
         served: dict[str, str | None] = {}
         parts: dict[str, Any] = {}
+        raw: dict[str, Recommender | None] = {}
         for name, attr, meta_attr in ((CF_SIMILAR, "cf", "cf_meta"), (CF_SESSION, "session_cf", "session_meta")):
             old_version = previous.versions.get(name) if previous else None
-            old = (getattr(previous, attr), getattr(previous, meta_attr)) if previous else (None, {})
-            model, meta, version = self._part(name, versions[name], old_version, old, self._load_cf)
-            parts[attr], parts[meta_attr], served[name] = model, meta, version
+            wrapped = getattr(previous, attr) if previous else None
+            old = (wrapped.inner if wrapped is not None else None, getattr(previous, meta_attr) if previous else {})
+            raw[attr], parts[meta_attr], served[name] = self._part(
+                name, versions[name], old_version, old, self._load_cf
+            )
+        # the fallback chain is corpus data shared by both paths' models: rebuilt only when the corpus grew
+        chain = previous.fallback if previous is not None and previous.watermark == watermark else None
+        first = next((m for m in raw.values() if m is not None), None)
+        if chain is None and first is not None:
+            t0 = time.perf_counter()
+            chain = WithFallback.from_corpus(first, self.corpus)
+            log.info("fallback chain built in %.1fs", time.perf_counter() - t0)
+        for attr, model in raw.items():
+            parts[attr] = chain.with_inner(model) if chain is not None and model is not None else None
+        parts["fallback"] = chain
         old_version = previous.versions.get(AUDIO_INDEX) if previous else None
         old_audio: tuple[Any, Mapping[str, Any]] = (previous.audio if previous else None, {})
         parts["audio"], _, served[AUDIO_INDEX] = self._part(
@@ -161,15 +165,11 @@ class SnapshotBuilder:
         return obj, meta, wanted
 
     def _load_cf(self, path: Path, meta: Mapping[str, Any]) -> Recommender:
-        if self._cf_loader is not None:
-            return self._cf_loader(path)
         from recommenders.cf.registry import load_recommender
 
         return load_recommender(path)
 
     def _load_audio(self, path: Path, meta: Mapping[str, Any]) -> AudioService | None:
-        if self._audio_loader is not None:
-            return self._audio_loader(path, meta)
         from recommenders.audio.service import load_audio_pair
 
         return load_audio_pair(path, meta, self.settings)

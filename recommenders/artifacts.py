@@ -1,4 +1,4 @@
-"""Versioned model artifacts with an atomic "current" pointer, and a live handle that follows it.
+"""Versioned model artifacts with an atomic "current" pointer (the bot's serving snapshot follows the pointers).
 
 Layout: `<root>/<name>/versions/<version>/` holds what a model's `save` wrote plus `meta.json`;
 `<root>/<name>/CURRENT` names the published version. Publishing writes the new folder completely, then replaces
@@ -18,14 +18,12 @@ import json
 import logging
 import os
 import shutil
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -152,48 +150,3 @@ class ArtifactStore:
         for version in self.versions(name)[:-keep_last]:
             if version != current:
                 shutil.rmtree(self._dir(name) / "versions" / version, ignore_errors=True)
-
-
-class LiveModel(Generic[T]):
-    """The current published version of one model, reloaded when CURRENT changes.
-
-    `get()` is cheap (a stat at most every `check_every` seconds); a reload loads the new version fully before
-    swapping the reference, so callers never see a half-loaded model, and a broken new version keeps the old one.
-    """
-
-    def __init__(self, store: ArtifactStore, name: str, loader: Callable[[Path], T], check_every: float = 2.0) -> None:
-        self.store = store
-        self.name = name
-        self._loader = loader
-        self._check_every = check_every
-        self._lock = threading.Lock()
-        self._model: T | None = None
-        self._version: str | None = None
-        self._checked = 0.0
-
-    @property
-    def version(self) -> str | None:
-        return self._version
-
-    def get(self) -> T | None:
-        now = time.monotonic()
-        if self._model is None or now - self._checked >= self._check_every:
-            self._checked = now
-            wanted = self.store.current_version(self.name)
-            if wanted is not None and wanted != self._version:
-                self._reload(wanted)
-        return self._model
-
-    def _reload(self, version: str) -> None:
-        with self._lock:
-            if version == self._version:
-                return
-            path = self.store.path(self.name, version)
-            assert path is not None  # a version was given
-            try:
-                model = self._loader(path)
-            except Exception:
-                log.exception("could not load %s version %s; keeping %s", self.name, version, self._version)
-                return
-            self._model, self._version = model, version
-            log.info("loaded %s version %s", self.name, version)

@@ -14,6 +14,7 @@ It holds only lookups built from the corpus in a few seconds, so it is rebuilt a
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -91,6 +92,13 @@ class WithFallback(Recommender):
             listener_artists=_listener_artists(corpus, names),
             **kw,
         )
+
+    def with_inner(self, inner: Recommender) -> Self:
+        """The same chain around another CF model (the chain is corpus data: the serving snapshot builds it once
+        for both paths' models, and again only when the corpus grows)."""
+        twin = copy.copy(self)
+        twin.inner = inner
+        return twin
 
     # --- the chain --------------------------------------------------------------------------------------------
     def related_artists(self, artists: Collection[int]) -> list[int]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recommenders.artifacts import ArtifactStore, LiveModel
+from recommenders.artifacts import ArtifactStore
 from recommenders.base import Recommender
 from recommenders.cf.common import CFRecommender
 
@@ -90,11 +90,6 @@ def load_recommender(path: Path) -> CFRecommender:
     return CFRecommender.load(Path(path))
 
 
-def live_cf(store: ArtifactStore, name: str = CF_ARTIFACT) -> LiveModel[Recommender]:
-    """A live handle on the published CF model (follows CURRENT; `get()` is None until something is published)."""
-    return LiveModel(store, name, load_recommender)
-
-
 def load_served(store: ArtifactStore, corpus: Corpus, name: str = CF_ARTIFACT) -> Recommender | None:
     """The published model of artifact `name` wrapped with the fallback chain (None when nothing is published).
 
@@ -107,13 +102,6 @@ def load_served(store: ArtifactStore, corpus: Corpus, name: str = CF_ARTIFACT) -
     if path is None:
         return None
     return WithFallback.from_corpus(load_recommender(path), corpus)
-
-
-def live_served(store: ArtifactStore, corpus: Corpus, name: str = CF_ARTIFACT) -> LiveModel[Recommender]:
-    """`load_served` behind a live handle: a newly published version is loaded (chain included) and swapped in."""
-    from recommenders.cf.fallback import WithFallback
-
-    return LiveModel(store, name, lambda path: WithFallback.from_corpus(load_recommender(path), corpus))
 
 
 def served_figure(meta: Mapping[str, Any]) -> str:
