@@ -45,8 +45,10 @@ BUSY_AUDIO = "I am busy analysing other clips; please send yours again in a minu
 #: Track ids and pages in button actions come from users' clients: anything outside these is refused.
 MAX_ID = 2**62
 SESSION_LOCK_STRIPES = 256
-#: How many times `/session next` re-picks after losing a race for a track (another process played it first).
-PLAY_RETRIES = 3
+#: How many times `/session next` re-picks after losing a race for a track to another process. Within a process a
+#: chat's commands are serialised; across processes each lost race means the other one committed a play (progress
+#: is always made), and a chat has at most a handful of commands in flight, so a few retries always suffice.
+PLAY_RETRIES = 8
 HELP = help_text()  # generated from the command table (bot/commands.py)
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from data.sessions import Member, SessionState
-from recommenders.base import NotInModel, Recommender
+from recommenders.base import NotInModel, Recommendation, Recommender
+from recommenders.cf.fallback import WithFallback
 from recommenders.tags import TagIndex
 
 TARGET_WEIGHT = 0.6
@@ -67,7 +68,7 @@ def _closest_seed(model: Recommender, seeds: Sequence[int], track_id: int) -> in
     best: tuple[float, int] | None = None
     for seed in seeds:
         try:
-            recs = model.similar(seed, 300)
+            recs = _deep_list(model, [seed], ())
         except NotInModel:
             continue
         score = next((r.score for r in recs if r.track_id == track_id), None)
@@ -93,6 +94,13 @@ class GroupScores:
     skip: np.ndarray
 
 
+def _deep_list(model: Recommender, seeds: Sequence[int], banned: Collection[int]) -> list[Recommendation]:
+    """A member's scores `POOL` deep: the CF model's own list (a fallback chain pads only for unknown seeds)."""
+    if isinstance(model, WithFallback):
+        return model.similar_to_many(seeds, POOL, exclude=banned, pad=False)
+    return model.similar_to_many(seeds, POOL, exclude=banned)
+
+
 def score_group(
     model: Recommender, seeds: Sequence[Sequence[int]], banned: Collection[int], skipped: Sequence[int] = ()
 ) -> GroupScores:
@@ -101,7 +109,7 @@ def score_group(
     pool: dict[int, None] = {}
     for member_seeds_ in seeds:
         known = [t for t in member_seeds_ if t in model]
-        recs = model.similar_to_many(known, POOL, exclude=banned) if known else []
+        recs = _deep_list(model, known, banned) if known else []
         per_member.append(_normalised(recs))
         for r in recs[:CANDIDATES]:
             pool.setdefault(r.track_id, None)
@@ -110,7 +118,7 @@ def score_group(
     skip = np.zeros(len(candidates))
     known_skips = [t for t in skipped if t in model]
     if known_skips and len(candidates):
-        sim = _normalised(model.similar_to_many(known_skips, POOL, exclude=banned))
+        sim = _normalised(_deep_list(model, known_skips, banned))
         skip = np.array([sim.get(int(t), 0.0) for t in candidates])
     return GroupScores(candidates, scores.reshape(len(per_member), len(candidates)), skip)
 

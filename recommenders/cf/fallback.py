@@ -179,14 +179,17 @@ class WithFallback(Recommender):
         *,
         weights: Sequence[float] | None = None,
         exclude: Collection[int] = (),
+        pad: bool = True,
     ) -> list[Recommendation]:
+        """The CF model's list, padded from the chain to `k` (`pad=False`: the chain only when the CF model knows
+        none of the seeds — what group scoring wants, asking for deep lists where padding would only add noise)."""
         if not any(int(s) in self.known for s in seeds):
             raise NotInModel(int(seeds[0]) if len(seeds) else -1, self.name)
         try:
             recs = self.inner.similar_to_many(seeds, k, weights=weights, exclude=exclude)
         except NotInModel:
             recs = []
-        return self._pad(recs, seeds, k, exclude)
+        return self._pad(recs, seeds, k if pad or not recs else len(recs), exclude)
 
     def fit(self, corpus: Corpus) -> Self:
         raise NotImplementedError("fit the inner model, then wrap it with WithFallback.from_corpus")

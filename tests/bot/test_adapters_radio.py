@@ -21,6 +21,7 @@ from tests.bot.test_radio import TRACK, Clock, parse_m3u
 
 RADIO_CLUB = {"id": -100777, "type": "group", "title": "Radio club"}
 ANN = {"id": 778, "is_bot": False, "first_name": "Ann"}
+END = [{"name": "end", "type": 1, "options": []}]
 
 
 def group_message(text: str) -> dict:
@@ -120,8 +121,10 @@ async def test_discord_radio_posts_each_pick_and_export_attaches_files(discord_f
         assert [n.rsplit(".", 1)[1] for n in names] == ["json", "m3u"]
         m3u = fake.sent_files[next(n for n in names if n.endswith(".m3u"))].decode()
         assert len(parse_m3u(m3u)) == 2
-        await fake.slash("radio", [{"name": "what", "type": 3, "value": "stop"}])
-        await fake.slash("session", [{"name": "end", "type": 1, "options": []}])
+        for name, options in (("radio", [{"name": "what", "type": 3, "value": "stop"}]), ("session", END)):
+            token = await fake.slash(name, options)
+            await fake.wait_until(lambda token=token: fake.interaction(token)["followups"])
+        assert "Session ended" in fake.messages[fake.interaction(token)["followups"][0]]["embeds"][0]["description"]
         assert fake.errors == []
     finally:
         await bot.close()

@@ -165,7 +165,8 @@ def test_concurrent_groups_get_one_session_per_chat_and_no_repeats(serving_home,
         await core.handle_text(ctx, "/session join")
         await core.handle_text(ctx, f"/session add {seeds[m]}")
         for _ in range(4):
-            await core.handle_text(ctx, "/session next")
+            [reply] = await core.handle_text(ctx, "/session next")
+            assert reply.kind == "recommendations", reply.text
 
     async def everyone() -> None:
         await asyncio.gather(*(member(chat, m) for chat in chats for m in range(5)))
