@@ -13,12 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from recommenders.audio.features import logmel_patches
 from recommenders.audio.model import EMBEDDING_LAYER
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
 
 class Embedder:
+    feature_id = "logmel128"
+
     def __init__(self, model_dir: Path) -> None:
         import keras
 
@@ -37,6 +40,10 @@ class Embedder:
     @property
     def version(self) -> str:
         return self.meta.get("version", self.model_dir.name)
+
+    def patches(self, y: np.ndarray) -> np.ndarray:
+        """The model's input for one window of mono 22,050 Hz audio (the same for queries and catalogue)."""
+        return logmel_patches(y)
 
     def embed(self, slices: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings (n, 256), label probabilities (n, labels)) of the slices."""

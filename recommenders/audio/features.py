@@ -32,6 +32,9 @@ SILENCE_RMS = 1e-4
 MAX_DECODE_SAMPLES = 60 * 96_000 * 8
 MAX_RATE = 192_000
 BLOCK_FRAMES = 1 << 15
+SLICE_HOP = SLICE_FRAMES // 2  # half-overlapping slices, for queries and catalogue alike
+N_WINDOWS = 3
+CATALOGUE_SECONDS = 180.0  # audio analysed per catalogue track (windows() splits longer tracks)
 
 
 class AudioError(ValueError):
@@ -106,7 +109,7 @@ def _stream_mono(blocks, rate: int) -> np.ndarray:
     import soxr
 
     resampler = soxr.ResampleStream(rate, SR, 1, dtype="float32", quality="HQ") if rate != SR else None
-    out = []
+    out: list[np.ndarray] = []
     for block in blocks:
         mono = np.ascontiguousarray(block.mean(axis=1), dtype=np.float32)
         out.append(resampler.resample_chunk(mono) if resampler is not None else mono)
@@ -143,7 +146,7 @@ def log_mel(y: np.ndarray) -> np.ndarray:
 
 def slices(mel: np.ndarray, hop: int = SLICE_FRAMES) -> np.ndarray:
     """(n, 128, 128) standardised slices; a tail of at least half a slice is padded, shorter tails dropped."""
-    out = []
+    out: list[np.ndarray] = []
     for start in range(0, max(1, len(mel)), hop):
         piece = mel[start : start + SLICE_FRAMES]
         if len(piece) < SLICE_FRAMES:
@@ -157,16 +160,51 @@ def slices(mel: np.ndarray, hop: int = SLICE_FRAMES) -> np.ndarray:
 def clip_slices(
     data: bytes | str | Path, *, max_bytes: int, max_seconds: float, hop: int = SLICE_FRAMES, offset: float = 0.0
 ) -> np.ndarray:
-    """Decode and slice in one call."""
+    """Decode and slice one stretch in one call."""
     return slices(log_mel(decode(data, max_bytes=max_bytes, max_seconds=max_seconds, offset=offset)), hop=hop)
 
 
-def track_offset(path: str | Path, window: float) -> float:
-    """Where to start reading a catalogue track: skip up to 30 s of intro when the track is long enough."""
+def logmel_patches(y: np.ndarray) -> np.ndarray:
+    """The Conv1D model's input for one window of audio: half-overlapping standardised log-mel slices."""
+    return slices(log_mel(y), hop=SLICE_HOP)
+
+
+def windows(duration: float | None, budget: float) -> list[tuple[float, float]]:
+    """(offset, seconds) stretches to analyse: all of it when it fits the budget, else its beginning, middle and
+    end, a third of the budget each.
+
+    Queries and catalogue tracks go through this same rule, so an unchanged copy of an indexed track yields the
+    same slices as the index holds, and a short excerpt from anywhere in a track meets indexed audio more often
+    than one fixed window would allow."""
+    if duration is None or duration <= budget:
+        return [(0.0, budget)]
+    part = budget / N_WINDOWS
+    return [(0.0, part), ((duration - part) / 2, part), (duration - part, part)]
+
+
+def duration_of(data: bytes | str | Path) -> float | None:
+    """Seconds declared by the header, or None when libsndfile cannot tell (then the start is read)."""
     import soundfile as sf
 
     try:
-        duration = sf.info(str(path)).duration
-    except (sf.LibsndfileError, RuntimeError):
-        return 0.0
-    return float(min(30.0, max(0.0, duration - window)))
+        return float(sf.info(io.BytesIO(data) if isinstance(data, bytes) else str(data)).duration)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        return None
+
+
+def window_audio(data: bytes | str | Path, *, max_bytes: int, budget: float) -> list[np.ndarray]:
+    """The decoded windows of `windows` (mono, 22,050 Hz). A silent or unreadable window is left out; only when
+    every window fails does the first failure reach the sender."""
+    if isinstance(data, bytes) and len(data) > max_bytes:
+        decode(data, max_bytes=max_bytes, max_seconds=budget)  # raises the "too large" reply without parsing
+    parts: list[np.ndarray] = []
+    first_error: AudioError | None = None
+    for offset, seconds in windows(duration_of(data), budget):
+        try:
+            parts.append(decode(data, max_bytes=max_bytes, max_seconds=seconds, offset=offset))
+        except AudioError as exc:
+            first_error = first_error or exc
+    if not parts:
+        assert first_error is not None
+        raise first_error
+    return parts

@@ -9,10 +9,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore, LiveModel
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
-from recommenders.audio.features import SLICE_FRAMES, AudioError, clip_slices
+from recommenders.audio.features import SR, AudioError, window_audio
 from recommenders.audio.index import AudioIndex
 from recommenders.base import Recommendation
 
@@ -54,19 +56,15 @@ class AudioService:
 
     def recommend_clip(self, data: bytes | Path, k: int = 10, *, exclude_track: int | None = None) -> ClipResult:
         t0 = time.perf_counter()
-        # half-overlapping query slices: more votes from a short clip
-        x = clip_slices(
-            data,
-            max_bytes=self.settings.max_audio_bytes,
-            max_seconds=self.settings.max_audio_seconds,
-            hop=SLICE_FRAMES // 2,
-        )
+        # the catalogue's windowing and slicing (features.windows), within the query's own time budget
+        audio = window_audio(data, max_bytes=self.settings.max_audio_bytes, budget=self.settings.max_audio_seconds)
+        x = np.concatenate([self.embedder.patches(y) for y in audio])
         emb, probs = self.embedder.embed(x)
         mean = probs.mean(axis=0)
         labels = sorted(zip(self.embedder.labels, (float(p) for p in mean), strict=True), key=lambda lp: -lp[1])
         index = self.index
         recs = index.query(emb, k, exclude_track=exclude_track) if index is not None else []
-        seconds = len(x) * SLICE_FRAMES / 2 * 512 / 22050
+        seconds = sum(len(y) for y in audio) / SR
         log.info("clip: %d slices, %.2fs, top label %s", len(x), time.perf_counter() - t0, labels[0][0])
         return ClipResult(recs, labels, seconds)
 

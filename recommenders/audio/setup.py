@@ -12,13 +12,12 @@ from data.corpus import Corpus
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.embedder import Embedder
-from recommenders.audio.features import AudioError
+from recommenders.audio.features import CATALOGUE_SECONDS, AudioError
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.service import INDEX_ARTIFACT, model_dir
 from recommenders.audio.train import track_slices
 
 log = logging.getLogger(__name__)
-WINDOW_SECONDS = 60.0
 
 
 def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> str:
@@ -31,8 +30,9 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
     embedder = Embedder.load(directory)
     meta = store.meta(INDEX_ARTIFACT)
     current = None
-    if meta and meta.get("model") == str(directory):
-        current = AudioIndex.load(store.path(INDEX_ARTIFACT))
+    published = store.path(INDEX_ARTIFACT)
+    if meta and meta.get("model") == str(directory) and published is not None:
+        current = AudioIndex.load(published)
     known = current.track_ids if current is not None else set()
     # tracks whose audio could not be used (silent, damaged) are remembered, not retried on every run
     unreadable = set(meta.get("unreadable", [])) if current is not None else set()
@@ -43,7 +43,7 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
     embs, owners, failed = [], [], 0
     for track_id, path in todo:
         try:
-            x = track_slices(Path(path), WINDOW_SECONDS, cache)
+            x = track_slices(Path(path), CATALOGUE_SECONDS, cache, embedder.patches, embedder.feature_id)
         except (AudioError, OSError) as exc:
             failed += 1
             unreadable.add(track_id)
