@@ -13,18 +13,24 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 run: setup
 	$(BIN)/murecom run
 
-test: $(STAMP) audio-data
+test: $(STAMP) audio-data $(PRETRAINED)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-setup: $(STAMP) audio-data
+setup: $(STAMP) audio-data $(PRETRAINED)
 	$(BIN)/murecom setup
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps musicnn==0.1.0  # pretrained weights only: it pins numpy<1.17
 	touch $(STAMP)
+
+# The pretrained music CNN (musicnn, ISC), rebuilt in our Keras from the wheel's TF1 checkpoints (a few seconds).
+PRETRAINED := recommenders/audio/pretrained/MSD_musicnn.keras
+$(PRETRAINED): $(STAMP)
+	$(BIN)/murecom convert-musicnn
 
 # Real audio (Debian soundtrack packages, music21 pieces rendered with fluidsynth) into var/audio-src.
 audio-data: $(STAMP)

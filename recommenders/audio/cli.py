@@ -91,7 +91,27 @@ def eval_audio(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from recommenders.audio.musicnn import PRETRAINED_DIR, convert
+
+    out = Path(args.out) if args.out else PRETRAINED_DIR
+    for name in args.models:
+        meta = convert(name, out)
+        print(f"{name}: {meta['variables_restored']} variables, {meta['parameters']:,} parameters -> {out}")
+        if args.verify:
+            from recommenders.audio.musicnn import compare_with_reference
+
+            diffs = compare_with_reference(name, out, Path(args.verify))
+            print("  max |keras - TF1 graph|: " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser("convert-musicnn", help="rebuild the pretrained musicnn models in Keras 3 from the wheel")
+    c.add_argument("--models", nargs="+", default=["MSD_musicnn", "MTT_musicnn"])
+    c.add_argument("--out", help="default: recommenders/audio/pretrained")
+    c.add_argument("--verify", metavar="AUDIO", help="compare with upstream's TF1 graph on 30 s of this file")
+    c.set_defaults(func=_convert)
     t = sub.add_parser("train-audio", help="train the audio classifier on a label/clip folder (GTZAN layout)")
     t.add_argument("folder")
     t.add_argument("--epochs", type=int, default=40)
