@@ -71,23 +71,19 @@ def similar_audio(args: argparse.Namespace) -> int:
 
 
 def eval_audio(args: argparse.Namespace) -> int:
+    """`murecom eval --audio [FOLDER]` / `murecom eval-audio [FOLDER]`: leave-one-label-out retrieval (and
+    robustness unless --no-robustness) on a label/clip folder, default the fetched soundtracks."""
     from data.settings import get_settings
-    from recommenders.artifacts import ArtifactStore
     from recommenders.audio.evaluate import evaluate_audio
-    from recommenders.audio.service import model_dir
 
     settings = get_settings()
-    result = evaluate_audio(
-        model_dir(ArtifactStore(settings.models_dir)),
-        settings.home / "audio-src",
-        settings.home / "cache" / "audio-slices",
-        settings.home / "eval",
-    )
-    print(result["table"])
-    print(f"confusion matrix: {result['confusion_png']}")
+    given = getattr(args, "folder", None) or (args.audio if isinstance(getattr(args, "audio", None), str) else None)
+    folder = Path(given) if given else settings.home / "audio-src"
+    table = evaluate_audio(folder, settings.home / "cache" / "audio-slices", robustness=getattr(args, "robust", True))
+    print(table)
     out = getattr(args, "out", None)
     if out:
-        Path(out).write_text(result["table"] + "\n")
+        Path(out).write_text(table + "\n")
     return 0
 
 
@@ -107,6 +103,11 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("eval-audio", help="leave-one-label-out retrieval and robustness on a label/clip folder")
+    e.add_argument("folder", nargs="?", help="default: MUREC_HOME/audio-src")
+    e.add_argument("--no-robustness", dest="robust", action="store_false")
+    e.add_argument("--out", help="also write the tables to this file")
+    e.set_defaults(func=eval_audio)
     c = sub.add_parser("convert-musicnn", help="rebuild the pretrained musicnn models in Keras 3 from the wheel")
     c.add_argument("--models", nargs="+", default=["MSD_musicnn", "MTT_musicnn"])
     c.add_argument("--out", help="default: recommenders/audio/pretrained")

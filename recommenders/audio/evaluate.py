@@ -115,3 +115,32 @@ def format_table(result: dict[str, Any]) -> str:
                  for lab in [*labels, "overall"]]  # fmt: skip
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def default_features() -> list[Features]:
+    """MFCC, the shipped Conv1D and (when converted) the pretrained embedding: the comparison the README shows."""
+    from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
+    from recommenders.audio.features import logmel_patches
+    from recommenders.audio.pretrained import PretrainedEmbedder
+
+    cnn = Embedder.load(DEFAULT_MODEL_DIR)
+    feats = [
+        Features("MFCC mean/std", cnn.feature_id, logmel_patches, mfcc_vectors),
+        Features(f"Conv1D CNN (trained on {', '.join(cnn.labels)})", cnn.feature_id, cnn.patches,
+                 lambda x: cnn.embed(x)[0]),
+    ]  # fmt: skip
+    if PretrainedEmbedder.available():
+        pre = PretrainedEmbedder.load()
+        feats.append(Features(f"pretrained {pre.version}", pre.feature_id, pre.patches, lambda x: pre.embed(x)[0]))
+    return feats
+
+
+def evaluate_audio(folder: Path, cache: Path | None, robustness: bool = True) -> str:
+    """The tables of `murecom eval --audio`, as Markdown."""
+    feats = default_features()
+    tables = [format_table(evaluate_retrieval(folder, feats, cache))]
+    if robustness:
+        from recommenders.audio.robustness import evaluate_robustness, format_robustness
+
+        tables.append(format_robustness(evaluate_robustness(folder, feats[-1], cache)))
+    return "\n\n".join(tables)

@@ -9,6 +9,7 @@ from the checkpoint (every one of them must be found). Nothing here is our own r
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def reference_outputs(name: str, x: np.ndarray, source: Path | None = None) -> l
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.import_graph_def(frozen, name="")
-        feeds = {f"{INPUT}:0": np.asarray(x, np.float32)}
+        feeds: dict[str, Any] = {f"{INPUT}:0": np.asarray(x, np.float32)}
         for node in frozen.node:  # the is_training placeholder(s)
             if node.op == "Placeholder" and node.name != INPUT:
                 feeds[f"{node.name}:0"] = False
