@@ -157,7 +157,7 @@ def indexed_home(tmp_path_factory, audio_src):
     settings = Settings.from_env({"MUREC_HOME": str(home)})
     engine = get_engine(settings.database_url)
     import_audio_folder(engine, folder)
-    summary = ensure_index(Corpus(engine), ArtifactStore(settings.models_dir), settings)
+    summary = ensure_index(Corpus(engine), ArtifactStore(settings.models_dir), settings, seconds=30.0)
     return settings, held_out, summary
 
 
@@ -171,8 +171,8 @@ def test_index_then_recommend_an_unseen_clip(indexed_home) -> None:
     assert len(result.recommendations) == 5
     scores = [r.score for r in result.recommendations]
     assert scores == sorted(scores, reverse=True)
-    assert {name for name, _ in result.labels} == {"wesnoth", "warzone2100", "singularity"}
-    assert sum(p for _, p in result.labels) == pytest.approx(1.0, abs=1e-3)
+    assert {name for name, _ in result.labels} == set(service.embedder.labels)  # the pretrained tagger's tags
+    assert not result.unsure and 0 <= result.labels[-1][1] <= result.labels[0][1] <= 1
     corpus = Corpus(get_engine(settings.database_url))
     infos = corpus.track_info(r.track_id for r in result.recommendations)
     assert held_out.stem not in {i.title for i in infos.values()}
@@ -185,11 +185,11 @@ def test_index_grows_incrementally_and_atomically(indexed_home, audio_src) -> No
     engine = get_engine(settings.database_url)
     store = ArtifactStore(settings.models_dir)
     before = store.current_version(INDEX_ARTIFACT)
-    assert "up to date" in ensure_index(Corpus(engine), store, settings)
+    assert "up to date" in ensure_index(Corpus(engine), store, settings, seconds=30.0)
     extra = settings.home / "audio-src" / "singularity" / held_out.name
     extra.symlink_to(held_out)
     import_audio_folder(engine, settings.home / "audio-src")
-    summary = ensure_index(Corpus(engine), store, settings)
+    summary = ensure_index(Corpus(engine), store, settings, seconds=30.0)
     assert "+1 tracks" in summary and store.current_version(INDEX_ARTIFACT) != before
     extra.unlink()
 

@@ -85,4 +85,3 @@ def test_tags_differ_between_orchestral_and_electronic_music(converted: Path) ->
     assert "instrumental" in orchestral or "ambient" in orchestral, orchestral
     assert "electronic" in electronic or "electronica" in electronic, electronic
     assert orchestral[:2] != electronic[:2]
-

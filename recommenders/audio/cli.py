@@ -102,7 +102,20 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from data.settings import get_settings
+    from recommenders.audio.calibrate import calibrate
+    from recommenders.audio.pretrained import PretrainedEmbedder
+
+    folder = Path(args.folder) if args.folder else get_settings().home / "audio-src"
+    print(json.dumps(calibrate(PretrainedEmbedder.load(), folder), indent=2))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    k = sub.add_parser("calibrate-audio", help="fit and measure 'I am not sure what this is' (music vs noise/speech)")
+    k.add_argument("folder", nargs="?", help="music: a label/clip folder (default: MUREC_HOME/audio-src)")
+    k.set_defaults(func=_calibrate)
     e = sub.add_parser("eval-audio", help="leave-one-label-out retrieval and robustness on a label/clip folder")
     e.add_argument("folder", nargs="?", help="default: MUREC_HOME/audio-src")
     e.add_argument("--no-robustness", dest="robust", action="store_false")

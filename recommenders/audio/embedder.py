@@ -10,6 +10,7 @@ import json
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,6 +18,22 @@ from recommenders.audio.features import logmel_patches
 from recommenders.audio.model import EMBEDDING_LAYER
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+
+
+class AudioEmbedder(Protocol):
+    """What the index and the service need from a model: its input for a window of audio, and per patch an
+    embedding and label (or tag) probabilities."""
+
+    feature_id: str
+    labels: list[str]
+    meta: dict[str, Any]
+
+    @property
+    def version(self) -> str: ...
+
+    def patches(self, y: np.ndarray) -> np.ndarray: ...
+
+    def embed(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class Embedder:

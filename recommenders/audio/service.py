@@ -1,5 +1,6 @@
-"""What the bots call for an audio clip: decode (bounded), embed, search the audio index, rank tracks, and the
-label probabilities (also drawn as a small bar chart PNG)."""
+"""What the bots call for an audio clip: decode (bounded), embed, search the audio index ("sounds alike"), match
+the clip's tags to the catalogue's Last.fm tags ("tagged alike"), and the tag probabilities (also drawn as a small
+bar chart PNG); a clip that fits nothing the model knows is answered as such."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ import numpy as np
 
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore, LiveModel
-from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
+from recommenders.audio.calibrate import UnsureModel, unsure_features
+from recommenders.audio.embedder import DEFAULT_MODEL_DIR, AudioEmbedder, Embedder
 from recommenders.audio.features import SR, AudioError, window_audio
 from recommenders.audio.index import AudioIndex
+from recommenders.audio.pretrained import PretrainedEmbedder
+from recommenders.audio.tags import TagBridge
 from recommenders.base import Recommendation
 
 log = logging.getLogger(__name__)
@@ -26,9 +30,16 @@ __all__ = ["AudioError", "AudioService", "ClipResult", "load_audio_service", "re
 
 @dataclass(frozen=True)
 class ClipResult:
+    """`recommendations`: the "sounds alike" picks (tracks with audio, by embedding) then the "tagged alike"
+    picks (catalogue tracks whose Last.fm tags fit), each with its reason; `labels`: the clip's tags or labels with
+    probabilities, best first; `unsure`: the clip fits nothing the model knows (noise, speech), and then there
+    are no recommendations."""
+
     recommendations: list[Recommendation]
     labels: list[tuple[str, float]]
     seconds_analysed: float
+    unsure: bool = False
+    confidence: float = 1.0
 
 
 def model_dir(store: ArtifactStore) -> Path:
@@ -36,11 +47,34 @@ def model_dir(store: ArtifactStore) -> Path:
     return store.path(MODEL_ARTIFACT) or DEFAULT_MODEL_DIR
 
 
+def load_embedder(store: ArtifactStore) -> AudioEmbedder:
+    """A published (trained) Conv1D model if there is one; else the pretrained music CNN once converted; else the
+    Conv1D model shipped with the code."""
+    published = store.path(MODEL_ARTIFACT)
+    if published is not None:
+        return Embedder.load(published)
+    if PretrainedEmbedder.available():
+        return PretrainedEmbedder.load()
+    return Embedder.load(DEFAULT_MODEL_DIR)
+
+
 class AudioService:
-    def __init__(self, embedder: Embedder, index: LiveModel[AudioIndex] | AudioIndex, settings: Settings) -> None:
+    """Safe to call from several threads at once: the embedder serialises its model calls, the index and the tag
+    bridge are read-only."""
+
+    def __init__(
+        self,
+        embedder: AudioEmbedder,
+        index: LiveModel[AudioIndex] | AudioIndex | None,
+        settings: Settings,
+        bridge: TagBridge | None = None,
+    ) -> None:
         self.embedder = embedder
         self._index = index
         self.settings = settings
+        self.bridge = bridge
+        # "I am not sure what this is": calibrated for the pretrained tagger only (recommenders/audio/calibrate.py)
+        self.unsure = UnsureModel.load() if isinstance(embedder, PretrainedEmbedder) else None
 
     @property
     def index(self) -> AudioIndex | None:
@@ -48,10 +82,13 @@ class AudioService:
 
     @property
     def description(self) -> str:
+        index = self.index
+        size = f", {len(index.track_ids)} tracks indexed by sound" if index is not None else ""
+        tagged = f", {len(self.bridge):,} catalogue tracks reachable by tags" if self.bridge is not None else ""
+        if isinstance(self.embedder, PretrainedEmbedder):
+            return f"{self.embedder.description}{size}{tagged}"
         m = self.embedder.meta.get("metrics", {})
         acc = f", held-out track accuracy {m['test_track_accuracy']:.0%}" if "test_track_accuracy" in m else ""
-        index = self.index
-        size = f", {len(index.track_ids)} tracks indexed" if index is not None else ""
         return f"CNN on log-mel slices over {', '.join(self.embedder.labels)}{acc}{size}"
 
     def recommend_clip(self, data: bytes | Path, k: int = 10, *, exclude_track: int | None = None) -> ClipResult:
@@ -62,11 +99,23 @@ class AudioService:
         emb, probs = self.embedder.embed(x)
         mean = probs.mean(axis=0)
         labels = sorted(zip(self.embedder.labels, (float(p) for p in mean), strict=True), key=lambda lp: -lp[1])
-        index = self.index
-        recs = index.query(emb, k, exclude_track=exclude_track) if index is not None else []
         seconds = sum(len(y) for y in audio) / SR
-        log.info("clip: %d slices, %.2fs, top label %s", len(x), time.perf_counter() - t0, labels[0][0])
-        return ClipResult(recs, labels, seconds)
+        confidence = 1.0
+        if self.unsure is not None:
+            confidence = self.unsure.p_music(unsure_features(emb, probs))
+            if confidence < self.unsure.threshold:
+                log.info("clip: %.2fs, not music (p %.3f)", time.perf_counter() - t0, confidence)
+                return ClipResult([], labels, seconds, unsure=True, confidence=confidence)
+        index = self.index
+        sounds = index.query(emb, k, exclude_track=exclude_track) if index is not None else []
+        tagged: list[Recommendation] = []
+        if self.bridge is not None and len(self.bridge):
+            sounds = sounds[: max(1, k // 2)]  # half the picks by sound, the rest from the whole catalogue by tags
+            exclude = {r.track_id for r in sounds} | ({exclude_track} if exclude_track is not None else set())
+            tagged = self.bridge.recommend(mean, k - len(sounds), exclude=exclude)
+        recs = sounds + tagged
+        log.info("clip: %d patches, %.2fs, top label %s", len(x), time.perf_counter() - t0, labels[0][0])
+        return ClipResult(recs, labels, seconds, confidence=confidence)
 
 
 def render_label_chart(labels: list[tuple[str, float]]) -> bytes:
@@ -93,11 +142,16 @@ def render_label_chart(labels: list[tuple[str, float]]) -> bytes:
 
 
 def load_audio_service(settings: Settings) -> AudioService | None:
-    """The service over the published audio index, or None while there is no index (or no model)."""
+    """The service over the published audio index, or None while there is no index. With the pretrained tagger,
+    the tag bridge over the corpus's tagged tracks comes along (built once, a second or two)."""
     store = ArtifactStore(settings.models_dir)
     if store.current_version(INDEX_ARTIFACT) is None:
         return None
-    directory = model_dir(store)
-    if not (directory / "model.keras").exists():
-        return None
-    return AudioService(Embedder.load(directory), LiveModel(store, INDEX_ARTIFACT, AudioIndex.load), settings)
+    embedder = load_embedder(store)
+    bridge = None
+    if isinstance(embedder, PretrainedEmbedder):
+        from data.corpus import Corpus
+        from data.db import get_engine
+
+        bridge = TagBridge.from_corpus(Corpus(get_engine(settings.database_url)), embedder.labels)
+    return AudioService(embedder, LiveModel(store, INDEX_ARTIFACT, AudioIndex.load), settings, bridge)

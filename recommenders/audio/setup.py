@@ -11,27 +11,27 @@ import numpy as np
 from data.corpus import Corpus
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
-from recommenders.audio.embedder import Embedder
 from recommenders.audio.features import CATALOGUE_SECONDS, AudioError
 from recommenders.audio.index import AudioIndex
-from recommenders.audio.service import INDEX_ARTIFACT, model_dir
+from recommenders.audio.service import INDEX_ARTIFACT, load_embedder
 from recommenders.audio.train import track_slices
 
 log = logging.getLogger(__name__)
 
 
-def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> str:
+def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings, seconds: float = CATALOGUE_SECONDS) -> str:
     """Embed every track with audio that the current index lacks, and publish the grown index (if it grew).
 
     A new model version means new embeddings, so the index is rebuilt from scratch when the model changed.
+    `seconds`: audio analysed per track (`features.windows`); tests use less to stay quick.
     """
     t0 = time.perf_counter()
-    directory = model_dir(store)
-    embedder = Embedder.load(directory)
+    embedder = load_embedder(store)
+    identity = f"{embedder.version}|{embedder.feature_id}"
     meta = store.meta(INDEX_ARTIFACT)
     current = None
     published = store.path(INDEX_ARTIFACT)
-    if meta and meta.get("model") == str(directory) and published is not None:
+    if meta and meta.get("model") == identity and published is not None:
         current = AudioIndex.load(published)
     known = current.track_ids if current is not None else set()
     # tracks whose audio could not be used (silent, damaged) are remembered, not retried on every run
@@ -43,7 +43,7 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
     embs, owners, failed = [], [], 0
     for track_id, path in todo:
         try:
-            x = track_slices(Path(path), CATALOGUE_SECONDS, cache, embedder.patches, embedder.feature_id)
+            x = track_slices(Path(path), seconds, cache, embedder.patches, embedder.feature_id)
         except (AudioError, OSError) as exc:
             failed += 1
             unreadable.add(track_id)
@@ -65,7 +65,7 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
             INDEX_ARTIFACT,
             staged,
             {
-                "model": str(directory),
+                "model": identity,
                 "tracks": len(index.track_ids),
                 "slices": len(index),
                 "unreadable": sorted(unreadable),
