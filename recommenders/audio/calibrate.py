@@ -13,7 +13,6 @@ threshold and held-out figures to recommenders/audio/unsure.json, which the serv
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from recommenders.audio.features import SR, AudioError, decode, duration_of, window_audio
+from recommenders.audio.features import SR, AudioError, decode, duration_of, wav_bytes, window_audio
 
 UNSURE_FILE = Path(__file__).resolve().parent / "unsure.json"
 SENTENCES = [
@@ -35,14 +34,6 @@ SENTENCES = [
     "The committee will publish its final report at the end of the month.",
 ]
 VOICES = ["en", "en+f3", "en-us", "en+m3", "de", "fr", "es", "it"]
-
-
-def _wav(y: np.ndarray, rate: int = SR) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(y, -1, 1).astype(np.float32), rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def speech_clips() -> list[tuple[str, bytes]]:
@@ -74,7 +65,7 @@ def noise_clips(seed: int = 0, seconds: float = 15.0) -> list[tuple[str, bytes]]
         hum = np.sin(2 * np.pi * 50 * t) + 0.3 * np.sin(2 * np.pi * 150 * t) + 0.05 * white
         clicks = (rng.random(n) < 0.001) * rng.normal(0, 1, n) + 0.01 * white
         for name, y in (("white", white), ("pink", pink), ("brown", brown), ("hum", hum), ("clicks", clicks)):
-            out.append((f"noise:{name}", _wav(level * y / (np.abs(y).max() + 1e-9))))
+            out.append((f"noise:{name}", wav_bytes(level * y / (np.abs(y).max() + 1e-9))))
     return out
 
 
@@ -91,7 +82,7 @@ def music_clips(folder: Path, seed: int = 0) -> list[tuple[str, bytes]]:
             )
         except AudioError:
             continue
-        out.append((f"music:{clip.label}", _wav(y)))
+        out.append((f"music:{clip.label}", wav_bytes(y)))
     return out
 
 

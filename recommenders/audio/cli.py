@@ -62,7 +62,10 @@ def similar_audio(args: argparse.Namespace) -> int:
         return 2
     infos = Corpus(get_engine()).track_info(r.track_id for r in result.recommendations)
     print(f"{args.audio}: {result.seconds_analysed:.0f} s analysed")
-    print("labels: " + ", ".join(f"{name} {p:.0%}" for name, p in result.labels))
+    print("sounds like: " + ", ".join(f"{name} {p:.0%}" for name, p in result.labels[:5]))
+    if result.unsure:
+        print(f"I am not sure what this is: it does not sound like music I know (p(music) {result.confidence:.2f})")
+        return 0
     for i, rec in enumerate(result.recommendations, 1):
         info = infos.get(rec.track_id)
         name = info.label if info else f"track {rec.track_id}"

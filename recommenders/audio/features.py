@@ -208,3 +208,12 @@ def window_audio(data: bytes | str | Path, *, max_bytes: int, budget: float) -> 
         assert first_error is not None
         raise first_error
     return parts
+
+
+def wav_bytes(y: np.ndarray, rate: int = SR) -> bytes:
+    """16-bit WAV bytes of mono samples (clipped to full scale): clips built in evaluation, as a user would send."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(y, -1, 1).astype(np.float32), rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()

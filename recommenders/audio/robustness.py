@@ -15,20 +15,12 @@ from typing import Any
 import numpy as np
 
 from recommenders.audio.evaluate import Features, track_vectors
-from recommenders.audio.features import SR, AudioError, decode, duration_of, window_audio
+from recommenders.audio.features import SR, AudioError, decode, duration_of, wav_bytes, window_audio
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.train import list_clips
 
 QUERY_SECONDS = 60.0
 MP3_LEVEL = 0.63  # libsndfile maps level 0..1 onto 160..8 kbit/s for 22,050 Hz mono (MPEG-2): 0.63 ≈ 64 kbit/s
-
-
-def _wav(y: np.ndarray, rate: int) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(y, -1, 1), rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def _mp3(y: np.ndarray) -> bytes:
@@ -52,9 +44,9 @@ def variants(path: Path, rng: np.random.Generator) -> dict[str, bytes]:
     excerpt = decode(path, max_bytes=10**9, max_seconds=10.0, offset=start)
     return {
         "MP3 64 kbit/s": _mp3(head),
-        "8 kHz": _wav(soxr.resample(head, SR, 8000, quality="HQ"), 8000),
-        "+6 dB": _wav(head * 2.0, SR),
-        "10 s excerpt": _wav(excerpt, SR),
+        "8 kHz": wav_bytes(soxr.resample(head, SR, 8000, quality="HQ"), 8000),
+        "+6 dB": wav_bytes(head * 2.0, SR),
+        "10 s excerpt": wav_bytes(excerpt, SR),
     }
 
 
