@@ -82,7 +82,12 @@ def eval_audio(args: argparse.Namespace) -> int:
     settings = get_settings()
     given = getattr(args, "folder", None) or (args.audio if isinstance(getattr(args, "audio", None), str) else None)
     folder = Path(given) if given else settings.home / "audio-src"
-    table = evaluate_audio(folder, settings.home / "cache" / "audio-slices", robustness=getattr(args, "robust", True))
+    table = evaluate_audio(
+        folder,
+        settings.home / "cache" / "audio-slices",
+        robustness=getattr(args, "robust", True),
+        conv1d_folds=getattr(args, "conv1d_folds", False),
+    )
     print(table)
     out = getattr(args, "out", None)
     if out:
@@ -122,6 +127,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("eval-audio", help="leave-one-label-out retrieval and robustness on a label/clip folder")
     e.add_argument("folder", nargs="?", help="default: MUREC_HOME/audio-src")
     e.add_argument("--no-robustness", dest="robust", action="store_false")
+    e.add_argument("--conv1d-folds", action="store_true", help="also train the Conv1D without each label (slow)")
     e.add_argument("--out", help="also write the tables to this file")
     e.set_defaults(func=eval_audio)
     c = sub.add_parser("convert-musicnn", help="rebuild the pretrained musicnn models in Keras 3 from the wheel")
