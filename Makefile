@@ -24,12 +24,12 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps musicnn==0.1.0  # pretrained weights only: it pins numpy<1.17
 	touch $(STAMP)
 
 # The pretrained music CNN (musicnn, ISC), rebuilt in our Keras from the wheel's TF1 checkpoints (a few seconds).
 PRETRAINED := recommenders/audio/pretrained/MSD_musicnn.keras
 $(PRETRAINED): $(STAMP)
+	$(BIN)/pip show -q musicnn >/dev/null 2>&1 || $(BIN)/pip install --quiet --no-deps musicnn==0.1.0  # pins numpy<1.17
 	$(BIN)/murecom convert-musicnn
 
 # Real audio (Debian soundtrack packages, music21 pieces rendered with fluidsynth) into var/audio-src.
