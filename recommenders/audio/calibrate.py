@@ -109,10 +109,13 @@ class UnsureModel:
         return float(1.0 / (1.0 + np.exp(-z)))
 
     @classmethod
-    def load(cls, path: Path = UNSURE_FILE) -> UnsureModel | None:
+    def load(cls, embedder_version: str, path: Path = UNSURE_FILE) -> UnsureModel | None:
+        """The calibrated model, or None when none was fitted for this embedder (its features would not fit)."""
         if not path.exists():
             return None
         d = json.loads(path.read_text())
+        if d.get("embedder") != embedder_version:
+            return None
         return cls(
             np.asarray(d["mean"], np.float32),
             np.asarray(d["scale"], np.float32),
@@ -163,6 +166,7 @@ def calibrate(embedder, folder: Path, out: Path = UNSURE_FILE, seed: int = 0) ->
                 "coef": model.coef.tolist(),
                 "intercept": model.intercept,
                 "threshold": threshold,
+                "embedder": embedder.version,
                 "report": report,
             }
         )

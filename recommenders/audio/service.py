@@ -42,11 +42,6 @@ class ClipResult:
     confidence: float = 1.0
 
 
-def model_dir(store: ArtifactStore) -> Path:
-    """The published audio model if any, else the one shipped with the code."""
-    return store.path(MODEL_ARTIFACT) or DEFAULT_MODEL_DIR
-
-
 def load_embedder(store: ArtifactStore) -> AudioEmbedder:
     """A published (trained) Conv1D model if there is one; else the pretrained music CNN once converted; else the
     Conv1D model shipped with the code."""
@@ -74,7 +69,7 @@ class AudioService:
         self.settings = settings
         self.bridge = bridge
         # "I am not sure what this is": calibrated for the pretrained tagger only (recommenders/audio/calibrate.py)
-        self.unsure = UnsureModel.load() if isinstance(embedder, PretrainedEmbedder) else None
+        self.unsure = UnsureModel.load(embedder.version)
 
     @property
     def index(self) -> AudioIndex | None:
