@@ -34,7 +34,7 @@ MAX_RATE = 192_000
 BLOCK_FRAMES = 1 << 15
 SLICE_HOP = SLICE_FRAMES // 2  # half-overlapping slices, for queries and catalogue alike
 N_WINDOWS = 3
-CATALOGUE_SECONDS = 180.0  # audio analysed per catalogue track (windows() splits longer tracks)
+CATALOGUE_SECONDS = 480.0  # audio analysed per catalogue track: whole up to 8 min, else windows() splits it
 
 
 class AudioError(ValueError):
