@@ -231,8 +231,8 @@ class ChatCore:
             Reply(
                 f"Sounds like: {labels}",
                 kind="recommendations",
-                title=f"Tracks like your clip: {' and '.join(parts) or 'none found'} "
-                f"({result.seconds_analysed:.0f} s analysed)",
+                title=f"Tracks that sound like your clip ({result.seconds_analysed:.0f} s analysed): "
+                f"{' and '.join(parts) or 'none found'}",
                 tracks=lines,
                 image=chart,
             )
