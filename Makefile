@@ -7,17 +7,22 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
+# The pretrained music CNN (musicnn, ISC), rebuilt in our Keras from the wheel's TF1 checkpoints (a few seconds).
+# Defined before the rules that depend on it: make expands prerequisites as it reads them.
+PRETRAINED := recommenders/audio/pretrained/MSD_musicnn.keras
 
 .PHONY: run test setup audio-data lint bench clean
 
 run: setup
 	$(BIN)/murecom run
 
-test: $(STAMP) audio-data
+test: $(STAMP) audio-data $(PRETRAINED)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
-setup: $(STAMP) audio-data
+setup: $(STAMP) audio-data $(PRETRAINED)
 	$(BIN)/murecom setup
 
 $(STAMP): pyproject.toml
@@ -25,6 +30,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(PRETRAINED): $(STAMP)
+	$(BIN)/pip show -q musicnn >/dev/null 2>&1 || $(BIN)/pip install --quiet --no-deps musicnn==0.1.0  # pins numpy<1.17
+	$(BIN)/murecom convert-musicnn
 
 # Real audio (Debian soundtrack packages, music21 pieces rendered with fluidsynth) into var/audio-src.
 audio-data: $(STAMP)

@@ -1,8 +1,10 @@
-"""Audio: clip-to-answer latency for 30 s clips, embedding throughput, index query time vs catalogue size, memory.
+"""Audio: clip-to-answer latency for 30 s clips with the pretrained musicnn path and the Conv1D path (ratio in the
+same run), cold start of the pretrained path, embedding throughput, index query time vs catalogue size, memory.
 
-Clips are 30 s excerpts of the real Debian soundtrack recordings (scripts/get_audio.sh); the index holds the
-shipped model's embeddings of those tracks, then replicas with noise to reach larger catalogues, where the exact
-scikit-learn search is compared with the usearch HNSW index (same interface) in the same run, with its recall.
+Clips are 30 s excerpts of the real Debian soundtrack recordings (scripts/get_audio.sh); the indexes hold each
+model's embeddings of those tracks; for the scaling part, the Conv1D embeddings then replicas with noise to reach
+larger catalogues, where the exact scikit-learn search is compared with the usearch HNSW index (same interface)
+in the same run, with its recall.
 
     .venv/bin/python bench/audio_latency.py [--clips 20]
 """
@@ -26,8 +28,9 @@ import soundfile as sf  # noqa: E402
 
 from data.settings import Settings  # noqa: E402
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder  # noqa: E402
-from recommenders.audio.features import SLICE_FRAMES, clip_slices  # noqa: E402
+from recommenders.audio.features import window_audio  # noqa: E402
 from recommenders.audio.index import AudioIndex  # noqa: E402
+from recommenders.audio.pretrained import PretrainedEmbedder  # noqa: E402
 from recommenders.audio.service import AudioService  # noqa: E402
 from recommenders.audio.train import track_slices  # noqa: E402
 
@@ -37,24 +40,73 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--clips", type=int, default=20)
-    args = ap.parse_args()
-    settings = Settings.from_env(dotenv=False)
-    tracks = sorted(p for p in (settings.home / "audio-src").glob("*/*") if p.suffix in (".ogg", ".opus"))
-    embedder = Embedder.load(DEFAULT_MODEL_DIR)
-    cache = settings.home / "cache" / "audio-slices"
+def catalogue(embedder, tracks: list[Path], cache: Path, seconds: float) -> AudioIndex:
     embs, owners = [], []
     for i, path in enumerate(tracks):
         try:
-            e, _ = embedder.embed(track_slices(path, 60.0, cache))
+            e, _ = embedder.embed(track_slices(path, seconds, cache, embedder.patches, embedder.feature_id))
         except ValueError:
             continue
         embs.append(e)
         owners.append(np.full(len(e), i))
-    base, base_owners = np.concatenate(embs), np.concatenate(owners)
-    service = AudioService(embedder, AudioIndex().fit(base, base_owners), settings)
+    return AudioIndex().fit(np.concatenate(embs), np.concatenate(owners))
+
+
+def timed(service: AudioService, clips: list[bytes]) -> list[float]:
+    service.recommend_clip(clips[0])  # warm-up: numba JIT, TensorFlow graph
+    out = []
+    for clip in clips:
+        t0 = time.perf_counter()
+        service.recommend_clip(clip, 10)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+COLD = """
+import sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, sys.argv[3])
+from pathlib import Path
+from data.settings import Settings
+from recommenders.audio.pretrained import PretrainedEmbedder
+from recommenders.audio.index import AudioIndex
+from recommenders.audio.service import AudioService
+import numpy as np
+embedder = PretrainedEmbedder.load()
+index = AudioIndex().fit(np.load(sys.argv[1]), np.arange(len(np.load(sys.argv[1]))) // 10)
+AudioService(embedder, index, Settings.from_env(dotenv=False)).recommend_clip(Path(sys.argv[2]).read_bytes(), 10)
+"""
+
+
+def cold_start(index: AudioIndex, clip: bytes, tmp: Path) -> float:
+    """Seconds from process start (interpreter included) to the first ranked answer of the pretrained path."""
+    import subprocess
+
+    np.save(tmp / "emb.npy", index.embeddings)
+    (tmp / "clip.wav").write_bytes(clip)
+    (tmp / "cold.py").write_text(COLD)
+    root = str(Path(__file__).resolve().parent.parent)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(tmp / "cold.py"), str(tmp / "emb.npy"), str(tmp / "clip.wav"), root], check=True
+    )
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", type=int, default=20)
+    ap.add_argument("--tracks", type=int, default=40, help="catalogue tracks indexed (60 s each)")
+    args = ap.parse_args()
+    settings = Settings.from_env(dotenv=False)
+    tracks = sorted(p for p in (settings.home / "audio-src").glob("*/*") if p.suffix in (".ogg", ".opus"))
+    tracks = tracks[:: max(1, len(tracks) // args.tracks)][: args.tracks]
+    cache = settings.home / "cache" / "audio-slices"
+    conv1d = Embedder.load(DEFAULT_MODEL_DIR)
+    pretrained = PretrainedEmbedder.load()
+    conv_index = catalogue(conv1d, tracks, cache, 60.0)
+    pre_index = catalogue(pretrained, tracks, cache, 60.0)
+    base, base_owners = conv_index.embeddings, conv_index.owners
 
     clips = []
     long_tracks = [p for p in tracks if sf.info(str(p)).duration >= 45]
@@ -64,28 +116,28 @@ def main() -> None:
         buf = io.BytesIO()
         sf.write(buf, data, sr, format="WAV", subtype="PCM_16")
         clips.append(buf.getvalue())
-    service.recommend_clip(clips[0])  # warm-up: numba JIT, TensorFlow graph
-    latencies = []
-    for clip in clips:
-        t0 = time.perf_counter()
-        service.recommend_clip(clip, 10)
-        latencies.append(time.perf_counter() - t0)
-    feats = [clip_slices(c, max_bytes=50_000_000, max_seconds=60, hop=SLICE_FRAMES // 2) for c in clips]
+    conv_lat = timed(AudioService(conv1d, conv_index, settings), clips)
+    pre_lat = timed(AudioService(pretrained, pre_index, settings), clips)
+    print(f"catalogue: {len(tracks)} real tracks (60 s each); {len(clips)} clips of 30 s")
+    for name, lat in (("Conv1D (baseline)", conv_lat), ("pretrained musicnn", pre_lat)):
+        print(f"clip-to-answer {name}: p50 {statistics.median(lat) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms")
+    print(f"pretrained / Conv1D p50 ratio: {statistics.median(pre_lat) / statistics.median(conv_lat):.2f}")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        colds = [cold_start(pre_index, clips[0], Path(tmp)) for _ in range(3)]
+    print(f"cold start (process start to first answer, pretrained): median {statistics.median(colds):.1f} s")
+    feats = [np.concatenate([conv1d.patches(y) for y in window_audio(c, max_bytes=50_000_000, budget=60)])
+             for c in clips]  # fmt: skip
     t0 = time.perf_counter()
     for x in feats:
-        embedder.embed(x)
+        conv1d.embed(x)
     embed_rate = len(feats) / (time.perf_counter() - t0)
-    print(f"catalogue: {len(tracks)} real tracks, {len(base)} slices; {len(clips)} clips of 30 s")
-    print(
-        f"clip-to-answer (decode + log-mel + CNN + search): p50 {statistics.median(latencies) * 1000:.0f} ms, "
-        f"p99 {pct(latencies, 0.99) * 1000:.0f} ms"
-    )
-    print(f"embedding throughput (CNN only, 30 s clips): {embed_rate:.1f} clips/s")
+    print(f"Conv1D embedding throughput (CNN only, 30 s clips): {embed_rate:.1f} clips/s")
 
     rng = np.random.default_rng(0)
-    query = feats[0]
-    query_emb, _ = embedder.embed(query)
-    print("index query (one 30 s clip, 19 slices x 20 neighbours):")
+    query_emb, _ = conv1d.embed(feats[0])
+    print("index query, Conv1D embeddings (one 30 s clip, 19 slices x 20 neighbours):")
     for size in (10_000, 100_000, 400_000):
         reps = int(np.ceil(size / len(base)))
         big = np.concatenate([base + 0.05 * rng.normal(size=base.shape).astype(np.float32) for _ in range(reps)])[:size]

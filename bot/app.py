@@ -18,19 +18,12 @@ from sqlalchemy import Engine
 from bot.core import ChatCore
 from bot.snapshot import SnapshotBuilder, SnapshotWatcher
 from data.corpus import Corpus
-from data.db import make_engine, migrate
+from data.db import open_database
 from data.sessions import SessionStore
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 
 log = logging.getLogger(__name__)
-
-
-def open_database(settings: Settings) -> Engine:
-    """The engine of the configured database, with its schema brought to the newest revision."""
-    engine = make_engine(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
-    migrate(engine)
-    return engine
 
 
 @dataclass

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from data.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def _console(settings) -> None:
+async def _console(settings: Settings) -> None:
     from bot.app import build_app
     from bot.console import console_announcer, run_console
     from bot.radio import RadioScheduler
@@ -26,18 +30,14 @@ async def _console(settings) -> None:
         app.close()
 
 
-def _chat(_args: argparse.Namespace) -> int:
-    from data.settings import get_settings
-
-    asyncio.run(_console(get_settings()))
+def _chat(args: argparse.Namespace) -> int:
+    asyncio.run(_console(args.settings))
     return 0
 
 
-async def _run_bots(platforms: list[str]) -> None:
+async def _run_bots(settings: Settings, platforms: list[str]) -> None:
     from bot.app import build_app
-    from data.settings import get_settings
 
-    settings = get_settings()
     app = await asyncio.to_thread(build_app, settings)
     core = app.core
     stop = asyncio.Event()
@@ -67,28 +67,24 @@ async def _run_bots(platforms: list[str]) -> None:
 
 
 def _bot(args: argparse.Namespace) -> int:
-    from data.settings import get_settings
-
-    settings = get_settings()
+    settings = args.settings
     platforms = ["discord", "telegram"] if args.platform == "all" else [args.platform]
     missing = [p for p in platforms if not getattr(settings, f"{p}_token")]
     if missing:
         print(f"no token for {', '.join(missing)}: set {', '.join(p.upper() + '_TOKEN' for p in missing)} in .env")
         return 2
-    asyncio.run(_run_bots(platforms))
+    asyncio.run(_run_bots(settings, platforms))
     return 0
 
 
-def _run(_args: argparse.Namespace) -> int:
-    from data.settings import get_settings
-
-    settings = get_settings()
+def _run(args: argparse.Namespace) -> int:
+    settings = args.settings
     platforms = [p for p in ("discord", "telegram") if getattr(settings, f"{p}_token")]
     if not platforms:
         print("No DISCORD_TOKEN or TELEGRAM_TOKEN in .env: starting the local console chat.")
-        return _chat(_args)
+        return _chat(args)
     log.info("starting bots: %s", ", ".join(platforms))
-    asyncio.run(_run_bots(platforms))
+    asyncio.run(_run_bots(settings, platforms))
     return 0
 
 

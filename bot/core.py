@@ -264,16 +264,30 @@ class ChatCore:
             return [Reply(str(exc), kind="error")]
         finally:
             self._audio_in_flight -= 1
+        labels = ", ".join(f"{name} {p:.0%}" for name, p in result.labels[:3])
+        if result.unsure:
+            return [
+                Reply(
+                    f"I am not sure what this is: it does not sound like music I know (closest tags: {labels}). "
+                    "Send me a clip of a song and I will find tracks like it.",
+                    kind="info",
+                    image=chart,
+                )
+            ]
         infos = await asyncio.to_thread(self.corpus.track_info, [r.track_id for r in result.recommendations])
         lines = tuple(
             self._line(i + 1, r, infos[r.track_id]) for i, r in enumerate(result.recommendations) if r.track_id in infos
         )
-        labels = ", ".join(f"{name} {p:.0%}" for name, p in result.labels[:3])
+        sounds = sum(1 for line in lines if line.reason.startswith("sounds alike"))
+        parts = [f"{sounds} sound alike"] if sounds else []
+        if len(lines) > sounds:
+            parts.append(f"{len(lines) - sounds} tagged alike")
         return [
             Reply(
                 f"Sounds like: {labels}",
                 kind="recommendations",
-                title=f"Tracks that sound like your clip ({result.seconds_analysed:.0f} s analysed)",
+                title=f"Tracks that sound like your clip ({result.seconds_analysed:.0f} s analysed): "
+                f"{' and '.join(parts) or 'none found'}",
                 tracks=lines,
                 image=chart,
             )

@@ -172,7 +172,7 @@ class SnapshotBuilder:
     def _load_audio(self, path: Path, meta: Mapping[str, Any]) -> AudioService | None:
         from recommenders.audio.service import load_audio_pair
 
-        return load_audio_pair(path, meta, self.settings)
+        return load_audio_pair(path, meta, self.settings, self.corpus)
 
 
 class SnapshotWatcher:

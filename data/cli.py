@@ -12,11 +12,10 @@ log = logging.getLogger(__name__)
 
 def _import(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
-    from data.db import get_engine, safe_url
-    from data.settings import get_settings
+    from data.db import open_database, safe_url
 
-    settings = get_settings()
-    engine = get_engine()
+    settings = args.settings
+    engine = open_database(args.settings)
     data_dir = settings.data_dir
     kind = args.kind
     reports: list[object] = []
@@ -41,11 +40,11 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stats(_args: argparse.Namespace) -> int:
+def _stats(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
-    from data.db import get_engine
+    from data.db import open_database
 
-    print(json.dumps(Corpus(get_engine()).stats(), indent=2))
+    print(json.dumps(Corpus(open_database(args.settings)).stats(), indent=2))
     return 0
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from data.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: How long a write waits for another writer's lock before giving up (milliseconds).
@@ -67,20 +70,12 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "heads")
 
 
-@lru_cache(maxsize=8)
-def _cached_engine(url: str) -> Engine:
-    engine = make_engine(url)
+def open_database(settings: Settings) -> Engine:
+    """The engine of the configured database with its schema brought to the newest revision: what every command
+    and process does once at its start (migration is this explicit step, never a side effect of a first query)."""
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     migrate(engine)
     return engine
-
-
-def get_engine(url: str | None = None) -> Engine:
-    """The process-wide engine for `url` (default: the configured DATABASE_URL), migrated on first use."""
-    if url is None:
-        from data.settings import get_settings
-
-        url = get_settings().database_url
-    return _cached_engine(url)
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Configuration from the environment (and an optional `.env` file).
 
-One frozen object, read once per process, so every module sees the same values and tests can build their own.
+One frozen object, read once by the `murecom` command (`Settings.from_env`) and handed to whatever needs it, so
+every module sees the same values and tests build their own; there is no process-wide instance to reach for.
 Secrets (tokens, client secret) are kept out of `repr` so they never reach a log line.
 """
 
@@ -117,14 +118,3 @@ class Settings:
 
         out["database_url"] = safe_url(self.database_url)
         return out
-
-
-_settings: Settings | None = None
-
-
-def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    global _settings
-    if _settings is None:
-        _settings = Settings.from_env()
-    return _settings

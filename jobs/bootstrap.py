@@ -13,22 +13,26 @@ import argparse
 import logging
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from data.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def setup(retrain: bool = False, skip_audio: bool = False, models: Sequence[str] | None = None) -> dict:
+def setup(
+    settings: Settings, retrain: bool = False, skip_audio: bool = False, models: Sequence[str] | None = None
+) -> dict:
     """Prepare the corpus and models; returns what each step did. `models` limits the CF candidates trained."""
     from data.corpus import Corpus
-    from data.db import get_engine
+    from data.db import open_database
     from data.importers.hetrec import hetrec_spec
     from data.importers.progress import ensure_imported
     from data.importers.yes import yes_spec
-    from data.settings import get_settings
     from recommenders.artifacts import ArtifactStore
 
-    settings = get_settings()
-    engine = get_engine()
+    engine = open_database(settings)
     corpus = Corpus(engine)
     store = ArtifactStore(settings.models_dir)
     done: dict = {}
@@ -101,7 +105,7 @@ def _describe(step: str, result: object) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    for step, result in setup(retrain=args.retrain, skip_audio=args.skip_audio, models=models).items():
+    for step, result in setup(args.settings, retrain=args.retrain, skip_audio=args.skip_audio, models=models).items():
         print(_describe(step, result))
     return 0
 

@@ -8,10 +8,9 @@ import json
 
 
 def _run(args: argparse.Namespace) -> int:
-    from data.settings import get_settings
     from jobs import tasks
 
-    settings = get_settings()
+    settings = args.settings
     names = [n.strip() for n in args.only.split(",")] if args.only else list(tasks.JOBS)
     unknown = [n for n in names if n not in tasks.JOBS]
     if unknown:
@@ -32,17 +31,17 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(_args: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from jobs.worker import run_worker
 
-    run_worker()
+    run_worker(args.settings)
     return 0
 
 
 def _enqueue(args: argparse.Namespace) -> int:
     from jobs.worker import enqueue
 
-    print(asyncio.run(enqueue(args.job)))
+    print(asyncio.run(enqueue(args.job, args.settings)))
     return 0
 
 

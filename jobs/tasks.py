@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
-from data.db import get_engine
+from data.db import open_database
 from data.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,22 +21,33 @@ def crawl(settings: Settings, *, max_searches: int = 5, max_pages: int = 200) ->
     from jobs.crawl import Crawler
     from jobs.spotify import SpotifyClient
 
-    report = Crawler(get_engine(settings.database_url), SpotifyClient(settings)).run(max_searches, max_pages)
-    return asdict(report)
+    engine = open_database(settings)
+    try:
+        return asdict(Crawler(engine, SpotifyClient(settings)).run(max_searches, max_pages))
+    finally:
+        engine.dispose()
 
 
 def previews(settings: Settings, *, budget: int | None = None) -> dict:
     """Fetch audio previews for tracks without audio, then index them for audio recommendations."""
     from jobs.previews import fetch_previews
 
-    return asdict(fetch_previews(get_engine(settings.database_url), settings, budget=budget))
+    engine = open_database(settings)
+    try:
+        return asdict(fetch_previews(engine, settings, budget=budget))
+    finally:
+        engine.dispose()
 
 
 def retrain(settings: Settings, *, force: bool = False) -> dict:
     """Retrain the CF model when the corpus grew enough; publish only if not worse on held-out playlists."""
     from jobs.retrain import retrain_if_needed
 
-    return retrain_if_needed(get_engine(settings.database_url), settings, force=force)
+    engine = open_database(settings)
+    try:
+        return retrain_if_needed(engine, settings, force=force)
+    finally:
+        engine.dispose()
 
 
 def run(name: str, settings: Settings, **kwargs) -> dict:

@@ -14,7 +14,7 @@ from arq import create_pool, cron
 from arq import run_worker as arq_run_worker
 from arq.connections import RedisSettings
 
-from data.settings import Settings, get_settings
+from data.settings import Settings
 from jobs import tasks
 
 
@@ -58,13 +58,12 @@ def worker_settings(settings: Settings, *, burst: bool = False, crons: bool = Tr
     }
 
 
-def run_worker() -> None:
-    options = worker_settings(get_settings())
+def run_worker(settings: Settings) -> None:
+    options = worker_settings(settings)
     arq_run_worker(type("WorkerSettings", (), options))
 
 
-async def enqueue(job: str, settings: Settings | None = None, **kwargs: Any) -> str:
-    settings = settings or get_settings()
+async def enqueue(job: str, settings: Settings, **kwargs: Any) -> str:
     pool = await create_pool(redis_settings(settings))
     try:
         queued = await pool.enqueue_job(f"{job}_job", **kwargs)

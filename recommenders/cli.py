@@ -16,11 +16,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def _store():
-    from data.settings import get_settings
+def _store(args: argparse.Namespace):
     from recommenders.artifacts import ArtifactStore
 
-    return ArtifactStore(get_settings().models_dir)
+    return ArtifactStore(args.settings.models_dir)
 
 
 def _audio_cli():
@@ -36,16 +35,16 @@ def _audio_cli():
 
 def _train(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
-    from data.db import get_engine
+    from data.db import open_database
     from recommenders.cf.registry import train_and_publish
 
-    corpus = Corpus(get_engine())
+    corpus = Corpus(open_database(args.settings))
     if not corpus.stats()["playlists"]:
         print("the corpus has no playlists: run `murecom import default` first")
         return 2
     models = args.models.split(",") if args.models else None
     try:
-        summary = train_and_publish(corpus, _store(), models, evaluate=not args.no_eval, seed=args.seed)
+        summary = train_and_publish(corpus, _store(args), models, evaluate=not args.no_eval, seed=args.seed)
     except ValueError as exc:
         print(f"error: {exc}")
         return 2
@@ -97,17 +96,17 @@ def _similar(args: argparse.Namespace) -> int:
         print('give a song: murecom similar "title - artist" (or a track id, or --audio FILE)')
         return 2
     from data.corpus import Corpus
-    from data.db import get_engine
+    from data.db import open_database
     from recommenders.base import NotInModel
     from recommenders.cf.registry import CF_ARTIFACT, load_served, served_figure
     from recommenders.cf.rerank import rerank
 
-    store = _store()
+    store = _store(args)
     name = args.model or CF_ARTIFACT
     if store.path(name) is None:
         print(f"no {name} model is published: run `murecom train` first")
         return 2
-    corpus = Corpus(get_engine())
+    corpus = Corpus(open_database(args.settings))
     track_id, label = resolve_track(corpus, args.song)
     if track_id is None:
         print(label)
@@ -143,12 +142,11 @@ def _eval(args: argparse.Namespace) -> int:
         audio = _audio_cli()
         return 2 if audio is None else int(audio.eval_audio(args) or 0)
     from data.corpus import Corpus
-    from data.db import get_engine
-    from data.settings import get_settings
+    from data.db import open_database
     from recommenders.cf.registry import model_factories
     from recommenders.evaluation import write_table
 
-    corpus = Corpus(get_engine())
+    corpus = Corpus(open_database(args.settings))
     factories = model_factories(args.seed)
     names = args.models.split(",") if args.models else list(factories)
     unknown = [n for n in names if n not in factories]
@@ -169,7 +167,7 @@ def _eval(args: argparse.Namespace) -> int:
         " the default of each path is the best on the validation part (disjoint playlists, same seed).\n"
     )
     print(text)
-    path = write_table(text, get_settings().home / "eval", Path(args.out) if args.out else None)
+    path = write_table(text, args.settings.home / "eval", Path(args.out) if args.out else None)
     path.with_suffix(".json").write_text(json.dumps(results, indent=2, default=float))
     print(f"written to {path}" + (f" and {args.out}" if args.out else ""))
     return 0

@@ -14,9 +14,9 @@ def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
         from data.db import make_engine
-        from data.settings import get_settings
+        from data.settings import Settings
 
-        engine = make_engine(config.get_main_option("sqlalchemy.url") or get_settings().database_url)
+        engine = make_engine(config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url)
         with engine.begin() as conn:
             _run_on(conn)
     else:

@@ -1,2 +1,4 @@
-"""Content-based recommendation from audio: log-mel slices, a Conv1D genre/style classifier whose penultimate layer
-embeds each slice, and nearest neighbours over the slices of the catalogue with votes per track."""
+"""Content-based recommendation from audio: bounded decoding, the same start/middle/end windows for clips and
+catalogue, the pretrained musicnn tagger/embedder (or a trained Conv1D classifier), nearest neighbours over the
+catalogue's patches ("sounds alike"), Last.fm tags bridging to the whole catalogue ("tagged alike"), and a
+calibrated "I am not sure what this is" for clips that are not music."""

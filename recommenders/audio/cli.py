@@ -9,12 +9,11 @@ from pathlib import Path
 
 
 def _train(args: argparse.Namespace) -> int:
-    from data.settings import get_settings
     from recommenders.artifacts import ArtifactStore
     from recommenders.audio.service import MODEL_ARTIFACT
     from recommenders.audio.train import train_classifier
 
-    settings = get_settings()
+    settings = args.settings
     cache = settings.home / "cache" / "audio-slices"
     if args.out:
         meta = train_classifier(Path(args.folder), Path(args.out), epochs=args.epochs, cache_dir=cache)
@@ -29,14 +28,13 @@ def _train(args: argparse.Namespace) -> int:
 
 def _index(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
-    from data.db import get_engine
+    from data.db import open_database
     from data.importers.audio_folder import import_audio_folder
-    from data.settings import get_settings
     from recommenders.artifacts import ArtifactStore
     from recommenders.audio.setup import ensure_index
 
-    settings = get_settings()
-    engine = get_engine()
+    settings = args.settings
+    engine = open_database(args.settings)
     folder = Path(args.folder) if args.folder else settings.home / "audio-src"
     if folder.exists():
         print(import_audio_folder(engine, folder))
@@ -46,12 +44,12 @@ def _index(args: argparse.Namespace) -> int:
 
 def similar_audio(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
-    from data.db import get_engine
-    from data.settings import get_settings
+    from data.db import open_database
     from recommenders.audio.service import AudioError, load_audio_service
 
-    settings = get_settings()
-    service = load_audio_service(settings)
+    settings = args.settings
+    corpus = Corpus(open_database(settings))
+    service = load_audio_service(settings, corpus)
     if service is None:
         print("no audio index is published yet: run `murecom setup` (or `murecom index-audio`) first")
         return 2
@@ -60,9 +58,12 @@ def similar_audio(args: argparse.Namespace) -> int:
     except AudioError as exc:
         print(f"cannot use {args.audio}: {exc}")
         return 2
-    infos = Corpus(get_engine()).track_info(r.track_id for r in result.recommendations)
+    infos = corpus.track_info(r.track_id for r in result.recommendations)
     print(f"{args.audio}: {result.seconds_analysed:.0f} s analysed")
-    print("labels: " + ", ".join(f"{name} {p:.0%}" for name, p in result.labels))
+    print("sounds like: " + ", ".join(f"{name} {p:.0%}" for name, p in result.labels[:5]))
+    if result.unsure:
+        print(f"I am not sure what this is: it does not sound like music I know (p(music) {result.confidence:.2f})")
+        return 0
     for i, rec in enumerate(result.recommendations, 1):
         info = infos.get(rec.track_id)
         name = info.label if info else f"track {rec.track_id}"
@@ -71,27 +72,65 @@ def similar_audio(args: argparse.Namespace) -> int:
 
 
 def eval_audio(args: argparse.Namespace) -> int:
-    from data.settings import get_settings
-    from recommenders.artifacts import ArtifactStore
+    """`murecom eval --audio [FOLDER]` / `murecom eval-audio [FOLDER]`: leave-one-label-out retrieval (and
+    robustness unless --no-robustness) on a label/clip folder, default the fetched soundtracks."""
     from recommenders.audio.evaluate import evaluate_audio
-    from recommenders.audio.service import model_dir
 
-    settings = get_settings()
-    result = evaluate_audio(
-        model_dir(ArtifactStore(settings.models_dir)),
-        settings.home / "audio-src",
+    settings = args.settings
+    given = getattr(args, "folder", None) or (args.audio if isinstance(getattr(args, "audio", None), str) else None)
+    folder = Path(given) if given else settings.home / "audio-src"
+    table = evaluate_audio(
+        folder,
         settings.home / "cache" / "audio-slices",
-        settings.home / "eval",
+        robustness=getattr(args, "robust", True),
+        conv1d_folds=getattr(args, "conv1d_folds", False),
     )
-    print(result["table"])
-    print(f"confusion matrix: {result['confusion_png']}")
+    print(table)
     out = getattr(args, "out", None)
     if out:
-        Path(out).write_text(result["table"] + "\n")
+        Path(out).write_text(table + "\n")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from recommenders.audio.musicnn import PRETRAINED_DIR, convert
+
+    out = Path(args.out) if args.out else PRETRAINED_DIR
+    for name in args.models:
+        meta = convert(name, out)
+        print(f"{name}: {meta['variables_restored']} variables, {meta['parameters']:,} parameters -> {out}")
+        if args.verify:
+            from recommenders.audio.musicnn import compare_with_reference
+
+            diffs = compare_with_reference(name, out, Path(args.verify))
+            print("  max |keras - TF1 graph|: " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from recommenders.audio.calibrate import calibrate
+    from recommenders.audio.pretrained import PretrainedEmbedder
+
+    folder = Path(args.folder) if args.folder else args.settings.home / "audio-src"
+    print(json.dumps(calibrate(PretrainedEmbedder.load(), folder), indent=2))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    k = sub.add_parser("calibrate-audio", help="fit and measure 'I am not sure what this is' (music vs noise/speech)")
+    k.add_argument("folder", nargs="?", help="music: a label/clip folder (default: MUREC_HOME/audio-src)")
+    k.set_defaults(func=_calibrate)
+    e = sub.add_parser("eval-audio", help="leave-one-label-out retrieval and robustness on a label/clip folder")
+    e.add_argument("folder", nargs="?", help="default: MUREC_HOME/audio-src")
+    e.add_argument("--no-robustness", dest="robust", action="store_false")
+    e.add_argument("--conv1d-folds", action="store_true", help="also train the Conv1D without each label (slow)")
+    e.add_argument("--out", help="also write the tables to this file")
+    e.set_defaults(func=eval_audio)
+    c = sub.add_parser("convert-musicnn", help="rebuild the pretrained musicnn models in Keras 3 from the wheel")
+    c.add_argument("--models", nargs="+", default=["MSD_musicnn", "MTT_musicnn"])
+    c.add_argument("--out", help="default: recommenders/audio/pretrained")
+    c.add_argument("--verify", metavar="AUDIO", help="compare with upstream's TF1 graph on 30 s of this file")
+    c.set_defaults(func=_convert)
     t = sub.add_parser("train-audio", help="train the audio classifier on a label/clip folder (GTZAN layout)")
     t.add_argument("folder")
     t.add_argument("--epochs", type=int, default=40)

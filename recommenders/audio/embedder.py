@@ -10,15 +10,35 @@ import json
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
+from recommenders.audio.features import logmel_patches
 from recommenders.audio.model import EMBEDDING_LAYER
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
 
+class AudioEmbedder(Protocol):
+    """What the index and the service need from a model: its input for a window of audio, and per patch an
+    embedding and label (or tag) probabilities."""
+
+    feature_id: str
+    labels: list[str]
+    meta: dict[str, Any]
+
+    @property
+    def version(self) -> str: ...
+
+    def patches(self, y: np.ndarray) -> np.ndarray: ...
+
+    def embed(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class Embedder:
+    feature_id = "logmel128"
+
     def __init__(self, model_dir: Path) -> None:
         import keras
 
@@ -44,6 +64,10 @@ class Embedder:
         import hashlib
 
         return "sha256:" + hashlib.sha256((self.model_dir / "model.keras").read_bytes()).hexdigest()[:16]
+
+    def patches(self, y: np.ndarray) -> np.ndarray:
+        """The model's input for one window of mono 22,050 Hz audio (the same for queries and catalogue)."""
+        return logmel_patches(y)
 
     def embed(self, slices: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings (n, 256), label probabilities (n, labels)) of the slices."""

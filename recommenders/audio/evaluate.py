@@ -1,145 +1,185 @@
-"""`murecom eval --audio`: the shipped (or published) audio model on its held-out test tracks.
+"""`murecom eval --audio [FOLDER]`: the audio path measured where users are, on music a model did not see.
 
-- classification: per-slice and per-track accuracy, and the confusion matrix (PNG);
-- retrieval: the training + validation tracks form the index, each test track is a query; label precision@k of
-  the ranked tracks and mean average precision. The baseline runs through the very same slice index and voting,
-  with MFCC mean/std features (20 coefficients over each 3 s slice) instead of the CNN's embeddings.
+- Leave-one-label-out retrieval: for each label, every track of the folder is indexed (the same windows, index
+  and votes as the product) and each track of that label queries it, its own slices excluded; label precision@5
+  and average precision over the whole ranking (divided by all relevant tracks in the index). Feature sets:
+  MFCC mean/std per slice (standardised on the index), the Conv1D CNN's embedding (the shipped model, or one
+  trained without the held-out label when `conv1d_folds` is set), and the pretrained musicnn embeddings.
+- Robustness: each track re-encoded (MP3 64 kbit/s, 8 kHz, +6 dB, a 10 s excerpt from a random point) queries
+  the index of the originals: the rate at which its original comes first and in the top 5.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recommenders.audio.embedder import Embedder
-from recommenders.audio.features import SR, AudioError
+from recommenders.audio.features import CATALOGUE_SECONDS, SR, AudioError
 from recommenders.audio.index import AudioIndex
-from recommenders.audio.train import Clip, track_slices
+from recommenders.audio.train import Clip, list_clips, track_slices
 
+log = logging.getLogger(__name__)
 K = 5
 
 
-def _mfcc_slices(x: np.ndarray) -> np.ndarray:
-    """MFCC mean/std per slice, from the same log-mel slices the CNN sees."""
+@dataclass
+class Features:
+    """One way of turning a track into index vectors: name, the model input (`patches`) and the vectors."""
+
+    name: str
+    feature_id: str
+    patches: Callable[[np.ndarray], np.ndarray]
+    vectors: Callable[[np.ndarray], np.ndarray]
+
+
+def mfcc_vectors(slices: np.ndarray) -> np.ndarray:
+    """MFCC mean/std (20 coefficients) of each log-mel slice: the baseline the embeddings must beat."""
     import librosa
 
     feats = []
-    for s in x:
+    for s in slices:
         mfcc = librosa.feature.mfcc(S=s.T, sr=SR, n_mfcc=20)
         feats.append(np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)]))
-    f = np.asarray(feats, np.float32)
-    return f
+    return np.asarray(feats, np.float32)
 
 
-def _retrieval(index_vecs, index_owners, query_sets, labels_of, query_labels, k: int = K) -> dict[str, float]:
-    index = AudioIndex().fit(index_vecs, index_owners)
-    precisions, aps = [], []
-    n_items = len(set(index_owners.tolist()))
-    for vecs, label in zip(query_sets, query_labels, strict=True):
-        ranked = index.query(vecs, n_items)
-        rel = [labels_of[r.track_id] == label for r in ranked]
-        precisions.append(float(np.mean(rel[:k])))
-        hits, total = 0, 0.0
-        for i, r in enumerate(rel, 1):
-            if r:
-                hits += 1
-                total += hits / i
-        aps.append(total / max(1, sum(rel)))
-    return {f"precision@{k}": float(np.mean(precisions)), "MAP": float(np.mean(aps))}
+def rank_metrics(ranked: list[int], relevant: set[int], k: int = K) -> tuple[float, float]:
+    """(precision@k, average precision) of a ranking; AP divides by every relevant track, returned or not."""
+    hits, total = 0, 0.0
+    for i, t in enumerate(ranked, 1):
+        if t in relevant:
+            hits += 1
+            total += hits / i
+    return sum(t in relevant for t in ranked[:k]) / k, total / max(1, len(relevant))
 
 
-def evaluate_audio(model_dir: Path, data_dir: Path, cache_dir: Path | None, out_dir: Path) -> dict[str, Any]:
-    embedder = Embedder.load(model_dir)
-    meta = embedder.meta
-    labels = embedder.labels
-    window = float(meta["params"]["window"])
-    split = {name: [Clip(data_dir / key, key.split("/")[0]) for key in keys] for name, keys in meta["split"].items()}
-    missing = [c.path for part in split.values() for c in part if not c.path.exists()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} clips of the model's split are missing under {data_dir}")
-    slices = {}
-    for part in split.values():
-        for c in part:
-            try:
-                slices[c.key] = track_slices(c.path, window, cache_dir)
-            except AudioError:  # e.g. the silent file some soundtrack packages ship
-                continue
-    split = {name: [c for c in part if c.key in slices] for name, part in split.items()}
-    emb = {key: embedder.embed(x) for key, x in slices.items()}
+def track_vectors(clips: list[Clip], feats: Features, cache: Path | None) -> dict[int, np.ndarray]:
+    out = {}
+    for i, clip in enumerate(clips):
+        try:
+            x = track_slices(clip.path, CATALOGUE_SECONDS, cache, feats.patches, feats.feature_id)
+        except AudioError:  # e.g. the silent file a soundtrack package ships
+            continue
+        out[i] = feats.vectors(x)
+    return out
 
-    # classification on the test tracks
-    conf = np.zeros((len(labels), len(labels)), int)
-    slice_hits, slice_total = 0, 0
-    for c in split["test"]:
-        probs = emb[c.key][1]
-        truth = labels.index(c.label)
-        slice_hits += int(np.sum(np.argmax(probs, axis=1) == truth))
-        slice_total += len(probs)
-        conf[truth, int(np.argmax(probs.mean(axis=0)))] += 1
-    result: dict[str, Any] = {
-        "labels": labels,
-        "test_tracks": len(split["test"]),
-        "slice_accuracy": slice_hits / slice_total,
-        "track_accuracy": float(np.trace(conf) / conf.sum()),
-        "confusion": conf.tolist(),
-    }
 
-    # retrieval: index = train + val tracks, queries = test tracks
-    base = split["train"] + split["val"]
-    ids = {c.key: i for i, c in enumerate(base)}
-    labels_of = {i: c.label for c, i in ((c, ids[c.key]) for c in base)}
-    owners = np.concatenate([np.full(len(slices[c.key]), ids[c.key]) for c in base])
-    q_labels = [c.label for c in split["test"]]
-    cnn_index = np.concatenate([emb[c.key][0] for c in base])
-    result["cnn"] = _retrieval(cnn_index, owners, [emb[c.key][0] for c in split["test"]], labels_of, q_labels)
-    mf = {key: _mfcc_slices(x) for key, x in slices.items()}
-    mu = np.concatenate([mf[c.key] for c in base]).mean(axis=0)
-    sd = np.concatenate([mf[c.key] for c in base]).std(axis=0) + 1e-6
-    mfcc_index = np.concatenate([(mf[c.key] - mu) / sd for c in base])
-    result["mfcc"] = _retrieval(mfcc_index, owners, [(mf[c.key] - mu) / sd for c in split["test"]], labels_of, q_labels)
-    chance = {lab: sum(1 for c in base if c.label == lab) / len(base) for lab in labels}
-    result["chance_precision"] = float(np.mean([chance[lab] for lab in q_labels]))
+def leave_one_label_out(
+    clips: list[Clip], vectors: dict[int, np.ndarray], standardise: bool = False, only: str | None = None
+) -> dict:
+    """Per-label and overall P@5 / MAP of querying each track of a label against the index of all tracks
+    (`only`: just that label's queries)."""
+    ids = sorted(vectors)
+    stacked = np.concatenate([vectors[i] for i in ids])
+    mu, sd = (stacked.mean(axis=0), stacked.std(axis=0) + 1e-6) if standardise else (0.0, 1.0)
+    owners = np.concatenate([np.full(len(vectors[i]), i) for i in ids])
+    index = AudioIndex().fit((stacked - mu) / sd, owners)
+    per_label: dict[str, list[tuple[float, float]]] = {}
+    for i in ids:
+        label = clips[i].label
+        if only is not None and label != only:
+            continue
+        relevant = {j for j in ids if j != i and clips[j].label == label}
+        if not relevant:
+            continue
+        ranked = [r.track_id for r in index.query((vectors[i] - mu) / sd, len(ids), exclude_track=i)]
+        per_label.setdefault(label, []).append(rank_metrics(ranked, relevant))
+    out = {lab: {"P@5": float(np.mean([p for p, _ in v])), "MAP": float(np.mean([a for _, a in v])), "n": len(v)}
+           for lab, v in sorted(per_label.items())}  # fmt: skip
+    every = [m for v in per_label.values() for m in v]
+    out["overall"] = {"P@5": float(np.mean([p for p, _ in every])), "MAP": float(np.mean([a for _, a in every]))}
+    return out
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result["confusion_png"] = str(_confusion_png(conf, labels, out_dir / "audio_confusion.png"))
-    table = format_audio_table(result)
-    (out_dir / "audio.md").write_text(table + "\n")
-    result["table"] = table
+
+def evaluate_retrieval(folder: Path, features: list[Features], cache: Path | None) -> dict[str, Any]:
+    clips = list_clips(folder)
+    result: dict[str, Any] = {"folder": str(folder), "tracks": len(clips), "labels": sorted({c.label for c in clips})}
+    for feats in features:
+        vectors = track_vectors(clips, feats, cache)
+        result[feats.name] = leave_one_label_out(clips, vectors, standardise=feats.name.startswith("MFCC"))
+        log.info("%s: %s", feats.name, result[feats.name]["overall"])
     return result
 
 
-def format_audio_table(r: dict[str, Any]) -> str:
+def conv1d_held_out(folder: Path, cache: Path | None, epochs: int = 40) -> dict[str, Any]:
+    """The Conv1D CNN scored honestly: for each label, a model trained on the other labels only embeds every
+    track, and that label's tracks query the index (minutes per label on 2 cores)."""
+    import tempfile
+
+    from recommenders.audio.embedder import Embedder
+    from recommenders.audio.train import train_classifier
+
+    clips = list_clips(folder)
+    labels = sorted({c.label for c in clips})
+    out: dict[str, Any] = {}
+    for label in labels:
+        with tempfile.TemporaryDirectory() as tmp:
+            train_dir = Path(tmp) / "data"
+            for c in clips:
+                if c.label != label:
+                    (train_dir / c.label).mkdir(parents=True, exist_ok=True)
+                    (train_dir / c.label / c.path.name).symlink_to(c.path.resolve())
+            train_classifier(train_dir, Path(tmp) / "model", epochs=epochs, cache_dir=cache)
+            model = Embedder(Path(tmp) / "model")
+
+            def vectors(x: np.ndarray, m: Embedder = model) -> np.ndarray:
+                return m.embed(x)[0]
+
+            feats = Features("Conv1D", model.feature_id, model.patches, vectors)
+            out[label] = leave_one_label_out(clips, track_vectors(clips, feats, cache), only=label)[label]
+    n = sum(v["n"] for v in out.values())
+    out["overall"] = {m: sum(v[m] * v["n"] for v in out.values()) / n for m in ("P@5", "MAP")}
+    return out
+
+
+def format_table(result: dict[str, Any]) -> str:
+    names = [k for k in result if isinstance(result[k], dict) and "overall" in result[k]]
+    labels = result["labels"]
     lines = [
-        f"Audio model on {r['test_tracks']} held-out tracks ({', '.join(r['labels'])}); split by track",
+        f"Leave-one-label-out retrieval on {result['tracks']} tracks of {result['folder']} (P@5 / MAP)",
         "",
-        "| features | slice accuracy | track accuracy | precision@5 | MAP |",
-        "| --- | --- | --- | --- | --- |",
-        f"| CNN embedding (slice votes) | {r['slice_accuracy']:.3f} | {r['track_accuracy']:.3f} | "
-        f"{r['cnn']['precision@5']:.3f} | {r['cnn']['MAP']:.3f} |",
-        f"| MFCC mean/std (same index) | – | – | {r['mfcc']['precision@5']:.3f} | {r['mfcc']['MAP']:.3f} |",
-        f"| chance | – | – | {r['chance_precision']:.3f} | – |",
+        "| features | " + " | ".join(labels) + " | overall |",
+        "| --- |" + " --- |" * (len(labels) + 1),
     ]
+    for n in names:
+        cells = [f"{result[n][lab]['P@5']:.2f} / {result[n][lab]['MAP']:.2f}" if lab in result[n] else "–"
+                 for lab in [*labels, "overall"]]  # fmt: skip
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _confusion_png(conf: np.ndarray, labels: list[str], path: Path) -> Path:
-    import matplotlib
+def default_features() -> list[Features]:
+    """MFCC, the shipped Conv1D and (when converted) the pretrained embedding: the comparison the README shows."""
+    from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
+    from recommenders.audio.features import logmel_patches
+    from recommenders.audio.pretrained import PretrainedEmbedder
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    cnn = Embedder.load(DEFAULT_MODEL_DIR)
+    feats = [
+        Features("MFCC mean/std", cnn.feature_id, logmel_patches, mfcc_vectors),
+        Features(f"Conv1D CNN (trained on {', '.join(cnn.labels)})", cnn.feature_id, cnn.patches,
+                 lambda x: cnn.embed(x)[0]),
+    ]  # fmt: skip
+    if PretrainedEmbedder.available():
+        pre = PretrainedEmbedder.load()
+        feats.append(Features(f"pretrained {pre.version}", pre.feature_id, pre.patches, lambda x: pre.embed(x)[0]))
+    return feats
 
-    fig = Figure(figsize=(1.2 + 0.9 * len(labels), 1 + 0.8 * len(labels)), dpi=100)
-    ax = fig.add_subplot()
-    ax.imshow(conf, cmap="Blues")
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(len(labels)):
-        for j in range(len(labels)):
-            ax.text(j, i, str(conf[i, j]), ha="center", va="center")
-    fig.tight_layout()
-    fig.savefig(path)
-    return path
+
+def evaluate_audio(folder: Path, cache: Path | None, robustness: bool = True, conv1d_folds: bool = False) -> str:
+    """The tables of `murecom eval --audio`, as Markdown."""
+    feats = default_features()
+    result = evaluate_retrieval(folder, feats, cache)
+    if conv1d_folds:
+        result["Conv1D CNN trained without the held-out label"] = conv1d_held_out(folder, cache)
+    tables = [format_table(result)]
+    if robustness:
+        from recommenders.audio.robustness import evaluate_robustness, format_robustness
+
+        tables.append(format_robustness(evaluate_robustness(folder, feats[-1], cache)))
+    return "\n\n".join(tables)

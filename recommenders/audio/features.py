@@ -6,8 +6,10 @@ loudness of the recording, power is converted to decibels and each slice is stan
 variance): the model sees the shape of the spectrum over time, not the volume.
 
 Decoding is bounded: at most `max_bytes` are accepted and at most `max_seconds` are read (soundfile seeks, so a
-one-hour file costs the same as a one-minute one); undecodable input, silence and clips shorter than one second
-raise `AudioError` with a message for the person who sent them.
+one-hour file costs the same as a one-minute one); rate × channels × seconds is checked against a fixed budget from
+the header before any sample is read, and what is read is downmixed and resampled block by block (memory is one
+block, not the declared channels of a minute); undecodable input, silence and clips shorter than one second raise
+`AudioError` with a message for the person who sent them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ SLICE_FRAMES = 128
 SLICE_SECONDS = SLICE_FRAMES * HOP / SR
 MIN_SECONDS = 1.0
 SILENCE_RMS = 1e-4
+# Decoding budget, in input samples (frames × channels) read before downmixing: a minute of 8-channel 96 kHz
+# or 192 kHz stereo fits; a header declaring more is refused before anything is allocated.
+MAX_DECODE_SAMPLES = 60 * 96_000 * 8
+MAX_RATE = 192_000
+BLOCK_FRAMES = 1 << 15
+SLICE_HOP = SLICE_FRAMES // 2  # half-overlapping slices, for queries and catalogue alike
+N_WINDOWS = 3
+CATALOGUE_SECONDS = 480.0  # audio analysed per catalogue track: whole up to 8 min, else windows() splits it
 
 
 class AudioError(ValueError):
@@ -60,22 +70,52 @@ def decode(data: bytes | str | Path, *, max_bytes: int, max_seconds: float, offs
 
 
 def _read_soundfile(data: bytes | str | Path, max_seconds: float, offset: float) -> np.ndarray | None:
-    """libsndfile (wav, flac, ogg/vorbis, opus, mp3): seek to `offset`, read only what is needed, resample."""
-    import librosa
+    """libsndfile (wav, flac, ogg/vorbis, opus, mp3): seek to `offset`, then read, downmix and resample block by
+    block, so memory stays at one block whatever rate and channel count the file declares."""
     import soundfile as sf
 
     source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
     try:
         with sf.SoundFile(source) as fh:
-            rate = fh.samplerate
+            rate, channels = fh.samplerate, fh.channels
+            start = 0
             if offset > 0 and fh.seekable():
-                fh.seek(min(int(offset * rate), max(0, fh.frames - 1)))
-            y = fh.read(int(max_seconds * rate), dtype="float32", always_2d=True).mean(axis=1)
+                start = fh.seek(min(int(offset * rate), max(0, fh.frames - 1)))
+            frames = int(max_seconds * rate)
+            if fh.frames > 0:
+                frames = min(frames, fh.frames - start)
+            check_decode_budget(rate, channels, frames)
+            return _stream_mono(fh.blocks(blocksize=BLOCK_FRAMES, frames=frames, dtype="float32", always_2d=True), rate)
+    except AudioError:
+        raise
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
         return None
-    if rate != SR and y.size:
-        y = librosa.resample(y, orig_sr=rate, target_sr=SR, res_type="soxr_hq")
-    return y
+
+
+def check_decode_budget(rate: int, channels: int, frames: int) -> None:
+    """Refuse, before reading a sample, input whose rate × channels × seconds exceeds the fixed decoding budget.
+
+    The header is the sender's word: a small FLAC can declare 8 channels at 655,350 Hz, and decoding even a
+    minute of that is 300 million samples of work before anything is downmixed."""
+    if rate <= 0 or channels <= 0 or frames * channels > MAX_DECODE_SAMPLES or rate > MAX_RATE:
+        raise AudioError(
+            f"That file declares {channels} channels at {rate:,} Hz, more than I decode; "
+            "please send ordinary stereo audio (at most 192 kHz)."
+        )
+
+
+def _stream_mono(blocks, rate: int) -> np.ndarray:
+    """Downmix each block and feed it through one streaming soxr resampler (the quality librosa's soxr_hq uses)."""
+    import soxr
+
+    resampler = soxr.ResampleStream(rate, SR, 1, dtype="float32", quality="HQ") if rate != SR else None
+    out: list[np.ndarray] = []
+    for block in blocks:
+        mono = np.ascontiguousarray(block.mean(axis=1), dtype=np.float32)
+        out.append(resampler.resample_chunk(mono) if resampler is not None else mono)
+    if resampler is not None:
+        out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def _read_ffmpeg(data: bytes | str | Path, max_seconds: float, offset: float) -> np.ndarray | None:
@@ -106,7 +146,7 @@ def log_mel(y: np.ndarray) -> np.ndarray:
 
 def slices(mel: np.ndarray, hop: int = SLICE_FRAMES) -> np.ndarray:
     """(n, 128, 128) standardised slices; a tail of at least half a slice is padded, shorter tails dropped."""
-    out = []
+    out: list[np.ndarray] = []
     for start in range(0, max(1, len(mel)), hop):
         piece = mel[start : start + SLICE_FRAMES]
         if len(piece) < SLICE_FRAMES:
@@ -120,16 +160,60 @@ def slices(mel: np.ndarray, hop: int = SLICE_FRAMES) -> np.ndarray:
 def clip_slices(
     data: bytes | str | Path, *, max_bytes: int, max_seconds: float, hop: int = SLICE_FRAMES, offset: float = 0.0
 ) -> np.ndarray:
-    """Decode and slice in one call."""
+    """Decode and slice one stretch in one call."""
     return slices(log_mel(decode(data, max_bytes=max_bytes, max_seconds=max_seconds, offset=offset)), hop=hop)
 
 
-def track_offset(path: str | Path, window: float) -> float:
-    """Where to start reading a catalogue track: skip up to 30 s of intro when the track is long enough."""
+def logmel_patches(y: np.ndarray) -> np.ndarray:
+    """The Conv1D model's input for one window of audio: half-overlapping standardised log-mel slices."""
+    return slices(log_mel(y), hop=SLICE_HOP)
+
+
+def windows(duration: float | None, budget: float) -> list[tuple[float, float]]:
+    """(offset, seconds) stretches to analyse: all of it when it fits the budget, else its beginning, middle and
+    end, a third of the budget each.
+
+    Queries and catalogue tracks go through this same rule, so an unchanged copy of an indexed track yields the
+    same slices as the index holds, and a short excerpt from anywhere in a track meets indexed audio more often
+    than one fixed window would allow."""
+    if duration is None or duration <= budget:
+        return [(0.0, budget)]
+    part = budget / N_WINDOWS
+    return [(0.0, part), ((duration - part) / 2, part), (duration - part, part)]
+
+
+def duration_of(data: bytes | str | Path) -> float | None:
+    """Seconds declared by the header, or None when libsndfile cannot tell (then the start is read)."""
     import soundfile as sf
 
     try:
-        duration = sf.info(str(path)).duration
-    except (sf.LibsndfileError, RuntimeError):
-        return 0.0
-    return float(min(30.0, max(0.0, duration - window)))
+        return float(sf.info(io.BytesIO(data) if isinstance(data, bytes) else str(data)).duration)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        return None
+
+
+def window_audio(data: bytes | str | Path, *, max_bytes: int, budget: float) -> list[np.ndarray]:
+    """The decoded windows of `windows` (mono, 22,050 Hz). A silent or unreadable window is left out; only when
+    every window fails does the first failure reach the sender."""
+    if isinstance(data, bytes) and len(data) > max_bytes:
+        decode(data, max_bytes=max_bytes, max_seconds=budget)  # raises the "too large" reply without parsing
+    parts: list[np.ndarray] = []
+    first_error: AudioError | None = None
+    for offset, seconds in windows(duration_of(data), budget):
+        try:
+            parts.append(decode(data, max_bytes=max_bytes, max_seconds=seconds, offset=offset))
+        except AudioError as exc:
+            first_error = first_error or exc
+    if not parts:
+        assert first_error is not None
+        raise first_error
+    return parts
+
+
+def wav_bytes(y: np.ndarray, rate: int = SR) -> bytes:
+    """16-bit WAV bytes of mono samples (clipped to full scale): clips built in evaluation, as a user would send."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(y, -1, 1).astype(np.float32), rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()

@@ -1,8 +1,11 @@
 """Nearest neighbours over the slice embeddings of the catalogue, with votes per track.
 
 Each catalogue track is the set of its slices' embeddings. A query clip's slices each look up their `per_slice`
-nearest catalogue slices (cosine); each neighbour votes for its track with its similarity; a track's score is
-its total vote divided by the number of query slices, and its reason counts the slices that matched. The query
+nearest catalogue slices (cosine); each neighbour votes for its track with its similarity. A track's votes from
+one query slice are its `per_track` best similarities divided by min(its slice count, `per_track`), so a long
+track cannot outvote an exact copy of a short one just by owning more slices (with the default of 1 this is the
+best-matching slice of each track); a track's score is the mean of that over the query slices (1.0: every query
+slice found an identical slice of the track), and its reason counts the query slices that matched it. The query
 track's own slices are removed by track id — all of them, wherever they rank — rather than by dropping "the
 first neighbour" as the reference implementation did (which dropped the wrong slice whenever another track's
 slice was closer, and kept the query's other slices).
@@ -15,10 +18,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from recommenders.base import Recommendation
+
+PER_TRACK = 1
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -30,7 +36,8 @@ class AudioIndex:
         self.ann_threshold = ann_threshold
         self.embeddings = np.zeros((0, 256), np.float32)
         self.owners = np.zeros(0, np.int64)
-        self._nn = None
+        self._nn: tuple[str, Any] | None = None
+        self._counts: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self.embeddings)
@@ -54,6 +61,8 @@ class AudioIndex:
         )
 
     def _build(self) -> None:
+        tracks, counts = np.unique(self.owners, return_counts=True)
+        self._counts = dict(zip(tracks.tolist(), counts.tolist(), strict=True))
         if len(self.embeddings) == 0:
             self._nn = None
         elif len(self.embeddings) > self.ann_threshold:
@@ -71,6 +80,7 @@ class AudioIndex:
 
     def _neighbours(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(slice indices, cosine similarities), each (queries, n)."""
+        assert self._nn is not None
         kind, nn = self._nn
         if kind == "sklearn":
             dist, idx = nn.kneighbors(queries, n_neighbors=n)
@@ -79,7 +89,13 @@ class AudioIndex:
         return matches.keys.astype(np.int64), 1.0 - matches.distances
 
     def query(
-        self, embeddings: np.ndarray, k: int = 10, *, exclude_track: int | None = None, per_slice: int = 20
+        self,
+        embeddings: np.ndarray,
+        k: int = 10,
+        *,
+        exclude_track: int | None = None,
+        per_slice: int = 20,
+        per_track: int = PER_TRACK,
     ) -> list[Recommendation]:
         if self._nn is None:
             return []
@@ -91,15 +107,19 @@ class AudioIndex:
         matched: dict[int, int] = defaultdict(int)
         for row_idx, row_sim in zip(idx, sim, strict=True):
             taken = 0
+            mine: dict[int, list[float]] = defaultdict(list)
             for i, s in zip(row_idx, row_sim, strict=True):
                 track = int(self.owners[i])
                 if track == exclude_track:
                     continue
-                votes[track] += max(0.0, float(s))
-                matched[track] += 1
+                mine[track].append(max(0.0, float(s)))
                 taken += 1
                 if taken == per_slice:
                     break
+            for track, sims in mine.items():
+                # neighbours come best first: the track's `per_track` best slices, over as many as it could offer
+                votes[track] += sum(sims[:per_track]) / min(self._counts[track], per_track)
+                matched[track] += 1
         ranked = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         n_q = len(queries)
         return [

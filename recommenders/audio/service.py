@@ -1,5 +1,6 @@
-"""What the bots call for an audio clip: decode (bounded), embed, search the audio index, rank tracks, and the
-label probabilities (also drawn as a small bar chart PNG)."""
+"""What the bots call for an audio clip: decode (bounded), embed, search the audio index ("sounds alike"), match
+the clip's tags to the catalogue's Last.fm tags ("tagged alike"), and the tag probabilities (also drawn as a small
+bar chart PNG); a clip that fits nothing the model knows is answered as such."""
 
 from __future__ import annotations
 
@@ -9,14 +10,22 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
-from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
-from recommenders.audio.features import SLICE_FRAMES, AudioError, clip_slices
+from recommenders.audio.calibrate import UnsureModel, unsure_features
+from recommenders.audio.embedder import DEFAULT_MODEL_DIR, AudioEmbedder, Embedder
+from recommenders.audio.features import SR, AudioError, window_audio
 from recommenders.audio.index import AudioIndex
+from recommenders.audio.pretrained import PretrainedEmbedder
+from recommenders.audio.tags import TagBridge
 from recommenders.base import Recommendation
+
+if TYPE_CHECKING:
+    from data.corpus import Corpus
 
 log = logging.getLogger(__name__)
 INDEX_ARTIFACT = "audio-index"
@@ -26,49 +35,101 @@ __all__ = ["AudioError", "AudioService", "ClipResult", "load_audio_pair", "load_
 
 @dataclass(frozen=True)
 class ClipResult:
+    """`recommendations`: the "sounds alike" picks (tracks with audio, by embedding) then the "tagged alike"
+    picks (catalogue tracks whose Last.fm tags fit), each with its reason; `labels`: the clip's tags or labels with
+    probabilities, best first; `unsure`: the clip fits nothing the model knows (noise, speech), and then there
+    are no recommendations."""
+
     recommendations: list[Recommendation]
     labels: list[tuple[str, float]]
     seconds_analysed: float
+    unsure: bool = False
+    confidence: float = 1.0
 
 
-def model_dir(store: ArtifactStore) -> Path:
-    """The published audio model if any, else the one shipped with the code."""
-    return store.path(MODEL_ARTIFACT) or DEFAULT_MODEL_DIR
+def load_embedder(store: ArtifactStore) -> AudioEmbedder:
+    """A published (trained) Conv1D model if there is one; else the pretrained music CNN once converted; else the
+    Conv1D model shipped with the code."""
+    published = store.path(MODEL_ARTIFACT)
+    if published is not None:
+        return Embedder.load(published)
+    if PretrainedEmbedder.available():
+        return PretrainedEmbedder.load()
+    return Embedder.load(DEFAULT_MODEL_DIR)
+
+
+def embedder_identity(embedder: AudioEmbedder) -> str:
+    """What an index records of the model that embedded it: its version and its features."""
+    return f"{embedder.version}|{embedder.feature_id}"
+
+
+def embedder_location(embedder: AudioEmbedder) -> str:
+    """Where an embedder is loaded from (the pretrained model's file, or a Conv1D model's folder)."""
+    if isinstance(embedder, PretrainedEmbedder):
+        return str(embedder.path)
+    assert isinstance(embedder, Embedder)
+    return str(embedder.model_dir)
+
+
+def embedder_at(location: str) -> AudioEmbedder:
+    path = Path(location)
+    return PretrainedEmbedder.load(path) if path.suffix == ".keras" else Embedder.load(path)
 
 
 class AudioService:
-    """An embedder and the index built with that very embedder (see `load_audio_pair`); immutable once made."""
+    """Safe to call from several threads at once: the embedder serialises its model calls, the index and the tag
+    bridge are read-only."""
 
-    def __init__(self, embedder: Embedder, index: AudioIndex | None, settings: Settings) -> None:
+    def __init__(
+        self,
+        embedder: AudioEmbedder,
+        index: AudioIndex | None,
+        settings: Settings,
+        bridge: TagBridge | None = None,
+    ) -> None:
         self.embedder = embedder
         self.index = index
         self.settings = settings
+        self.bridge = bridge
+        # "I am not sure what this is": calibrated for the pretrained tagger only (recommenders/audio/calibrate.py)
+        self.unsure = UnsureModel.load(embedder.version)
 
     @property
     def description(self) -> str:
+        index = self.index
+        size = f", {len(index.track_ids)} tracks indexed by sound" if index is not None else ""
+        tagged = f", {len(self.bridge):,} catalogue tracks reachable by tags" if self.bridge is not None else ""
+        if isinstance(self.embedder, PretrainedEmbedder):
+            return f"{self.embedder.description}{size}{tagged}"
         m = self.embedder.meta.get("metrics", {})
         acc = f", held-out track accuracy {m['test_track_accuracy']:.0%}" if "test_track_accuracy" in m else ""
-        index = self.index
-        size = f", {len(index.track_ids)} tracks indexed" if index is not None else ""
         return f"CNN on log-mel slices over {', '.join(self.embedder.labels)}{acc}{size}"
 
     def recommend_clip(self, data: bytes | Path, k: int = 10, *, exclude_track: int | None = None) -> ClipResult:
         t0 = time.perf_counter()
-        # half-overlapping query slices: more votes from a short clip
-        x = clip_slices(
-            data,
-            max_bytes=self.settings.max_audio_bytes,
-            max_seconds=self.settings.max_audio_seconds,
-            hop=SLICE_FRAMES // 2,
-        )
+        # the catalogue's windowing and slicing (features.windows), within the query's own time budget
+        audio = window_audio(data, max_bytes=self.settings.max_audio_bytes, budget=self.settings.max_audio_seconds)
+        x = np.concatenate([self.embedder.patches(y) for y in audio])
         emb, probs = self.embedder.embed(x)
         mean = probs.mean(axis=0)
         labels = sorted(zip(self.embedder.labels, (float(p) for p in mean), strict=True), key=lambda lp: -lp[1])
+        seconds = sum(len(y) for y in audio) / SR
+        confidence = 1.0
+        if self.unsure is not None:
+            confidence = self.unsure.p_music(unsure_features(emb, probs))
+            if confidence < self.unsure.threshold:
+                log.info("clip: %.2fs, not music (p %.3f)", time.perf_counter() - t0, confidence)
+                return ClipResult([], labels, seconds, unsure=True, confidence=confidence)
         index = self.index
-        recs = index.query(emb, k, exclude_track=exclude_track) if index is not None else []
-        seconds = len(x) * SLICE_FRAMES / 2 * 512 / 22050
-        log.info("clip: %d slices, %.2fs, top label %s", len(x), time.perf_counter() - t0, labels[0][0])
-        return ClipResult(recs, labels, seconds)
+        sounds = index.query(emb, k, exclude_track=exclude_track) if index is not None else []
+        tagged: list[Recommendation] = []
+        if self.bridge is not None and len(self.bridge):
+            sounds = sounds[: max(1, k // 2)]  # half the picks by sound, the rest from the whole catalogue by tags
+            exclude = {r.track_id for r in sounds} | ({exclude_track} if exclude_track is not None else set())
+            tagged = self.bridge.recommend(mean, k - len(sounds), exclude=exclude)
+        recs = sounds + tagged
+        log.info("clip: %d patches, %.2fs, top label %s", len(x), time.perf_counter() - t0, labels[0][0])
+        return ClipResult(recs, labels, seconds, confidence=confidence)
 
 
 def render_label_chart(labels: list[tuple[str, float]]) -> bytes:
@@ -94,17 +155,19 @@ def render_label_chart(labels: list[tuple[str, float]]) -> bytes:
     return buf.getvalue()
 
 
-def load_audio_pair(index_path: Path, meta: Mapping[str, Any], settings: Settings) -> AudioService:
-    """The service over one published index and the very model that index was embedded with (its meta names it),
-    so a query is never embedded by one model and compared against vectors of another."""
-    embedder = Embedder.load(Path(meta["model"]))
-    recorded = meta.get("model_version")
-    if recorded is not None and recorded != embedder.version:
-        raise ValueError(f"index was built with model {recorded}, but {meta['model']} now holds {embedder.version}")
-    return AudioService(embedder, AudioIndex.load(index_path), settings)
+def load_audio_pair(index_path: Path, meta: Mapping[str, Any], settings: Settings, corpus: Corpus) -> AudioService:
+    """The service over one published index and the very model that embedded it (the index's meta names it), so a
+    query is never embedded by one model and compared against vectors of another. With the pretrained tagger, the
+    tag bridge over the corpus's tagged tracks comes along (a second or two)."""
+    embedder = embedder_at(meta["model_path"])
+    if embedder_identity(embedder) != meta.get("model"):
+        raise ValueError(f"index was built with {meta.get('model')}, but {meta['model_path']} now holds "
+                         f"{embedder_identity(embedder)}")  # fmt: skip
+    bridge = TagBridge.from_corpus(corpus, embedder.labels) if isinstance(embedder, PretrainedEmbedder) else None
+    return AudioService(embedder, AudioIndex.load(index_path), settings, bridge)
 
 
-def load_audio_service(settings: Settings) -> AudioService | None:
+def load_audio_service(settings: Settings, corpus: Corpus) -> AudioService | None:
     """The service over the published audio index (for the command line), or None while there is none."""
     store = ArtifactStore(settings.models_dir)
     version = store.current_version(INDEX_ARTIFACT)
@@ -112,4 +175,4 @@ def load_audio_service(settings: Settings) -> AudioService | None:
         return None
     path = store.path(INDEX_ARTIFACT, version)
     assert path is not None
-    return load_audio_pair(path, store.meta(INDEX_ARTIFACT, version), settings)
+    return load_audio_pair(path, store.meta(INDEX_ARTIFACT, version), settings, corpus)

@@ -11,30 +11,29 @@ import numpy as np
 from data.corpus import Corpus
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
-from recommenders.audio.embedder import Embedder
-from recommenders.audio.features import AudioError
+from recommenders.audio.features import CATALOGUE_SECONDS, AudioError
 from recommenders.audio.index import AudioIndex
-from recommenders.audio.service import INDEX_ARTIFACT, model_dir
+from recommenders.audio.service import INDEX_ARTIFACT, embedder_identity, embedder_location, load_embedder
 from recommenders.audio.train import track_slices
 
 log = logging.getLogger(__name__)
-WINDOW_SECONDS = 60.0
 
 
-def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> str:
+def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings, seconds: float = CATALOGUE_SECONDS) -> str:
     """Embed every track with audio that the current index lacks, and publish the grown index (if it grew).
 
     A new model version means new embeddings, so the index is rebuilt from scratch when the model changed.
+    `seconds`: audio analysed per track (`features.windows`); tests use less to stay quick.
     """
     t0 = time.perf_counter()
-    directory = model_dir(store)
-    embedder = Embedder.load(directory)
+    embedder = load_embedder(store)
+    identity = embedder_identity(embedder)
     meta = store.meta(INDEX_ARTIFACT)
     current = None
-    index_path = store.path(INDEX_ARTIFACT)
-    same_model = meta.get("model") == str(directory) and meta.get("model_version") == embedder.version
-    if index_path is not None and same_model:
-        current = AudioIndex.load(index_path)
+    published = store.path(INDEX_ARTIFACT)
+    same = meta.get("model") == identity and meta.get("model_path") == embedder_location(embedder)
+    if same and published is not None:
+        current = AudioIndex.load(published)
     known = current.track_ids if current is not None else set()
     # tracks whose audio could not be used (silent, damaged) are remembered, not retried on every run
     unreadable = set(meta.get("unreadable", [])) if current is not None else set()
@@ -45,7 +44,7 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
     embs, owners, failed = [], [], 0
     for track_id, path in todo:
         try:
-            x = track_slices(Path(path), WINDOW_SECONDS, cache)
+            x = track_slices(Path(path), seconds, cache, embedder.patches, embedder.feature_id)
         except (AudioError, OSError) as exc:
             failed += 1
             unreadable.add(track_id)
@@ -67,8 +66,8 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings) -> st
             INDEX_ARTIFACT,
             staged,
             {
-                "model": str(directory),
-                "model_version": embedder.version,
+                "model": identity,
+                "model_path": embedder_location(embedder),
                 "tracks": len(index.track_ids),
                 "slices": len(index),
                 "unreadable": sorted(unreadable),

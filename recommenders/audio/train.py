@@ -2,7 +2,8 @@
 
 The split is by track, stratified by label and seeded: no slice of a test or validation track is ever trained on.
 Early stopping watches the validation tracks, which are distinct from the test tracks that the reported accuracy
-is measured on. Each catalogue track contributes up to `window` seconds (after a skipped intro), cut in slices.
+is measured on. Each catalogue track contributes up to `window` seconds (all of it, or its beginning, middle and
+end: `features.windows`), cut in half-overlapping slices.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recommenders.audio.features import AudioError, clip_slices, track_offset
+from recommenders.audio.features import SLICE_HOP, AudioError, logmel_patches, window_audio
 
 log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = {".wav", ".mp3", ".ogg", ".opus", ".oga", ".au", ".flac"}
@@ -64,21 +68,37 @@ def split_by_track(clips: list[Clip], *, test: float = 0.2, val: float = 0.15, s
     return parts
 
 
-def track_slices(path: Path, window: float, cache_dir: Path | None = None) -> np.ndarray:
-    """The slices of one catalogue track (cached on disk by path, size and mtime when `cache_dir` is given)."""
+def track_slices(
+    path: Path,
+    window: float,
+    cache_dir: Path | None = None,
+    patches: Callable[[np.ndarray], np.ndarray] = logmel_patches,
+    feature_id: str = "logmel128",
+) -> np.ndarray:
+    """A catalogue track's model input: its `windows` (up to `window` seconds in all) cut into patches by
+    `patches`, cached on disk by path, size, mtime, window and `feature_id` when `cache_dir` is given.
+
+    The cache is written atomically (temporary file, then os.replace) and a file that does not load (a crash
+    mid-write on an older version, a full disk) is rebuilt: a cache never makes a track unreadable."""
     stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{window}".encode()).hexdigest()
-    cached = cache_dir / f"{key}.npy" if cache_dir else None
+    ident = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{window}|{feature_id}|{SLICE_HOP}"
+    cached = cache_dir / f"{hashlib.sha1(ident.encode()).hexdigest()}.npy" if cache_dir else None
     if cached is not None and cached.exists():
-        return np.load(cached)
-    try:
-        x = clip_slices(path, max_bytes=MAX_FILE_BYTES, max_seconds=window, offset=track_offset(path, window))
-    except AudioError:
-        # a quiet passage after the skipped intro: take the track from its start instead
-        x = clip_slices(path, max_bytes=MAX_FILE_BYTES, max_seconds=window)
+        try:
+            return np.load(cached, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            log.warning("rebuilding the unreadable slice cache %s: %s", cached.name, exc)
+    x = np.concatenate([patches(y) for y in window_audio(path, max_bytes=MAX_FILE_BYTES, budget=window)])
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cached, x)
+        fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, x)
+            os.replace(tmp, cached)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return x
 
 

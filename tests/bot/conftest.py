@@ -14,7 +14,7 @@ import soundfile as sf
 from bot.app import build_core
 from bot.commands import is_audio_name
 from data.corpus import Corpus
-from data.db import get_engine
+from data.db import open_database
 from data.importers.audio_folder import import_audio_folder
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
@@ -43,7 +43,7 @@ def bot_home(tmp_path_factory, yes_engine, audio_src):
     src.close()
     dst.close()
     settings = Settings.from_env({"MUREC_HOME": str(home)})
-    engine = get_engine(settings.database_url)
+    engine = open_database(settings)
     corpus = Corpus(engine)
     store = ArtifactStore(settings.models_dir)
     train_and_publish(corpus, store, models=["itemknn"], evaluate=False)

@@ -14,7 +14,7 @@ import pytest
 from bot.app import build_app
 from bot.replies import ChatContext
 from data.corpus import Corpus
-from data.db import get_engine
+from data.db import open_database
 from data.importers.audio_folder import import_audio_folder
 from data.importers.common import store_playlists
 from data.importers.yes import import_yes
@@ -31,7 +31,7 @@ from recommenders.cf.registry import CF_ARTIFACT, train_and_publish
 def half_trained(tmp_path, shared_data):
     """A corpus holding half of the Yes.com playlists, with an item-kNN model published on it."""
     settings = Settings.from_env({"MUREC_HOME": str(tmp_path)})
-    engine = get_engine(settings.database_url)
+    engine = open_database(settings)
     import_yes(engine, shared_data / "yes_big", limit=9000)
     summary = train_and_publish(Corpus(engine), ArtifactStore(settings.models_dir), models=["itemknn"], evaluate=False)
     record_trained(engine, summary["version"])

@@ -1,0 +1,66 @@
+"""The pretrained music CNN (musicnn MSD, converted by `murecom convert-musicnn`) as the audio embedder and tagger.
+
+One model answers both questions a clip raises: its 50 Last.fm tag probabilities ("rock", "80s", "instrumental",
+…), the vocabulary of the Yes.com corpus's own tags, and an embedding of each 3 s patch for nearest neighbours
+(the pooled mid-end features: max and mean over time of the 753 front/mid-end channels). The Keras model is loaded
+once per process and path; calls run under a lock so the bot's worker threads can share it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommenders.audio.musicnn import PRETRAINED_DIR, mel_patches
+
+DEFAULT_PRETRAINED = PRETRAINED_DIR / "MSD_musicnn.keras"
+EMBEDDINGS = ("pooled", "penultimate")
+
+
+class PretrainedEmbedder:
+    feature_id = "mel96"
+
+    def __init__(self, path: Path = DEFAULT_PRETRAINED, embedding: str = "pooled") -> None:
+        import keras
+
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"embedding must be one of {EMBEDDINGS}")
+        self.path = Path(path)
+        self.meta: dict[str, Any] = json.loads(self.path.with_suffix(".json").read_text())
+        self.labels: list[str] = list(self.meta["labels"])
+        self.embedding = embedding
+        self._model = keras.models.load_model(self.path, compile=False)
+        self._lock = threading.Lock()
+
+    @classmethod
+    @lru_cache(maxsize=4)
+    def load(cls, path: Path = DEFAULT_PRETRAINED, embedding: str = "pooled") -> PretrainedEmbedder:
+        return cls(path, embedding)
+
+    @staticmethod
+    def available(path: Path = DEFAULT_PRETRAINED) -> bool:
+        return path.exists() and path.with_suffix(".json").exists()
+
+    @property
+    def version(self) -> str:
+        return f"{self.meta['name']}:{self.embedding}"
+
+    @property
+    def description(self) -> str:
+        return f"musicnn ({self.meta['name']}, MTG-UPF, ISC licence) tags and {self.embedding} embedding"
+
+    def patches(self, y: np.ndarray) -> np.ndarray:
+        """Back-to-back 3 s log-mel patches at 16 kHz of one window of mono 22,050 Hz audio."""
+        return mel_patches(y)
+
+    def embed(self, patches: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings (n, d), tag probabilities (n, 50)) of the patches."""
+        with self._lock:
+            tags, penultimate, pooled = self._model.predict(patches, batch_size=batch_size, verbose=0)
+        emb = pooled if self.embedding == "pooled" else penultimate
+        return np.asarray(emb, np.float32), np.asarray(tags, np.float32)

@@ -1,0 +1,102 @@
+"""A clip answered from the whole catalogue: the pretrained tagger's tags, "sounds alike" picks among the tracks
+with audio and "tagged alike" Yes.com tracks whose Last.fm tags fit, and an honest "I am not sure what this is"
+for noise and speech — through the service and the chat core, on the real corpus and real recordings."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from data.corpus import Corpus
+from data.db import open_database
+from data.importers.audio_folder import import_audio_folder
+from data.importers.yes import import_yes
+from data.settings import Settings
+from recommenders.artifacts import ArtifactStore
+from recommenders.audio.pretrained import PretrainedEmbedder
+from recommenders.audio.service import load_audio_service
+from recommenders.audio.setup import ensure_index
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, shared_data):
+    """The Yes.com corpus plus four tracks of each fetched soundtrack with audio; one track held out."""
+    assert PretrainedEmbedder.available(), "the pretrained model is not converted: run `make test` (or convert-musicnn)"
+    audio_src = Settings.from_env(dotenv=False).home / "audio-src"
+    root = tmp_path_factory.mktemp("cliphome")
+    held_out = sorted(audio_src.glob("wesnoth/*.ogg"))[9]
+    for label in ("wesnoth", "warzone2100", "singularity"):
+        (root / "audio-src" / label).mkdir(parents=True)
+        for clip in [c for c in sorted((audio_src / label).iterdir()) if c != held_out][4:8]:
+            (root / "audio-src" / label / clip.name).symlink_to(clip)
+    settings = Settings.from_env({"MUREC_HOME": str(root)})
+    engine = open_database(settings)
+    import_yes(engine, shared_data / "yes_big")
+    import_audio_folder(engine, root / "audio-src")
+    ensure_index(Corpus(engine), ArtifactStore(settings.models_dir), settings, seconds=30.0)
+    return settings, held_out
+
+
+def _wav(y: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, y.astype(np.float32), 22_050, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def test_a_clip_gets_tracks_by_sound_and_catalogue_tracks_by_tags(home) -> None:
+    settings, held_out = home
+    service = load_audio_service(settings, Corpus(open_database(settings)))
+    assert service is not None and service.bridge is not None and len(service.bridge) > 5_000
+    result = service.recommend_clip(held_out.read_bytes(), 10)
+    assert not result.unsure and len(result.recommendations) == 10
+    sounds = [r for r in result.recommendations if r.reason.startswith("sounds alike")]
+    tagged = [r for r in result.recommendations if r.reason.startswith("tagged alike: ")]
+    assert len(sounds) == 5 and len(tagged) == 5
+    corpus = Corpus(open_database(settings))
+    with_audio = {t for t, _ in corpus.tracks_with_audio()}
+    assert {r.track_id for r in sounds} <= with_audio and not ({r.track_id for r in tagged} & with_audio)
+    tags = corpus.track_tags()
+    clip_tags = {name.lower() for name, _ in result.labels[:5]}
+    for r in tagged:  # each reason names tags the clip has and the track carries
+        named = set(r.reason.removeprefix("tagged alike: ").split(", "))
+        assert named and named <= clip_tags | {n.lower() for n, _ in result.labels} and named & tags[r.track_id]
+
+
+def test_noise_is_answered_with_not_sure(home) -> None:
+    settings, _ = home
+    service = load_audio_service(settings, Corpus(open_database(settings)))
+    noise = np.random.default_rng(3).normal(0, 0.1, 22_050 * 12)
+    result = service.recommend_clip(_wav(noise), 10)
+    assert result.unsure and result.recommendations == [] and result.confidence < 0.5
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng (Debian) synthesises the speech")
+def test_speech_is_answered_with_not_sure(home, tmp_path) -> None:
+    settings, _ = home
+    path = tmp_path / "speech.wav"
+    text = "Good evening. The last train to the airport leaves from platform four at eleven fifteen tonight."
+    subprocess.run(["espeak-ng", "-v", "en-gb", "-s", "160", "-w", str(path), text], check=True)
+    result = load_audio_service(settings, Corpus(open_database(settings))).recommend_clip(path.read_bytes(), 10)
+    assert result.unsure
+
+
+def test_chat_core_says_which_picks_sound_and_which_are_tagged_alike(home) -> None:
+    from bot.app import build_core
+    from bot.replies import ChatContext
+
+    settings, held_out = home
+    core = build_core(settings)
+    ctx = ChatContext("telegram", "c1", "u1", "Ann")
+    [reply] = asyncio.run(core.handle_audio(ctx, held_out.read_bytes(), held_out.name))
+    assert reply.kind == "recommendations" and reply.text.startswith("Sounds like: ")
+    assert "5 sound alike and 5 tagged alike" in reply.title and reply.image[:4] == b"\x89PNG"
+    assert [t.reason.split(":")[0] for t in reply.tracks] == ["sounds alike"] * 5 + ["tagged alike"] * 5
+    noise = np.random.default_rng(4).normal(0, 0.2, 22_050 * 10)
+    [unsure] = asyncio.run(core.handle_audio(ctx, _wav(noise), "noise.wav"))
+    assert unsure.text.startswith("I am not sure what this is") and not unsure.tracks

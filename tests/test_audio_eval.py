@@ -1,0 +1,41 @@
+"""`murecom eval --audio` on a small real folder: leave-one-label-out retrieval and robustness run end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from data.settings import Settings
+from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
+from recommenders.audio.evaluate import Features, evaluate_retrieval, format_table, mfcc_vectors, rank_metrics
+from recommenders.audio.features import logmel_patches
+from recommenders.audio.robustness import evaluate_robustness, format_robustness
+
+
+def test_average_precision_counts_relevant_tracks_that_were_not_returned() -> None:
+    assert rank_metrics([1, 2, 3, 4, 5], {1, 3}) == (pytest.approx(0.4), pytest.approx((1 + 2 / 3) / 2))
+    assert rank_metrics([1, 9], {1, 3}, k=2)[1] == pytest.approx(0.5)  # track 3 never returned: AP halves
+
+
+@pytest.mark.heavy
+def test_retrieval_and_robustness_tables_on_real_audio(tmp_path: Path) -> None:
+    src = Settings.from_env(dotenv=False).home / "audio-src"
+    for label in ("wesnoth", "warzone2100"):
+        (tmp_path / label).mkdir()
+        for clip in sorted((src / label).iterdir())[10:13]:
+            (tmp_path / label / clip.name).symlink_to(clip)
+    cnn = Embedder.load(DEFAULT_MODEL_DIR)
+    feats = [
+        Features("MFCC", "logmel128", logmel_patches, mfcc_vectors),
+        Features("Conv1D", "logmel128", cnn.patches, lambda x: cnn.embed(x)[0]),
+    ]
+    result = evaluate_retrieval(tmp_path, feats, None)
+    for name in ("MFCC", "Conv1D"):
+        assert set(result[name]) == {"wesnoth", "warzone2100", "overall"}
+        assert 0 <= result[name]["overall"]["MAP"] <= 1
+    assert "| Conv1D |" in format_table(result)
+    robust = evaluate_robustness(tmp_path, feats[1], None)
+    assert set(robust["first"]) == {"MP3 64 kbit/s", "8 kHz", "+6 dB", "10 s excerpt"}
+    assert robust["first"]["+6 dB"] >= 0.8  # louder is the easiest change: slices are standardised
+    assert "| 10 s excerpt |" in format_robustness(robust)

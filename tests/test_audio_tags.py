@@ -1,0 +1,60 @@
+"""The tags bridge on the real Yes.com corpus: a clip's tag probabilities reach catalogue tracks whose Last.fm tags
+fit (tf-idf weighted, popularity as a gentle lift), with the fitting tags as the reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from data.corpus import Corpus
+from recommenders.audio.musicnn import MSD_LABELS
+from recommenders.audio.tags import TagBridge
+
+
+@pytest.fixture(scope="module")
+def corpus(yes_corpus) -> Corpus:
+    return yes_corpus
+
+
+@pytest.fixture(scope="module")
+def bridge(corpus) -> TagBridge:
+    return TagBridge.from_corpus(corpus, MSD_LABELS)
+
+
+def probs(**tags: float) -> np.ndarray:
+    p = np.full(len(MSD_LABELS), 0.02, np.float32)
+    for name, value in tags.items():
+        p[[t.lower() for t in MSD_LABELS].index(name.replace("_", " ").lower())] = value
+    return p
+
+
+def test_the_bridge_covers_the_tagged_catalogue(bridge, corpus) -> None:
+    tagged = corpus.track_tags()
+    assert len(bridge) > 0.5 * len(tagged) and len(bridge) > 5_000
+
+
+@pytest.mark.parametrize(("clip", "tag"), [({"country": 0.8}, "country"), ({"jazz": 0.7, "rock": 0.3}, "jazz")])
+def test_tracks_tagged_like_the_clip_come_first(bridge, corpus, clip, tag) -> None:
+    recs = bridge.recommend(probs(**clip), 10)
+    tags = corpus.track_tags()
+    assert len(recs) == 10
+    assert all(tag in tags[r.track_id] for r in recs), [sorted(tags[r.track_id]) for r in recs]
+    assert all(r.reason.startswith("tagged alike: ") and tag in r.reason for r in recs)
+    scores = [r.score for r in recs]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_idf_lets_a_rare_tag_outweigh_a_common_one(bridge, corpus) -> None:
+    """rock is on a large share of the catalogue, punk on few: a clip equally rock and punk gets punk tracks."""
+    tags = corpus.track_tags()
+    share = {t: sum(t in v for v in tags.values()) / len(tags) for t in ("rock", "punk")}
+    assert share["rock"] > 3 * share["punk"]
+    recs = bridge.recommend(probs(rock=0.5, punk=0.5), 10)
+    assert sum("punk" in tags[r.track_id] for r in recs) >= 8
+
+
+def test_popularity_breaks_ties_between_equally_tagged_tracks() -> None:
+    bridge = TagBridge(MSD_LABELS, {1: {"jazz"}, 2: {"jazz"}, 3: {"rock"}}, popularity={1: 3.0, 2: 300.0, 3: 1000.0})
+    recs = bridge.recommend(probs(jazz=0.9), 3)
+    assert [r.track_id for r in recs[:2]] == [2, 1] and recs[0].score > recs[1].score
+    assert bridge.recommend(probs(jazz=0.9), 3, exclude={2})[0].track_id == 1
