@@ -1,11 +1,14 @@
-"""Retrain the published CF model when the corpus has grown, and publish the new one only if it is not worse.
+"""Retrain the served CF models when the corpus has grown, and publish each new one only if it is not worse.
 
-The comparison is fair and about the data, since the configuration stays the one that won the last full
-evaluation: on one seeded held-out split of the *current* corpus, the same model class and parameters are fitted
-twice — on the training part of the playlists the published model knew (those up to the playlist id recorded at
-its publication), and on the training part of all playlists. Both answer the same held-out cases; the new one is
-published (atomically, through the artifact store, so a running bot switches on its next look) only when its
-primary score is within the tolerance of the old one's. A crawl that brought junk playlists is thus refused.
+Each served artifact (`cf` for `/similar`, `cf-session` for sessions) is retrained on its own path. The comparison
+is fair and about the data, since the configuration stays the one that won the last full evaluation: on one seeded
+held-out split of the *current* corpus, the same model class and parameters are fitted twice — on the training
+part of the playlists the published model knew (those up to the playlist id recorded at its publication), and on
+the training part of all playlists. Both answer the *validation* cases of the artifact's protocol (one-seed or
+multi-seed); the new one is published (atomically, so a running bot switches on its next look) only when its
+primary score is within the tolerance of the old one's. A crawl that brought junk playlists is thus refused. The
+published meta's `served` figure is measured anew on the path's *test* cases, so `/about` quotes the model it
+serves, never the previous one's figure.
 """
 
 from __future__ import annotations
@@ -56,13 +59,12 @@ def retrain_if_needed(
     tolerance: float = 0.02,
     seed: int = 42,
 ) -> dict[str, Any]:
-    from recommenders.cf.registry import CF_ARTIFACT, model_classes, train_and_publish
+    from recommenders.cf.registry import CF_ARTIFACT, SERVED, model_classes, train_and_publish
     from recommenders.evaluation import evaluate_recommender, is_not_worse, playlist_split, primary_score
 
     corpus = Corpus(engine)
     store = ArtifactStore(settings.models_dir)
-    current = store.current_version(CF_ARTIFACT)
-    if current is None:
+    if store.current_version(CF_ARTIFACT) is None:
         summary = train_and_publish(corpus, store)
         record_trained(engine, summary["version"])
         return {"published": summary["version"], "reason": "no model was published yet", "winner": summary["winner"]}
@@ -74,38 +76,59 @@ def retrain_if_needed(
     if not force and n_new < min_new_playlists:
         return {"skipped": f"{n_new} new playlists since the last training (< {min_new_playlists})"}
 
-    meta = store.meta(CF_ARTIFACT)
-    cls = model_classes()[meta["class"]]
-    params = meta.get("params", {})
-    t0 = time.perf_counter()
     split = playlist_split(corpus, seed=seed)
-    old = cls(**params).fit_sequences(split.train[:n_old] if n_old else split.train)
-    new = cls(**params).fit_sequences(split.train)
-    old_metrics = evaluate_recommender(old, split)
-    new_metrics = evaluate_recommender(new, split)
-    result: dict[str, Any] = {
-        "model": meta["class"],
-        "new_playlists": n_new,
-        "old_score": round(primary_score(old_metrics), 5),
-        "new_score": round(primary_score(new_metrics), 5),
-        "cases": len(split.cases),
-    }
-    if not is_not_worse(new_metrics, old_metrics, tolerance):
-        log.warning("retrained %s is worse (%s); keeping version %s", meta["class"], result, current)
-        _save_state(engine, {**state, "rejected": result, "rejected_at": time.time()})
-        return {**result, "published": None, "kept": current}
-    final = cls(**params).fit_sequences(corpus.playlists())
-    publish_meta = {
-        **{k: v for k, v in meta.items() if k not in ("version", "created", "name")},
-        "metrics": new_metrics,
-        "previous_version": current,
-        "retrain": result,
-        "fit_seconds": time.perf_counter() - t0,
-        "n_items": len(final.item_ids),
-    }
-    with store.staging(CF_ARTIFACT) as staged:
-        final.save(staged)
-        version = store.publish(CF_ARTIFACT, staged, publish_meta)
-    record_trained(engine, version)
-    store.prune(CF_ARTIFACT, keep_last=5)
-    return {**result, "published": version, "previous": current}
+    old_train = split.train[:n_old] if n_old else split.train
+    paths: dict[str, dict[str, Any]] = {}
+    for artifact, protocol in SERVED.items():
+        current = store.current_version(artifact)
+        if current is None:
+            continue
+        t0 = time.perf_counter()
+        meta = store.meta(artifact)
+        cls = model_classes()[meta["class"]]
+        params = meta.get("params", {})
+        validation, test = split.view("validation", protocol), split.view("test", protocol)
+        old = cls(**params).fit_sequences(old_train)
+        new = cls(**params).fit_sequences(split.train)
+        old_metrics, new_metrics = evaluate_recommender(old, validation), evaluate_recommender(new, validation)
+        result: dict[str, Any] = {
+            "model": meta.get("model", meta["class"]),
+            "protocol": protocol,
+            "old_score": round(primary_score(old_metrics), 5),
+            "new_score": round(primary_score(new_metrics), 5),
+            "cases": len(validation.cases),
+        }
+        if not is_not_worse(new_metrics, old_metrics, tolerance):
+            log.warning("retrained %s for %s is worse (%s); keeping %s", meta["class"], artifact, result, current)
+            paths[artifact] = {**result, "published": None, "kept": current}
+            continue
+        final = cls(**params).fit_sequences(corpus.playlists())
+        publish_meta = {
+            **{k: v for k, v in meta.items() if k not in ("version", "created", "name", "served", "metrics")},
+            "previous_version": current,
+            "retrain": result,
+            "fit_seconds": time.perf_counter() - t0,
+            "n_items": len(final.item_ids),
+        }
+        if "served" in meta:  # the figure of this model on its path, measured now
+            test_metrics = evaluate_recommender(new, test)
+            publish_meta["served"] = {
+                **meta["served"],
+                "metrics": test_metrics,
+                "validation_metrics": new_metrics,
+                "ci": {},
+                "split": test.describe(),
+                "retrained": True,
+            }
+            publish_meta["metrics"] = test_metrics
+        with store.staging(artifact) as staged:
+            final.save(staged)
+            version = store.publish(artifact, staged, publish_meta)
+        store.prune(artifact, keep_last=5)
+        paths[artifact] = {**result, "published": version, "previous": current}
+    main = paths[CF_ARTIFACT]
+    if any(p["published"] for p in paths.values()):
+        record_trained(engine, main.get("published") or main["kept"])
+    else:
+        _save_state(engine, {**state, "rejected": paths, "rejected_at": time.time()})
+    return {**main, "new_playlists": n_new, "paths": paths}

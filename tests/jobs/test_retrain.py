@@ -22,7 +22,7 @@ from data.settings import Settings
 from jobs.retrain import record_trained, retrain_if_needed
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR
-from recommenders.audio.service import INDEX_ARTIFACT, MODEL_ARTIFACT
+from recommenders.audio.service import INDEX_ARTIFACT, MODEL_ARTIFACT, embedder_identity
 from recommenders.audio.setup import ensure_index
 from recommenders.cf.registry import CF_ARTIFACT, train_and_publish
 
@@ -146,6 +146,6 @@ def test_bot_keeps_answering_during_a_retrain_and_an_audio_model_swap(half_train
     assert f"cf={new_version}" in answers[-1][1] and new_version in answers[-2][2]
     for snap in snapshots:  # no snapshot ever paired an embedder with an index built by another model
         meta = store.meta(INDEX_ARTIFACT, snap.versions[INDEX_ARTIFACT])
-        assert snap.audio.embedder.version == meta["model_version"]
+        assert embedder_identity(snap.audio.embedder) == meta["model"]
     assert last.audio.embedder.version == "audio-v2"
     assert {label for _, label, _ in answers} <= {s.label for s in snapshots}, "a reply mixed versions"
