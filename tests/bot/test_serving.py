@@ -59,7 +59,7 @@ def serving_home(tmp_path_factory, bot_home, audio_clips) -> Path:
     engine = make_engine(settings.database_url)
     migrate(engine)
     import_audio_folder(engine, folder)
-    ensure_index(Corpus(engine), ArtifactStore(settings.models_dir), settings)
+    ensure_index(Corpus(engine), ArtifactStore(settings.models_dir), settings, seconds=30.0)
     engine.dispose()
     return home
 
@@ -137,7 +137,7 @@ def test_an_audio_model_is_served_only_with_an_index_built_by_it(serving_home, t
     app.watcher.refresh()
     assert app.watcher.current().audio.embedder.version == shipped, "new model paired with the old index"
 
-    summary = ensure_index(app.corpus, store, settings)
+    summary = ensure_index(app.corpus, store, settings, seconds=30.0)
     assert "audio index" in summary
     assert app.watcher.refresh() is True
     snap = app.watcher.current()

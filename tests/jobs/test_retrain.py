@@ -92,7 +92,7 @@ def test_bot_keeps_answering_during_a_retrain_and_an_audio_model_swap(half_train
         (folder / clip.name).symlink_to(clip)
     import_audio_folder(engine, settings.home / "audio-src")
     store = ArtifactStore(settings.models_dir)
-    ensure_index(Corpus(engine), store, settings)
+    ensure_index(Corpus(engine), store, settings, seconds=30.0)
     app = build_app(settings)
     first_audio = store.current_version(INDEX_ARTIFACT)
     ctx = ChatContext("console", "c", "u", "U")
@@ -111,7 +111,7 @@ def test_bot_keeps_answering_during_a_retrain_and_an_audio_model_swap(half_train
                 (staged / "meta.json").write_text(json.dumps({**meta, "version": "audio-v2"}))
                 store.publish(MODEL_ARTIFACT, staged, {**meta, "version": "audio-v2"})
             app.watcher.refresh()  # a look between the two publishes: the new model has no index yet
-            outcome["audio"] = ensure_index(Corpus(engine), store, settings)
+            outcome["audio"] = ensure_index(Corpus(engine), store, settings, seconds=30.0)
         finally:
             done.set()
 
