@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import discord
 import pytest
 import soundfile as sf
+import yarl
 
 from bot.app import build_core
 from bot.commands import is_audio_name
@@ -20,6 +23,7 @@ from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.setup import ensure_index
 from recommenders.cf.registry import train_and_publish
+from tests.bot.fake_discord import FakeDiscord
 
 INDEXED_PER_LABEL = 2
 
@@ -78,3 +82,14 @@ def wesnoth_clip(audio_src) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, data, rate, format="OGG", subtype="VORBIS")
     return buf.getvalue()
+
+
+@pytest.fixture
+async def fake(monkeypatch) -> AsyncIterator[FakeDiscord]:
+    """The strict fake Discord on 127.0.0.1, with discord.py pointed at it (tests/bot/fake_discord.py)."""
+    fake = FakeDiscord()
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
+    yield fake
+    await fake.stop()

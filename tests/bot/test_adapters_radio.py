@@ -7,16 +7,12 @@ import asyncio
 import dataclasses
 import json
 
-import discord
-import pytest
-import yarl
-
 from bot.app import build_app
-from bot.discord_adapter import MurecomDiscord
 from bot.radio import Announcer, RadioScheduler
 from bot.telegram_adapter import run_telegram
 from tests.bot.fake_discord import CHANNEL_ID, FakeDiscord
 from tests.bot.fake_telegram import FakeTelegram
+from tests.bot.test_discord import running_bot
 from tests.bot.test_radio import TRACK, Clock, parse_m3u
 
 RADIO_CLUB = {"id": -100777, "type": "group", "title": "Radio club"}
@@ -31,13 +27,13 @@ def group_message(text: str) -> dict:
 
 
 async def test_telegram_radio_posts_each_pick_and_export_sends_playlist_files(bot_settings) -> None:
-    fake = FakeTelegram()
-    await fake.start()
+    tg = FakeTelegram()
+    await tg.start()
     settings = dataclasses.replace(
         bot_settings,
-        telegram_token=fake.token,
-        telegram_base_url=fake.base_url,
-        telegram_base_file_url=fake.base_file_url,
+        telegram_token=tg.token,
+        telegram_base_url=tg.base_url,
+        telegram_base_file_url=tg.base_file_url,
     )
     clock = Clock()
     app = build_app(settings, wall_clock=clock)
@@ -45,61 +41,41 @@ async def test_telegram_radio_posts_each_pick_and_export_sends_playlist_files(bo
     stop = asyncio.Event()
     task = asyncio.create_task(run_telegram(app.core, settings, stop, announcers=announcers))
     try:
-        await fake.wait_for("deleteWebhook")
-        fake.push(group_message("/radio hotel california"))
-        await fake.wait_for("sendMessage", lambda p: "Radio on" in p["text"])
-        first = await fake.wait_for("sendMessage", lambda p: "📻 Radio" in p["text"])
+        await tg.wait_for("deleteWebhook")
+        tg.push(group_message("/radio hotel california"))
+        await tg.wait_for("sendMessage", lambda p: "Radio on" in p["text"])
+        first = await tg.wait_for("sendMessage", lambda p: "📻 Radio" in p["text"])
         assert first["chat_id"] == RADIO_CLUB["id"]
         radio = RadioScheduler(app.core, announcers)
-        n = len(fake.calls)
+        n = len(tg.calls)
         clock.now += TRACK
         assert await radio.tick() == 1
-        second = await fake.wait_for("sendMessage", lambda p: "📻 Radio" in p["text"], after=n)
+        second = await tg.wait_for("sendMessage", lambda p: "📻 Radio" in p["text"], after=n)
         assert second["chat_id"] == RADIO_CLUB["id"] and second["text"] != first["text"]
 
-        fake.push(group_message("/session export"))
-        m3u = await fake.wait_for("sendDocument", lambda p: p["document"]["filename"].endswith(".m3u"))
-        data = await fake.wait_for("sendDocument", lambda p: p["document"]["filename"].endswith(".json"))
+        tg.push(group_message("/session export"))
+        m3u = await tg.wait_for("sendDocument", lambda p: p["document"]["filename"].endswith(".m3u"))
+        data = await tg.wait_for("sendDocument", lambda p: p["document"]["filename"].endswith(".json"))
         assert len(parse_m3u(m3u["document"]["bytes"].decode())) == 2
         assert len(json.loads(data["document"]["bytes"])["tracks"]) == 2
-        fake.push(group_message("/radio stop"))
-        await fake.wait_for("sendMessage", lambda p: "Radio off" in p["text"])
+        tg.push(group_message("/radio stop"))
+        await tg.wait_for("sendMessage", lambda p: "Radio off" in p["text"])
         clock.now += TRACK
         assert await radio.tick() == 0
-        fake.push(group_message("/session end"))
-        await fake.wait_for("sendMessage", lambda p: "Session ended" in p["text"])
-        assert fake.errors == []
+        tg.push(group_message("/session end"))
+        await tg.wait_for("sendMessage", lambda p: "Session ended" in p["text"])
+        assert tg.errors == []
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
-        await fake.stop()
+        await tg.stop()
         app.close()
 
 
-@pytest.fixture
-async def discord_fake(monkeypatch):
-    fake = FakeDiscord()
-    await fake.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
-    yield fake
-    await fake.stop()
-
-
-async def test_discord_radio_posts_each_pick_and_export_attaches_files(discord_fake, bot_settings) -> None:
-    fake = discord_fake
+async def test_discord_radio_posts_each_pick_and_export_attaches_files(fake: FakeDiscord, bot_settings) -> None:
     clock = Clock()
     app = build_app(bot_settings, wall_clock=clock)
-    bot = MurecomDiscord(app.core, bot_settings, guild_ready_timeout=0.05)
-    ready = asyncio.Event()
-
-    async def on_ready() -> None:
-        ready.set()
-
-    bot.add_listener(on_ready, "on_ready")
-    task = asyncio.create_task(bot.start(fake.token))
-    try:
-        await asyncio.wait_for(ready.wait(), 30)
+    async with running_bot(fake, bot_settings, app.core) as bot:
         token = await fake.slash("radio", [{"name": "what", "type": 3, "value": "80s rock"}])
         state = fake.interaction(token)
         await fake.wait_until(lambda: len(state["followups"]) >= 2)
@@ -126,7 +102,4 @@ async def test_discord_radio_posts_each_pick_and_export_attaches_files(discord_f
             await fake.wait_until(lambda token=token: fake.interaction(token)["followups"])
         assert "Session ended" in fake.messages[fake.interaction(token)["followups"][0]]["embeds"][0]["description"]
         assert fake.errors == []
-    finally:
-        await bot.close()
-        await asyncio.wait_for(task, 30)
-        app.close()
+    app.close()

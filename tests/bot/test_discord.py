@@ -19,12 +19,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
-import discord
 import pytest
-import yarl
 
 from bot.app import build_core
 from bot.commands import ANALYSING, COMMANDS, SESSION
+from bot.core import ChatCore
 from bot.discord_adapter import MurecomDiscord, render_embed
 from bot.replies import Reply, TrackLine
 from tests.bot.fake_discord import APP_ID, DiscordError, FakeDiscord, check_embeds
@@ -35,21 +34,11 @@ ATTACHMENT = 11
 UNESCAPED_MASKED_LINK = re.compile(r"(?<!\\)\[[^\]]*\]\(https?://")
 
 
-@pytest.fixture
-async def fake(monkeypatch) -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    await fake.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway))
-    yield fake
-    await fake.stop()
-
-
 @asynccontextmanager
-async def running_bot(fake: FakeDiscord, settings) -> AsyncIterator[MurecomDiscord]:
-    """A bot process: a new core and a new discord.py client, connected to the fake until the block ends."""
+async def running_bot(fake: FakeDiscord, settings, core: ChatCore | None = None) -> AsyncIterator[MurecomDiscord]:
+    """A bot process: a new core (unless given) and a new discord.py client, connected to the fake until the end."""
     # the fake sends its one guild right after READY: no need for discord.py's 2 s wait for more guilds
-    bot = MurecomDiscord(build_core(settings), settings, guild_ready_timeout=0.05)
+    bot = MurecomDiscord(core or build_core(settings), settings, guild_ready_timeout=0.05)
     ready = asyncio.Event()
 
     async def on_ready() -> None:

@@ -24,10 +24,10 @@ from data.importers.common import ensure_tracks
 from data.sessions import ListeningSession, SessionEvent
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
-from recommenders.audio.embedder import DEFAULT_MODEL_DIR
-from recommenders.audio.service import MODEL_ARTIFACT, embedder_identity
+from recommenders.audio.service import embedder_identity
 from recommenders.audio.setup import ensure_index
 from recommenders.cf.registry import train_and_publish
+from tests.audio_models import publish_shipped_model_as
 
 ANN = ChatContext("telegram", "chat-s", "u-ann", "Ann")
 
@@ -128,12 +128,7 @@ def test_an_audio_model_is_served_only_with_an_index_built_by_it(serving_home, t
     shipped = first.embedder.version  # the default embedder (the pretrained tagger when converted)
 
     # a new audio model is published (here: the shipped weights under a new version): no index is built with it yet
-    with store.staging(MODEL_ARTIFACT) as staged:
-        for item in DEFAULT_MODEL_DIR.iterdir():
-            shutil.copy2(item, staged / item.name)
-        meta = json.loads((staged / "meta.json").read_text())
-        (staged / "meta.json").write_text(json.dumps({**meta, "version": "audio-v2"}))
-        store.publish(MODEL_ARTIFACT, staged, {**meta, "version": "audio-v2"})
+    publish_shipped_model_as(store, "audio-v2")
     app.watcher.refresh()
     assert app.watcher.current().audio.embedder.version == shipped, "new model paired with the old index"
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import shutil
 import threading
 from collections import Counter
 
@@ -21,10 +19,10 @@ from data.importers.yes import import_yes
 from data.settings import Settings
 from jobs.retrain import record_trained, retrain_if_needed
 from recommenders.artifacts import ArtifactStore
-from recommenders.audio.embedder import DEFAULT_MODEL_DIR
-from recommenders.audio.service import INDEX_ARTIFACT, MODEL_ARTIFACT, embedder_identity
+from recommenders.audio.service import INDEX_ARTIFACT, embedder_identity
 from recommenders.audio.setup import ensure_index
 from recommenders.cf.registry import CF_ARTIFACT, train_and_publish
+from tests.audio_models import publish_shipped_model_as
 
 
 @pytest.fixture
@@ -104,12 +102,7 @@ def test_bot_keeps_answering_during_a_retrain_and_an_audio_model_swap(half_train
     def retrain_and_swap_audio() -> None:
         try:
             outcome["result"] = retrain_if_needed(engine, settings)
-            with store.staging(MODEL_ARTIFACT) as staged:
-                for item in DEFAULT_MODEL_DIR.iterdir():
-                    shutil.copy2(item, staged / item.name)
-                meta = json.loads((staged / "meta.json").read_text())
-                (staged / "meta.json").write_text(json.dumps({**meta, "version": "audio-v2"}))
-                store.publish(MODEL_ARTIFACT, staged, {**meta, "version": "audio-v2"})
+            publish_shipped_model_as(store, "audio-v2")
             app.watcher.refresh()  # a look between the two publishes: the new model has no index yet
             outcome["audio"] = ensure_index(Corpus(engine), store, settings, seconds=30.0)
         finally:
