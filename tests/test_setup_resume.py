@@ -104,7 +104,7 @@ def test_publish_cleans_a_killed_publishers_leftovers_but_not_a_live_staging(tmp
 
 def _phase(log: str) -> str:
     """Where a setup was when its output stopped: import (and start-up), training, or publishing the winner."""
-    if "published itemknn version" in log:
+    if "published cf version" in log:
         return "publish"
     if "yes import" in log:
         return "training"
@@ -148,7 +148,7 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
             assert proc.stdout is not None
             for line in proc.stdout:
                 lines.append(line)
-                if "published itemknn version" in line:
+                if "published cf version" in line:
                     publishing.set()
 
         threading.Thread(target=read, daemon=True).start()
@@ -194,7 +194,7 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
         assert path is not None, f"nothing published after a kill at {killed_at:.1f}s"
         model = load_recommender(path)
         assert len(model.similar(int(model.item_ids[0]), 5)) == 5
-        for name in ("cf", "itemknn"):
+        for name in ("cf", "cf-session"):
             assert not list((home / "models" / name).glob(".CURRENT.*"))
             assert not any((home / "models" / name / "staging").glob("*")), f"a killed publish left {name} staging"
     phases = {phase for _, phase in kills}
