@@ -7,6 +7,7 @@ worker thread for half a minute. PostgreSQL is used as-is through its URL, with 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +59,11 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+#: Alembic keeps its running context in module globals, so two threads migrating at once (jobs started together
+#: by an arq worker) would tear each other's context down: migrations of one process run one at a time.
+_MIGRATING = threading.Lock()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision of every migration branch (idempotent)."""
     from alembic import command
@@ -65,7 +71,7 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
+    with _MIGRATING, engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
 
