@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -105,25 +104,12 @@ def clean_query(query: str, max_chars: int = MAX_QUERY_CHARS) -> str:
 class TrackSearch:
     """In-memory search index over every track of the corpus."""
 
-    _instances: dict[str, TrackSearch] = {}
-    _instances_lock = threading.Lock()
-
     def __init__(self, corpus: Corpus, candidates: int = 150) -> None:
         self.corpus = corpus
         self._n_candidates = candidates
         self._lock = threading.Lock()
         self._built_max_id: int | None = None
-        self._checked = 0.0
         self.refresh()
-
-    @classmethod
-    def for_corpus(cls, corpus: Corpus) -> TrackSearch:
-        """One shared index per database (building takes seconds on large corpora)."""
-        key = corpus.engine.url.render_as_string(hide_password=False)
-        with cls._instances_lock:
-            if key not in cls._instances:
-                cls._instances[key] = cls(corpus)
-            return cls._instances[key]
 
     def refresh(self) -> None:
         """(Re)build the index from the database."""
@@ -158,17 +144,6 @@ class TrackSearch:
             # column-major copy: a query touches only the postings of its own 3-grams
             self._vectorizer, self._matrix = vectorizer, (matrix.tocsc() if matrix is not None else None)
             self._built_max_id = max_id
-            self._checked = time.monotonic()
-
-    def refresh_if_changed(self, every_seconds: float = 60.0) -> None:
-        """Rebuild when tracks were added since the last build (checked at most every `every_seconds`)."""
-        if time.monotonic() - self._checked < every_seconds:
-            return
-        self._checked = time.monotonic()
-        with self.corpus.engine.connect() as conn:
-            max_id = conn.scalar(select(func.max(Track.id)))
-        if max_id != self._built_max_id:
-            self.refresh()
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -76,7 +76,7 @@ def resolve_track(corpus, query: str) -> tuple[int | None, str]:
     except ImportError:
         return None, "name search is not available (data.search missing); pass a numeric track id"
     try:
-        res = TrackSearch.for_corpus(corpus).search(query)
+        res = TrackSearch(corpus).search(query)
     except QueryError as exc:
         return None, str(exc)
     if res.best is None:

@@ -109,17 +109,3 @@ def test_suggest_prefix(search: TrackSearch) -> None:
     assert all(normalize(c.track.title).startswith("ho") for c in short)
     longer = search.suggest("hotel cal", limit=5)
     assert longer[0].track.title == "Hotel California"
-
-
-def test_refresh_if_changed_picks_up_new_tracks(empty_engine, shared_data) -> None:
-    import_yes(empty_engine, shared_data / "yes_big", limit=10)
-    search = TrackSearch(Corpus(empty_engine))
-    n = len(search)
-    assert n == 9775
-    from data.importers.common import ensure_tracks
-
-    with empty_engine.begin() as conn:
-        ensure_tracks(conn, "test", {"k1": {"title": "Zyzzyva Nocturne"}})
-    search.refresh_if_changed(every_seconds=0)
-    assert len(search) == n + 1
-    assert search.search("zyzzyva nocturne").best.track.title == "Zyzzyva Nocturne"
