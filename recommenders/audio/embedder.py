@@ -16,6 +16,7 @@ import numpy as np
 
 from recommenders.audio.features import logmel_patches
 from recommenders.audio.model import EMBEDDING_LAYER
+from recommenders.audio.tf_runtime import import_tensorflow
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
@@ -40,6 +41,7 @@ class Embedder:
     feature_id = "logmel128"
 
     def __init__(self, model_dir: Path) -> None:
+        import_tensorflow()
         import keras
 
         self.model_dir = Path(model_dir)

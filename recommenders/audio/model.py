@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from recommenders.audio.features import N_MELS, SLICE_FRAMES
+from recommenders.audio.tf_runtime import import_tensorflow
 
 EMBEDDING_LAYER = "embedding"
 
@@ -10,6 +11,7 @@ EMBEDDING_LAYER = "embedding"
 def build_cnn(n_labels: int, seed: int = 42):
     """Three Conv1D(64/128/256, 3, ReLU) + BatchNorm + MaxPool1D(2) blocks, GlobalMaxPool1D, two Dense(256) +
     Dropout(0.5), softmax; input (128 frames, 128 mels): time is the convolved axis, mel bands the channels."""
+    import_tensorflow()
     import keras
     from keras import layers
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from recommenders.audio.features import SR
+from recommenders.audio.tf_runtime import import_tensorflow
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def mel_patches(y: np.ndarray, hop: int = PATCH_HOP) -> np.ndarray:
 def build_musicnn(n_classes: int = 50, midend_filters: int = 64, backend_units: int = 200):
     """The inference graph of upstream `build_musicnn` (dropout is the identity there), with Keras layers named as
     the checkpoint's variable scopes. Outputs: [tags, penultimate, pooled]."""
+    import_tensorflow()
     import keras
     from keras import layers
 
@@ -210,6 +212,7 @@ def convert(name: str, out_dir: Path = PRETRAINED_DIR, source: Path | None = Non
 def compare_with_reference(name: str, out_dir: Path, audio: Path, seconds: float = 30.0) -> dict[str, float]:
     """Largest absolute difference, per output, between the converted model and upstream's TF1 graph on
     `seconds` of real audio (the check `tests/test_audio_musicnn.py` makes)."""
+    import_tensorflow()
     import keras
 
     from recommenders.audio.features import decode

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from recommenders.audio.features import SLICE_HOP, AudioError, logmel_patches, window_audio
+from recommenders.audio.tf_runtime import import_tensorflow
 
 log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = {".wav", ".mp3", ".ogg", ".opus", ".oga", ".au", ".flac"}
@@ -137,6 +138,7 @@ def train_classifier(
     cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate on the held-out test tracks, and write `model.keras` + `meta.json` into `out_dir`."""
+    import_tensorflow()
     import keras
 
     from recommenders.audio.model import build_cnn
