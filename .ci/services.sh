@@ -7,6 +7,13 @@ set -euo pipefail
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
   fi
+  # audio tools the audio tests use: fluidsynth + a GM soundfont render the music21 pieces, espeak-ng speaks the
+  # "not music" check
+  if ! command -v fluidsynth >/dev/null || ! command -v espeak-ng >/dev/null; then
+    [ -n "$(ls /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth timgm6mb-soundfont \
+      espeak-ng >/dev/null
+  fi
   version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
   pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main >/dev/null
   pg_ctlcluster "$version" main start 2>/dev/null || true

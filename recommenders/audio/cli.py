@@ -10,19 +10,26 @@ from pathlib import Path
 
 def _train(args: argparse.Namespace) -> int:
     from recommenders.artifacts import ArtifactStore
+    from recommenders.audio.head import train_head
     from recommenders.audio.service import MODEL_ARTIFACT
     from recommenders.audio.train import train_classifier
 
     settings = args.settings
     cache = settings.home / "cache" / "audio-slices"
+
+    def train(out: Path) -> dict:
+        if args.on == "pretrained":
+            return train_head(Path(args.folder), out, epochs=args.epochs, cache_dir=cache)
+        return train_classifier(Path(args.folder), out, epochs=args.epochs, cache_dir=cache)
+
     if args.out:
-        meta = train_classifier(Path(args.folder), Path(args.out), epochs=args.epochs, cache_dir=cache)
+        meta = train(Path(args.out))
     else:
         store = ArtifactStore(settings.models_dir)
         with store.staging(MODEL_ARTIFACT) as staged:
-            meta = train_classifier(Path(args.folder), staged, epochs=args.epochs, cache_dir=cache)
+            meta = train(staged)
             meta["version"] = store.publish(MODEL_ARTIFACT, staged, {"metrics": meta["metrics"]})
-    print(json.dumps({k: meta[k] for k in ("labels", "metrics", "slices")}, indent=2))
+    print(json.dumps({k: meta[k] for k in ("labels", "metrics") if k in meta}, indent=2))
     return 0
 
 
@@ -134,6 +141,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train-audio", help="train the audio classifier on a label/clip folder (GTZAN layout)")
     t.add_argument("folder")
     t.add_argument("--epochs", type=int, default=40)
+    t.add_argument(
+        "--on",
+        choices=("logmel", "pretrained"),
+        default="logmel",
+        help="train the Conv1D on log-mel slices, or as a head on the pretrained musicnn's frames",
+    )
     t.add_argument("--out", help="write the model into this folder instead of publishing it")
     t.set_defaults(func=_train)
     i = sub.add_parser("index-audio", help="import a label/clip folder and (re)build the audio index")

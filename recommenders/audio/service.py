@@ -19,6 +19,7 @@ from recommenders.artifacts import ArtifactStore
 from recommenders.audio.calibrate import UnsureModel, unsure_features
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR, AudioEmbedder, Embedder
 from recommenders.audio.features import SR, AudioError, window_audio
+from recommenders.audio.head import HeadEmbedder, is_head
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.tags import TagBridge
@@ -52,7 +53,7 @@ def load_embedder(store: ArtifactStore) -> AudioEmbedder:
     Conv1D model shipped with the code."""
     published = store.path(MODEL_ARTIFACT)
     if published is not None:
-        return Embedder.load(published)
+        return embedder_at(str(published))
     if PretrainedEmbedder.available():
         return PretrainedEmbedder.load()
     return Embedder.load(DEFAULT_MODEL_DIR)
@@ -67,13 +68,16 @@ def embedder_location(embedder: AudioEmbedder) -> str:
     """Where an embedder is loaded from (the pretrained model's file, or a Conv1D model's folder)."""
     if isinstance(embedder, PretrainedEmbedder):
         return str(embedder.path)
-    assert isinstance(embedder, Embedder)
+    assert isinstance(embedder, (Embedder, HeadEmbedder))
     return str(embedder.model_dir)
 
 
 def embedder_at(location: str) -> AudioEmbedder:
+    """The model stored at `location`: the pretrained model's file, a head on it, or a log-mel Conv1D folder."""
     path = Path(location)
-    return PretrainedEmbedder.load(path) if path.suffix == ".keras" else Embedder.load(path)
+    if path.suffix == ".keras":
+        return PretrainedEmbedder.load(path)
+    return HeadEmbedder.load(path) if is_head(path) else Embedder.load(path)
 
 
 class AudioService:
@@ -103,7 +107,8 @@ class AudioService:
             return f"{self.embedder.description}{size}{tagged}"
         m = self.embedder.meta.get("metrics", {})
         acc = f", held-out track accuracy {m['test_track_accuracy']:.0%}" if "test_track_accuracy" in m else ""
-        return f"CNN on log-mel slices over {', '.join(self.embedder.labels)}{acc}{size}"
+        on = "musicnn frames" if isinstance(self.embedder, HeadEmbedder) else "log-mel slices"
+        return f"Conv1D CNN on {on} over {', '.join(self.embedder.labels)}{acc}{size}"
 
     def recommend_clip(self, data: bytes | Path, k: int = 10, *, exclude_track: int | None = None) -> ClipResult:
         t0 = time.perf_counter()
