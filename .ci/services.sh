@@ -11,7 +11,7 @@ set -euo pipefail
   # "not music" check
   if ! command -v fluidsynth >/dev/null || ! command -v espeak-ng >/dev/null; then
     [ -n "$(ls /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth timgm6mb-soundfont \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth fluid-soundfont-gm \
       espeak-ng >/dev/null
   fi
   version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
