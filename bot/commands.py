@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 ANALYSING = "🎧 Analysing your clip…"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again."
-# what a chat upload may be: the formats the decoder reads (libsndfile, or ffmpeg for m4a/aac/webm)
-AUDIO_EXTENSIONS = (".mp3", ".ogg", ".opus", ".oga", ".wav", ".flac", ".au", ".m4a", ".aac", ".webm")
 SONG_MAX_CHARS = 200  # a song name, "title - artist" or a link, as a slash-command option
 DESCRIPTION_MAX_CHARS = 100  # Discord's limit for command and option descriptions (Telegram allows 256)
 
@@ -21,10 +19,6 @@ DESCRIPTION_MAX_CHARS = 100  # Discord's limit for command and option descriptio
 def too_large(max_bytes: int) -> str:
     """The one reply to an audio file over the size limit, whichever adapter noticed it first."""
     return f"That file is too large; please send at most {max_bytes / 1e6:.0f} MB."
-
-
-def is_audio_name(filename: str) -> bool:
-    return filename.lower().endswith(AUDIO_EXTENSIONS)
 
 
 @dataclass(frozen=True)

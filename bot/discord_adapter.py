@@ -35,13 +35,13 @@ from bot.commands import (
     SOMETHING_WENT_WRONG,
     Argument,
     Command,
-    is_audio_name,
     too_large,
 )
 from bot.core import ChatCore
 from bot.radio import Announcer
 from bot.render import discord_button_rows, discord_embed_text
 from bot.replies import ChatContext, Reply
+from data.audio_files import is_audio_name
 from data.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -41,11 +41,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import ANALYSING, AUDIO_EXTENSIONS, SOMETHING_WENT_WRONG, dispatch_table, text_commands, too_large
+from bot.commands import ANALYSING, SOMETHING_WENT_WRONG, dispatch_table, text_commands, too_large
 from bot.core import ChatCore
 from bot.radio import Announcer
 from bot.render import TELEGRAM_CAPTION_LIMIT, telegram_html
 from bot.replies import ChatContext, Reply
+from data.audio_files import AUDIO_EXTENSIONS
 from data.settings import Settings
 
 log = logging.getLogger(__name__)

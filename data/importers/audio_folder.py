@@ -9,10 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, update
 
+from data.audio_files import audio_files
 from data.importers.common import ensure_artists, ensure_tags, ensure_tracks, link_track_artists, link_track_tags
 from data.models import Track
-
-AUDIO_EXTENSIONS = {".wav", ".mp3", ".ogg", ".opus", ".oga", ".au", ".flac", ".m4a"}
 
 
 @dataclass
@@ -23,7 +22,7 @@ class AudioFolderReport:
 
 def import_audio_folder(engine: Engine, folder: Path, source: str = "local-audio") -> AudioFolderReport:
     folder = Path(folder)
-    files = sorted(p for p in folder.glob("*/*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    files = audio_files(folder)
     labels = sorted({p.parent.name for p in files})
     with engine.begin() as conn:
         artist_ids = ensure_artists(conn, source, {label: {"name": label} for label in labels})

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from data.audio_files import audio_files
 from recommenders.audio.features import SLICE_HOP, AudioError, logmel_patches, window_audio
 from recommenders.audio.tf_runtime import import_tensorflow
 
 log = logging.getLogger(__name__)
-AUDIO_EXTENSIONS = {".wav", ".mp3", ".ogg", ".opus", ".oga", ".au", ".flac"}
 MAX_FILE_BYTES = 200_000_000
 
 
@@ -41,12 +41,7 @@ class Clip:
 
 def list_clips(folder: Path) -> list[Clip]:
     """Every audio file one level below a label folder, sorted."""
-    folder = Path(folder)
-    clips = [
-        Clip(p, p.parent.name)
-        for p in sorted(folder.glob("*/*"))
-        if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.parent.name.startswith(".")
-    ]
+    clips = [Clip(p, p.parent.name) for p in audio_files(folder)]
     if not clips:
         raise ValueError(f"no audio found in {folder} (expected label/clip.ext)")
     return clips

@@ -15,7 +15,7 @@ import soundfile as sf
 import yarl
 
 from bot.app import build_core
-from bot.commands import is_audio_name
+from data.audio_files import audio_files, is_audio_name
 from data.corpus import Corpus
 from data.db import open_database
 from data.importers.audio_folder import import_audio_folder
@@ -31,7 +31,7 @@ INDEXED_PER_LABEL = 2
 @pytest.fixture(scope="session")
 def audio_src() -> Path:
     folder = Settings.from_env(dotenv=False).home / "audio-src"
-    clips = [p for p in folder.glob("*/*") if is_audio_name(p.name)]
+    clips = audio_files(folder)
     assert len(clips) > 50, f"no real audio in {folder}: run scripts/get_audio.sh"
     return folder
 
@@ -52,7 +52,7 @@ def bot_home(tmp_path_factory, yes_engine, audio_src):
     store = ArtifactStore(settings.models_dir)
     train_and_publish(corpus, store, models=["itemknn"], evaluate=False)
     folder = home / "audio-src"
-    for label_dir in sorted(audio_src.iterdir()):
+    for label_dir in (audio_src / label for label in ("singularity", "warzone2100", "wesnoth")):
         (folder / label_dir.name).mkdir(parents=True)
         for clip in sorted(p for p in label_dir.iterdir() if is_audio_name(p.name))[:INDEXED_PER_LABEL]:
             (folder / label_dir.name / clip.name).symlink_to(clip)
