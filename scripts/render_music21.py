@@ -129,6 +129,7 @@ def main() -> int:
                 done += 1
             except Exception as exc:  # noqa: BLE001 - a piece music21 or fluidsynth cannot handle is skipped
                 out.unlink(missing_ok=True)
+                out.with_suffix(".wav").unlink(missing_ok=True)  # fluidsynth's output, when stopped mid-render
                 print(f"render_music21: skipped {entry.sourcePath}: {type(exc).__name__}: {exc}", file=sys.stderr)
             finally:
                 signal.alarm(0)
