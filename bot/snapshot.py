@@ -120,12 +120,7 @@ class SnapshotBuilder:
         for attr, model in raw.items():
             parts[attr] = chain.with_inner(model) if chain is not None and model is not None else None
         parts["fallback"] = chain
-        old_version = previous.versions.get(AUDIO_INDEX) if previous else None
-        old_audio: tuple[Any, Mapping[str, Any]] = (previous.audio if previous else None, {})
-        parts["audio"], _, served[AUDIO_INDEX] = self._part(
-            AUDIO_INDEX, versions[AUDIO_INDEX], old_version, old_audio, self._load_audio
-        )
-        if previous is not None and previous.watermark == watermark:
+        if previous is not None and previous.watermark == watermark and previous.tags is not None:
             search, stats, tags = previous.search, previous.stats, previous.tags
         else:
             t0 = time.perf_counter()
@@ -133,6 +128,15 @@ class SnapshotBuilder:
             stats = self.corpus.stats()
             tags = TagIndex.from_corpus(self.corpus)
             log.info("search and tag indexes over %d tracks built in %.1fs", len(search), time.perf_counter() - t0)
+        old_version = previous.versions.get(AUDIO_INDEX) if previous else None
+        old_audio: tuple[Any, Mapping[str, Any]] = (previous.audio if previous else None, {})
+        parts["audio"], _, served[AUDIO_INDEX] = self._part(
+            AUDIO_INDEX,
+            versions[AUDIO_INDEX],
+            old_version,
+            old_audio,
+            lambda path, meta: self._load_audio(path, meta, tags),
+        )
         if previous is not None and served.get(AUDIO_INDEX) != previous.versions.get(AUDIO_INDEX):
             stats = self.corpus.stats()  # an index grows when tracks gained audio
         return Snapshot(
@@ -169,10 +173,11 @@ class SnapshotBuilder:
 
         return load_recommender(path)
 
-    def _load_audio(self, path: Path, meta: Mapping[str, Any]) -> AudioService | None:
+    def _load_audio(self, path: Path, meta: Mapping[str, Any], tags: TagIndex) -> AudioService | None:
+        """The audio service; its tag bridge reads the snapshot's own tag index (one tf-idf over the corpus's tags)."""
         from recommenders.audio.service import load_audio_pair
 
-        return load_audio_pair(path, meta, self.settings, self.corpus)
+        return load_audio_pair(path, meta, self.settings, tags)
 
 
 class SnapshotWatcher:

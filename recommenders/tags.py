@@ -56,6 +56,8 @@ class TagIndex:
         df = np.asarray(binary.sum(axis=0)).ravel()
         idf = np.log((1 + len(self.track_ids)) / (1 + df)) + 1.0
         weighted = binary.multiply(idf[None, :]).tocsr()
+        self.idf = idf.astype(np.float32)
+        self.weighted = weighted  # tracks × tags tf-idf, rows not normalised (TagBridge takes a column subset)
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         self._matrix = sp.csr_matrix(weighted.multiply(1.0 / norms[:, None]))
@@ -69,6 +71,15 @@ class TagIndex:
         track_tags = corpus.track_tags()
         infos = corpus.track_info(track_tags)
         return cls(track_tags, {t: i.popularity for t, i in infos.items()})
+
+    @property
+    def popularity_share(self) -> np.ndarray:
+        """Per track (in `track_ids` order): log-popularity as a share of the most popular track's, 0..1."""
+        return self._pop
+
+    def column(self, tag: str) -> int | None:
+        """The tag's column in `weighted` and `idf`, or None when no corpus track carries it."""
+        return self._tag_col.get(normalise_tag(tag))
 
     def __contains__(self, tag: object) -> bool:
         return isinstance(tag, str) and normalise_tag(tag) in self._tag_col

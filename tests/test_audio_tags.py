@@ -9,6 +9,7 @@ import pytest
 from data.corpus import Corpus
 from recommenders.audio.musicnn import MSD_LABELS
 from recommenders.audio.tags import TagBridge
+from recommenders.tags import TagIndex
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def corpus(yes_corpus) -> Corpus:
 
 @pytest.fixture(scope="module")
 def bridge(corpus) -> TagBridge:
-    return TagBridge.from_corpus(corpus, MSD_LABELS)
+    return TagBridge(TagIndex.from_corpus(corpus), MSD_LABELS)
 
 
 def probs(**tags: float) -> np.ndarray:
@@ -54,7 +55,8 @@ def test_idf_lets_a_rare_tag_outweigh_a_common_one(bridge, corpus) -> None:
 
 
 def test_popularity_breaks_ties_between_equally_tagged_tracks() -> None:
-    bridge = TagBridge(MSD_LABELS, {1: {"jazz"}, 2: {"jazz"}, 3: {"rock"}}, popularity={1: 3.0, 2: 300.0, 3: 1000.0})
+    tags = TagIndex({1: frozenset({"jazz"}), 2: frozenset({"jazz"}), 3: frozenset({"rock"})}, {1: 3, 2: 300, 3: 1000})
+    bridge = TagBridge(tags, MSD_LABELS)
     recs = bridge.recommend(probs(jazz=0.9), 3)
     assert [r.track_id for r in recs[:2]] == [2, 1] and recs[0].score > recs[1].score
     assert bridge.recommend(probs(jazz=0.9), 3, exclude={2})[0].track_id == 1

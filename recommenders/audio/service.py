@@ -24,6 +24,7 @@ from recommenders.audio.index import AudioIndex
 from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.tags import TagBridge
 from recommenders.base import Recommendation
+from recommenders.tags import TagIndex
 
 if TYPE_CHECKING:
     from data.corpus import Corpus
@@ -160,15 +161,15 @@ def render_label_chart(labels: list[tuple[str, float]]) -> bytes:
     return buf.getvalue()
 
 
-def load_audio_pair(index_path: Path, meta: Mapping[str, Any], settings: Settings, corpus: Corpus) -> AudioService:
+def load_audio_pair(index_path: Path, meta: Mapping[str, Any], settings: Settings, tags: TagIndex) -> AudioService:
     """The service over one published index and the very model that embedded it (the index's meta names it), so a
     query is never embedded by one model and compared against vectors of another. With the pretrained tagger, the
-    tag bridge over the corpus's tagged tracks comes along (a second or two)."""
+    tag bridge reads the corpus's tag index `tags` (the one the serving snapshot holds)."""
     embedder = embedder_at(meta["model_path"])
     if embedder_identity(embedder) != meta.get("model"):
         raise ValueError(f"index was built with {meta.get('model')}, but {meta['model_path']} now holds "
                          f"{embedder_identity(embedder)}")  # fmt: skip
-    bridge = TagBridge.from_corpus(corpus, embedder.labels) if isinstance(embedder, PretrainedEmbedder) else None
+    bridge = TagBridge(tags, embedder.labels) if isinstance(embedder, PretrainedEmbedder) else None
     return AudioService(embedder, AudioIndex.load(index_path), settings, bridge)
 
 
@@ -180,4 +181,4 @@ def load_audio_service(settings: Settings, corpus: Corpus) -> AudioService | Non
         return None
     path = store.path(INDEX_ARTIFACT, version)
     assert path is not None
-    return load_audio_pair(path, store.meta(INDEX_ARTIFACT, version), settings, corpus)
+    return load_audio_pair(path, store.meta(INDEX_ARTIFACT, version), settings, TagIndex.from_corpus(corpus))

@@ -1,69 +1,53 @@
 """Tags bridge sound and playlists: a clip's tag probabilities → catalogue tracks whose Last.fm tags fit.
 
 The pretrained tagger speaks the Last.fm vocabulary (rock, 80s, instrumental, …) that the Yes.com corpus's tracks
-are tagged with, so a clip reaches the whole catalogue, not only the few tracks that have audio. Each catalogue
-track is a tf-idf vector over the tagger's vocabulary (a tag every other track has says little; one few tracks
-have says much); the clip is its tag probabilities weighted by the same idf; the match is their cosine, lifted
-gently by popularity (how many playlists hold the track: among equally fitting tracks, the ones people play), and
-the reason names the tags that contributed most.
+are tagged with, so a clip reaches the whole catalogue, not only the few tracks that have audio. The bridge reads
+the corpus's one tf-idf tag index (`recommenders.tags.TagIndex`, which also serves tag stations): each catalogue
+track is its tf-idf vector restricted to the tagger's vocabulary (a tag every other track has says little; one few
+tracks have says much); the clip is its tag probabilities weighted by the same idf; the match is their cosine,
+lifted gently by popularity (among equally fitting tracks, the ones people play), and the reason names the tags
+that contributed most.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import numpy as np
+import scipy.sparse as sp
 
 from recommenders.base import Recommendation
+from recommenders.tags import TagIndex
 
 POPULARITY_WEIGHT = 0.2  # score = cosine × (1 − w + w · log-popularity share): fit first, popularity breaks ties
-MIN_TAGS = 1
 
 
 class TagBridge:
-    def __init__(
-        self,
-        vocabulary: list[str],
-        track_tags: Mapping[int, Iterable[str]],
-        popularity: Mapping[int, float] | None = None,
-    ) -> None:
+    def __init__(self, index: TagIndex, vocabulary: list[str]) -> None:
         self.vocabulary = list(vocabulary)
-        column = {t.lower(): j for j, t in enumerate(self.vocabulary)}
-        rows: list[tuple[int, list[int]]] = []
-        for track, tags in track_tags.items():
-            cols = sorted({column[t.lower()] for t in tags if t.lower() in column})
-            if len(cols) >= MIN_TAGS:
-                rows.append((int(track), cols))
-        self.track_ids = np.array([t for t, _ in rows], np.int64)
-        m = np.zeros((len(rows), len(self.vocabulary)), np.float32)
-        for i, (_, cols) in enumerate(rows):
-            m[i, cols] = 1.0
-        df = m.sum(axis=0)
-        self.idf = np.where(df > 0, np.log((1 + len(rows)) / (1 + df)) + 1.0, 0.0).astype(np.float32)
-        m *= self.idf
-        self.matrix = m / (np.linalg.norm(m, axis=1, keepdims=True) + 1e-12)
-        pop = np.array([float((popularity or {}).get(int(t), 0.0)) for t in self.track_ids], np.float32)
-        share = np.log1p(pop) / max(1e-9, float(np.log1p(pop.max()))) if len(pop) else pop
+        columns = [index.column(t) for t in self.vocabulary]
+        self._known = np.array([j for j, c in enumerate(columns) if c is not None], np.int64)
+        sub = sp.csr_matrix(index.weighted[:, [c for c in columns if c is not None]])
+        keep = np.flatnonzero(np.diff(sub.indptr) > 0)  # tracks with at least one of the tagger's tags
+        sub = sp.csr_matrix(sub[keep])
+        norms = np.sqrt(np.asarray(sub.multiply(sub).sum(axis=1)).ravel())
+        self.matrix = sp.csr_matrix(sub.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]), dtype=np.float32)
+        self.track_ids = index.track_ids[keep]
+        self.idf = np.zeros(len(self.vocabulary), np.float32)
+        self.idf[self._known] = index.idf[[c for c in columns if c is not None]]
+        share = index.popularity_share[keep]
         self.lift = (1.0 - POPULARITY_WEIGHT + POPULARITY_WEIGHT * share).astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.track_ids)
 
-    @classmethod
-    def from_corpus(cls, corpus, vocabulary: list[str]) -> TagBridge:
-        """Track tags of the corpus (Yes.com's Last.fm tags) and playlist counts as popularity."""
-        playlists = corpus.playlist_matrix()
-        counts = np.asarray(playlists.matrix.sum(axis=0)).ravel()
-        popularity = {int(t): float(c) for t, c in zip(playlists.item_ids, counts, strict=True)}
-        return cls(vocabulary, corpus.track_tags(), popularity)
-
     def recommend(self, tag_probs: np.ndarray, k: int = 10, exclude: Iterable[int] = ()) -> list[Recommendation]:
         """Tracks whose tags fit the clip's tag probabilities (one per vocabulary tag), best first."""
         if not len(self):
             return []
-        q = np.asarray(tag_probs, np.float32) * self.idf
+        q = (np.asarray(tag_probs, np.float32) * self.idf)[self._known]
         q /= np.linalg.norm(q) + 1e-12
-        fit = self.matrix @ q
+        fit = np.asarray(self.matrix @ q).ravel()
         scores = fit * self.lift
         banned = set(exclude)
         out: list[Recommendation] = []
@@ -71,8 +55,8 @@ class TagBridge:
             track = int(self.track_ids[i])
             if track in banned or fit[i] <= 0:
                 continue
-            contrib = self.matrix[i] * q
-            top = [self.vocabulary[j] for j in np.argsort(-contrib)[:3] if contrib[j] > 0]
+            contrib = self.matrix[int(i)].toarray().ravel() * q
+            top = [self.vocabulary[self._known[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0]
             out.append(Recommendation(track, round(float(scores[i]), 4), "tagged alike: " + ", ".join(top)))
             if len(out) == k:
                 break
