@@ -7,24 +7,23 @@ head trained on a few labelled soundtracks starts from what musicnn learned on a
 embedding, as in the log-mel Conv1D. `murecom train-audio FOLDER --on pretrained` trains it; `murecom eval --audio
 --conv1d-folds` scores it with the held-out label left out of training, beside the log-mel Conv1D.
 
-On disk a head is a folder with `head.keras` and `meta.json` (labels, metrics, and the base model's file and
-identity); `HeadEmbedder` serves it behind the same `AudioEmbedder` interface as the other models.
+On disk a head is a Conv1D model folder (`model.keras`, `meta.json`) whose meta also names the base model's file
+and identity; `HeadEmbedder` serves it behind the same `AudioEmbedder` interface as the other models.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recommenders.audio.model import EMBEDDING_LAYER
+from recommenders.audio.embedder import Embedder
+from recommenders.audio.model import EMBEDDING_LAYER, build_conv1d
 from recommenders.audio.musicnn import mel_patches
 from recommenders.audio.pretrained import DEFAULT_PRETRAINED, PretrainedEmbedder
-from recommenders.audio.tf_runtime import import_tensorflow
+from recommenders.audio.tf_runtime import BatchedForward, import_tensorflow
 
 TIME_POOL = 4  # 187 frames → 46: the head sees 65 ms steps, a quarter of the memory per cached patch
 
@@ -35,48 +34,21 @@ class FrameFeatures:
     def __init__(self, base: PretrainedEmbedder) -> None:
         import_tensorflow()
         import keras
-        import tensorflow as tf
 
         model = base._model
         pooling = next(layer for layer in model.layers if isinstance(layer, keras.layers.GlobalMaxPooling1D))
-        frames = keras.layers.MaxPooling1D(TIME_POOL)(pooling.input)
-        extractor = keras.Model(model.input, frames)
-        spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-        self._forward = tf.function(lambda x: extractor(x, training=False), input_signature=[spec])
-        self.shape = tuple(int(d) for d in extractor.output_shape[1:])
-        self._lock = threading.Lock()
+        extractor = keras.Model(model.input, keras.layers.MaxPooling1D(TIME_POOL)(pooling.input))
+        self._forward = BatchedForward(extractor)
 
     def __call__(self, patches: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        out = []
-        with self._lock:
-            for start in range(0, len(patches), batch_size):
-                batch = np.ascontiguousarray(patches[start : start + batch_size], np.float32)
-                out.append(self._forward(batch).numpy().astype(np.float16))
-        return np.concatenate(out) if out else np.zeros((0, *self.shape), np.float16)
+        return self._forward(patches, batch_size)[0].astype(np.float16)
 
 
 def build_head(frames: int, channels: int, n_labels: int, seed: int = 42) -> Any:
-    """Two Conv1D(128, 3, ReLU) + BatchNorm + MaxPool1D(2) blocks over time, GlobalMaxPool1D, Dense(256) (the
-    embedding), Dropout(0.5), softmax: the log-mel Conv1D's shape, smaller, as its input is already high-level."""
-    import_tensorflow()
-    import keras
-    from keras import layers
-
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input(shape=(frames, channels), name="musicnn_frames")
-    x = inputs
-    for _ in range(2):
-        x = layers.Conv1D(128, 3, activation="relu", padding="same")(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.MaxPooling1D(2)(x)
-    x = layers.GlobalMaxPooling1D()(x)
-    x = layers.Dropout(0.3)(x)
-    x = layers.Dense(256, activation="relu", name=EMBEDDING_LAYER)(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(n_labels, activation="softmax", name="labels")(x)
-    model = keras.Model(inputs, outputs, name="murecom_head_on_musicnn")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+    """The log-mel Conv1D's shape, smaller (two blocks of 128 filters, no hidden Dense), as its input is already
+    high-level."""
+    return build_conv1d((frames, channels), n_labels, (128, 128), hidden=False, seed=seed, pooled_dropout=0.3,
+                        input_name="musicnn_frames", name="murecom_head_on_musicnn")  # fmt: skip
 
 
 def fit_head(
@@ -117,56 +89,38 @@ def head_embeddings(model: Any, frames: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def save_head(model: Any, out_dir: Path, labels: list[str], base: PretrainedEmbedder, extra: dict[str, Any]) -> None:
+    """Saved as a Conv1D model folder (`model.keras`, `meta.json`) whose meta names the base it runs on."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir / "head.keras")
+    model.save(out_dir / "model.keras")
     meta = {"labels": labels, "base_path": str(base.path), "base": base.version, "time_pool": TIME_POOL, **extra}
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
 
 
 def is_head(model_dir: Path) -> bool:
-    return (Path(model_dir) / "head.keras").exists()
+    meta = Path(model_dir) / "meta.json"
+    return meta.exists() and "base_path" in json.loads(meta.read_text())
 
 
-class HeadEmbedder:
+class HeadEmbedder(Embedder):
     """A trained head on its pretrained base, behind the `AudioEmbedder` interface: patches are the base's log-mel
-    patches; `embed` runs the base to its frames, then the head, and returns the head's embedding and labels."""
+    patches; `embed` runs the base to its frames, then the head (as any Conv1D model folder)."""
 
     feature_id = "mel96"
 
     def __init__(self, model_dir: Path) -> None:
-        import_tensorflow()
-        import keras
-
-        self.model_dir = Path(model_dir)
-        self.meta: dict[str, Any] = json.loads((self.model_dir / "meta.json").read_text())
-        self.labels: list[str] = list(self.meta["labels"])
-        base_path = Path(self.meta.get("base_path") or DEFAULT_PRETRAINED)
-        self.frames = FrameFeatures(PretrainedEmbedder.load(base_path))
-        head = keras.models.load_model(self.model_dir / "head.keras", compile=False)
-        self._both = keras.Model(head.inputs, [head.get_layer(EMBEDDING_LAYER).output, head.output])
-        self._lock = threading.Lock()
-
-    @classmethod
-    @lru_cache(maxsize=4)
-    def load(cls, model_dir: Path) -> HeadEmbedder:
-        return cls(model_dir)
+        super().__init__(model_dir)
+        self.frames = FrameFeatures(PretrainedEmbedder.load(Path(self.meta.get("base_path") or DEFAULT_PRETRAINED)))
 
     @property
     def version(self) -> str:
-        import hashlib
-
-        digest = hashlib.sha256((self.model_dir / "head.keras").read_bytes()).hexdigest()[:16]
-        return f"head-on-{self.meta['base']}:sha256:{digest}"
+        return f"head-on-{self.meta['base']}:{super().version}"
 
     def patches(self, y: np.ndarray) -> np.ndarray:
         return mel_patches(y)
 
-    def embed(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        frames = self.frames(patches).astype(np.float32)
-        with self._lock:
-            emb, probs = self._both.predict(frames, batch_size=256, verbose=0)
-        return np.asarray(emb, np.float32), np.asarray(probs, np.float32)
+    def embed(self, slices: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        return super().embed(self.frames(slices).astype(np.float32), batch_size)
 
 
 def track_frames(

@@ -9,7 +9,6 @@ once per process and path; calls run under a lock so the bot's worker threads ca
 from __future__ import annotations
 
 import json
-import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from recommenders.audio.musicnn import PRETRAINED_DIR, mel_patches
-from recommenders.audio.tf_runtime import import_tensorflow
+from recommenders.audio.tf_runtime import BatchedForward, import_tensorflow
 
 DEFAULT_PRETRAINED = PRETRAINED_DIR / "MSD_musicnn.keras"
 EMBEDDINGS = ("pooled", "penultimate")
@@ -37,8 +36,7 @@ class PretrainedEmbedder:
         self.labels: list[str] = list(self.meta["labels"])
         self.embedding = embedding
         self._model = keras.models.load_model(self.path, compile=False)
-        self._lock = threading.Lock()
-        self._forward = _traced_forward(self._model)
+        self._forward = BatchedForward(self._model)
 
     @classmethod
     @lru_cache(maxsize=4)
@@ -63,22 +61,6 @@ class PretrainedEmbedder:
 
     def embed(self, patches: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings (n, d), tag probabilities (n, 50)) of the patches."""
-        outputs: list[tuple[np.ndarray, ...]] = []
-        with self._lock:
-            for start in range(0, len(patches), batch_size):
-                batch = np.ascontiguousarray(patches[start : start + batch_size], np.float32)
-                outputs.append(tuple(t.numpy() for t in self._forward(batch)))
-        tags, penultimate, pooled = (np.concatenate(parts) for parts in zip(*outputs, strict=True))
+        tags, penultimate, pooled = self._forward(patches, batch_size)
         emb = pooled if self.embedding == "pooled" else penultimate
         return np.asarray(emb, np.float32), np.asarray(tags, np.float32)
-
-
-def _traced_forward(model: Any) -> Any:
-    """The model's forward pass as one traced TensorFlow graph over any batch size.
-
-    `Model.predict` builds a tf.data pipeline on every call (a third of a 30 s clip's time on 2 cores) and an eager
-    call runs op by op; one `tf.function` with a batch-agnostic signature is traced once and then only executed."""
-    import tensorflow as tf
-
-    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-    return tf.function(lambda x: model(x, training=False), input_signature=[spec])
