@@ -151,6 +151,7 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
     t0 = time.perf_counter()
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # its INFO lines narrate every gateway call
     log.info(
         "Spark %s session (%s, Java at %s) up in %.1fs", spark.version, config.master, home, time.perf_counter() - t0
     )
@@ -190,7 +191,8 @@ def fit_spark_als(
 
     t0 = time.perf_counter()
     entries = spark.read.parquet(str(parquet))
-    pairs = entries.select(F.col(ROW).cast("int").alias("u"), F.col(TRACK).alias("t")).distinct()
+    # cached: the checks below and ALS's own passes would otherwise re-read and re-deduplicate the export
+    pairs = entries.select(F.col(ROW).cast("int").alias("u"), F.col(TRACK).alias("t")).distinct().cache()
     stats = pairs.agg(F.max("t").alias("max_track"), F.min("t").alias("min_track"), F.count("*").alias("pairs")).first()
     if stats is None or not stats["pairs"]:
         raise ValueError(f"{parquet} holds no playlist entries to learn from")
@@ -214,7 +216,10 @@ def fit_spark_als(
         numItemBlocks=n_blocks,
         coldStartStrategy="drop",
     )
-    fitted = als.fit(ratings)
+    try:
+        fitted = als.fit(ratings)
+    finally:
+        pairs.unpersist()
     own_tmp = work_dir is None
     out = Path(tempfile.mkdtemp(prefix="murecom-spark-")) if own_tmp else Path(work_dir)  # type: ignore[arg-type]
     factors_path = out / "item_factors.parquet"
