@@ -101,6 +101,18 @@ def find_java_home(env: Mapping[str, str] | None = None, jvm_root: Path = JVM_RO
     return Path(java).resolve().parent.parent if java is not None else None
 
 
+def log4j_config() -> Path:
+    """The file holding `LOG4J2` (written when missing or stale): what `spark_session` hands the JVM it launches,
+    and what `spark-submit --driver-java-options "-Dlog4j2.configurationFile=file:PATH"` can be given, since under
+    spark-submit the JVM is up before our code runs."""
+    path = Path(tempfile.gettempdir()) / "murecom-spark-log4j2.properties"
+    if not path.exists() or path.read_text() != LOG4J2:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(LOG4J2)
+        os.replace(tmp, path)  # another process may be starting its JVM on the same file
+    return path
+
+
 @dataclass
 class SparkConfig:
     """Where Spark runs and with what memory; defaults are local mode on this 2-core machine."""
@@ -130,10 +142,7 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
     local = config.master is not None and config.master.startswith("local")
     if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    log4j = Path(tempfile.gettempdir()) / "murecom-spark-log4j2.properties"
-    if not log4j.exists() or log4j.read_text() != LOG4J2:
-        log4j.write_text(LOG4J2)
-    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j_config()}"
     builder = SparkSession.builder.appName(config.app_name)
     if config.master is not None:
         builder = builder.master(config.master)
@@ -153,7 +162,11 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
     spark.sparkContext.setLogLevel("ERROR")
     logging.getLogger("py4j").setLevel(logging.WARNING)  # its INFO lines narrate every gateway call
     log.info(
-        "Spark %s session (%s, Java at %s) up in %.1fs", spark.version, config.master, home, time.perf_counter() - t0
+        "Spark %s session (%s, Java at %s) up in %.1fs",
+        spark.version,
+        spark.sparkContext.master,
+        home,
+        time.perf_counter() - t0,
     )
     return spark
 
