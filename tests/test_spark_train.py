@@ -243,3 +243,25 @@ def test_multi_seed_answers_from_the_saved_user_equation(spark_run, yes_corpus) 
         index = {int(t): i for i, t in enumerate(model.item_ids)}
         ranks.append(np.median([order[index[t]] for t in p]))
     assert np.median(ranks) < 0.05 * len(model.item_ids)
+
+
+@pytest.mark.spark
+def test_the_bot_answers_similar_from_the_spark_model(spark_run, yes_engine, yes_corpus) -> None:
+    """The chat core built as `murecom run` builds it serves /similar from the Spark-published `cf` version, and its
+    picks are that model's own neighbours (the fallback chain is not what answers)."""
+    import asyncio
+
+    from bot.app import build_app
+    from bot.replies import ChatContext
+    from data.search import TrackSearch
+    from data.settings import Settings
+
+    store = spark_run["store"]
+    best = TrackSearch(yes_corpus).search("Hotel California - The Eagles").best
+    assert best is not None
+    settings = Settings.from_env({"MUREC_HOME": str(spark_run["home"]), "DATABASE_URL": str(yes_engine.url)})
+    app = build_app(settings, engine=yes_engine)
+    [reply] = asyncio.run(app.core.handle_text(ChatContext("telegram", "c", "u", "Ann"), "/similar hotel california"))
+    assert f"cf={store.current_version('cf')}" in reply.served_by, reply.served_by
+    own = {r.track_id for r in load_recommender(store.path("cf")).similar(best.track.id, 100)}
+    assert len(reply.tracks) >= 5 and all(t.track_id in own for t in reply.tracks), reply
