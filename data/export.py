@@ -99,7 +99,7 @@ def write_sequences(sequences: Iterable[Sequence[int]], path: Path, *, batch: in
             for seq in sequences:
                 n = len(seq)
                 if n:
-                    t = np.fromiter((int(x) for x in seq), dtype=np.int64, count=n)
+                    t = np.asarray(seq, dtype=np.int64)
                     rows.append(np.full(n, n_rows, dtype=np.int32))
                     positions.append(np.arange(n, dtype=np.int32))
                     tracks.append(t)

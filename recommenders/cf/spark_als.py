@@ -142,6 +142,9 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
     local = config.master is not None and config.master.startswith("local")
     if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # with a system BLAS (Debian's libopenblas0), each of Spark's task threads calls it: threads of its own
+        # would oversubscribe the cores (Spark's MLlib guide says the same); the JVM inherits this at launch
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j_config()}"
     builder = SparkSession.builder.appName(config.app_name)
     if config.master is not None:
