@@ -1,9 +1,9 @@
 """Spark MLlib ALS (local mode) against in-process `implicit` ALS as the corpus grows: where Spark's fixed costs stop
-mattering, and what each costs in time and memory.
+mattering, and what each costs in time.
 
-Playlists are synthetic (lengths drawn from a lognormal around the MPD's mean of 66, Zipf track popularity), written
-with `data.export.write_sequences` (so the export's own speed is measured too); both trainers get the same pairs and
-settings. Prints one row per size with the ratio Spark / implicit measured in the same run.
+Playlists are synthetic (lognormal lengths with median 45 and mean ~62, the MPD's mean being 66; Zipf track
+popularity), written with `data.export.write_sequences` (so the export's own speed is measured too); both trainers
+get the same pairs and settings. Prints one row per size with the ratio Spark / implicit measured in the same run.
 
     .venv/bin/python bench/spark_als_scale.py --sizes 20000,100000 --factors 64 --iterations 10
 """
@@ -27,7 +27,7 @@ from recommenders.cf.spark_als import SparkConfig, fit_spark_als, spark_session 
 
 
 def synthetic_playlists(n: int, n_tracks: int, seed: int = 0) -> list[np.ndarray]:
-    """`n` playlists over `n_tracks` tracks: lognormal lengths (median ~45, mean ~66), Zipf(1.1)-like popularity."""
+    """`n` playlists over `n_tracks` tracks: lognormal lengths (median 45, mean ~62), Zipf(1.1) popularity."""
     rng = np.random.default_rng(seed)
     lengths = np.clip(rng.lognormal(np.log(45), 0.85, n).astype(int), 5, 250)
     weights = 1.0 / np.arange(1, n_tracks + 1) ** 1.1
