@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-COMMAND_MODULES = ("data.cli", "recommenders.cli", "bot.cli", "jobs.cli", "jobs.bootstrap")
+COMMAND_MODULES = ("data.cli", "recommenders.cli", "bot.cli", "jobs.cli", "jobs.bootstrap", "jobs.spark_train")
 
 
 def build_parser() -> argparse.ArgumentParser:
