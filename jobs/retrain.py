@@ -85,6 +85,11 @@ def retrain_if_needed(
             continue
         t0 = time.perf_counter()
         meta = store.meta(artifact)
+        if meta.get("engine") == "spark":
+            # trained on Spark (jobs/spark_train.py): refitting it here with `implicit` would silently serve
+            # another engine's model; the Spark job retrains it where it runs
+            paths[artifact] = {"skipped": "trained on Spark: retrain with `murecom train-spark --publish`"}
+            continue
         cls = model_classes()[meta["class"]]
         params = meta.get("params", {})
         validation, test = split.view("validation", protocol), split.view("test", protocol)
@@ -127,8 +132,8 @@ def retrain_if_needed(
         store.prune(artifact, keep_last=5)
         paths[artifact] = {**result, "published": version, "previous": current}
     main = paths[CF_ARTIFACT]
-    if any(p["published"] for p in paths.values()):
-        record_trained(engine, main.get("published") or main["kept"])
+    if any(p.get("published") for p in paths.values()):
+        record_trained(engine, main.get("published") or main.get("kept") or store.current_version(CF_ARTIFACT))
     else:
         _save_state(engine, {**state, "rejected": paths, "rejected_at": time.time()})
     return {**main, "new_playlists": n_new, "paths": paths}

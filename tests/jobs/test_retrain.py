@@ -142,3 +142,21 @@ def test_bot_keeps_answering_during_a_retrain_and_an_audio_model_swap(half_train
         assert embedder_identity(snap.audio.embedder) == meta["model"]
     assert last.audio.embedder.version == "audio-v2"
     assert {label for _, label, _ in answers} <= {s.label for s in snapshots}, "a reply mixed versions"
+
+
+def test_a_model_trained_on_spark_is_not_refitted_by_another_engine(half_trained, shared_data) -> None:
+    """A `cf` published by `murecom train-spark --publish cf` (meta engine "spark") is left to the Spark job:
+    refitting it here with `implicit` would serve another engine's model under its name."""
+    import shutil
+
+    settings, engine, version = half_trained
+    store = ArtifactStore(settings.models_dir)
+    path = store.path(CF_ARTIFACT)
+    assert path is not None
+    with store.staging(CF_ARTIFACT) as staged:
+        shutil.copytree(path, staged, dirs_exist_ok=True)
+        spark_version = store.publish(CF_ARTIFACT, staged, {**store.meta(CF_ARTIFACT), "engine": "spark"})
+    import_yes(engine, shared_data / "yes_big")  # the other half arrives
+    result = retrain_if_needed(engine, settings, force=True)
+    assert "train-spark" in result["paths"][CF_ARTIFACT]["skipped"]
+    assert store.current_version(CF_ARTIFACT) == spark_version != version
