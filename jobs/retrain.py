@@ -133,7 +133,7 @@ def retrain_if_needed(
         paths[artifact] = {**result, "published": version, "previous": current}
     main = paths[CF_ARTIFACT]
     if any(p.get("published") for p in paths.values()):
-        record_trained(engine, main.get("published") or main.get("kept") or store.current_version(CF_ARTIFACT))
+        record_trained(engine, str(main.get("published") or main.get("kept") or store.current_version(CF_ARTIFACT)))
     else:
         _save_state(engine, {**state, "rejected": paths, "rejected_at": time.time()})
     return {**main, "new_playlists": n_new, "paths": paths}
