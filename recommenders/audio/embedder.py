@@ -1,13 +1,12 @@
 """The trained classifier as an embedder: slice → 256-d embedding (penultimate layer) and label probabilities.
 
-A Keras model is loaded once per process and path (`Embedder.load` caches), and calls are serialised with a lock
-so the bot's worker threads can share it.
+A Keras model is loaded once per process and path (`Embedder.load` caches); its traced forward pass
+(`tf_runtime.BatchedForward`) serialises calls with a lock so the bot's worker threads can share it.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +15,7 @@ import numpy as np
 
 from recommenders.audio.features import logmel_patches
 from recommenders.audio.model import EMBEDDING_LAYER
-from recommenders.audio.tf_runtime import import_tensorflow
+from recommenders.audio.tf_runtime import BatchedForward, import_tensorflow
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
@@ -48,8 +47,9 @@ class Embedder:
         self.meta = json.loads((self.model_dir / "meta.json").read_text())
         self.labels: list[str] = list(self.meta["labels"])
         model = keras.models.load_model(self.model_dir / "model.keras", compile=False)
-        self._both = keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])
-        self._lock = threading.Lock()
+        self._forward = BatchedForward(
+            keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])
+        )
 
     @classmethod
     @lru_cache(maxsize=4)
@@ -73,6 +73,5 @@ class Embedder:
 
     def embed(self, slices: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings (n, 256), label probabilities (n, labels)) of the slices."""
-        with self._lock:
-            emb, probs = self._both.predict(slices, batch_size=batch_size, verbose=0)
+        emb, probs = self._forward(slices, batch_size)
         return emb.astype(np.float32), probs.astype(np.float32)
