@@ -61,8 +61,11 @@ def print_summary(summary: dict[str, Any]) -> None:
             f"{p} R-prec {m['r_precision']:.4f} NDCG@100 {m['ndcg@100']:.4f};" for p, m in info["validation"].items()
         )
         print(f"{name:12s} fit {info['fit_seconds']:.1f}s  validation: {val}")
+    if "evaluation_seconds" in summary:
+        print(f"evaluation {summary['evaluation_seconds']:.1f}s (fits on the split included)")
     for artifact, info in summary["served"].items():
         print(f"published {info['model']} as {artifact} (version {info['version']}): {served_figure(info)}")
+        print(f"  refit on the whole corpus {info['fit_seconds']:.1f}s")
 
 
 def resolve_track(corpus, query: str) -> tuple[int | None, str]:

@@ -30,6 +30,7 @@ from data.importers.common import (
 )
 from data.kv import read_state, write_state
 from data.models import Playlist
+from data.progress import progress
 
 log = logging.getLogger(__name__)
 TRACK_SOURCE = "spotify"
@@ -113,6 +114,27 @@ def _record_slice(engine: Engine, key: str, pids: set[str], size: int) -> None:
         write_state(conn, key, {"complete": True, "counts": {"playlists": len(pids)}, "bytes": size})
 
 
+def _import_slice(engine: Engine, path: Path, batch: int, report: MpdReport) -> None:
+    """One slice file: skipped when recorded complete with the same size, else stored batch by batch."""
+    key = f"import:mpd:{path.name}"
+    record = read_state(engine, key) or {}
+    if record.get("complete") and record.get("bytes") == path.stat().st_size:
+        report.files_skipped += 1
+        return
+    with path.open(encoding="utf-8") as fh:
+        doc = json.load(fh)
+    report.files += 1
+    playlists = doc.get("playlists") or []
+    pids: set[str] = set()
+    for start in range(0, len(playlists), batch):
+        chunk = [p for p in playlists[start : start + batch] if isinstance(p, dict) and "pid" in p]
+        report.playlists_seen += len(chunk)
+        pids.update(str(p["pid"]) for p in chunk)
+        _store_batch(engine, chunk, report)
+    del doc, playlists
+    _record_slice(engine, key, pids, path.stat().st_size)
+
+
 def import_mpd(engine: Engine, files: Iterable[Path], batch: int = 500) -> MpdReport:
     """Import MPD slice files (a folder is expanded to its `mpd.slice.*.json`)."""
     report = MpdReport()
@@ -120,23 +142,9 @@ def import_mpd(engine: Engine, files: Iterable[Path], batch: int = 500) -> MpdRe
     for f in files:
         f = Path(f)
         paths.extend(sorted(f.glob("mpd.slice.*.json")) if f.is_dir() else [f])
-    for path in paths:
-        key = f"import:mpd:{path.name}"
-        record = read_state(engine, key) or {}
-        if record.get("complete") and record.get("bytes") == path.stat().st_size:
-            report.files_skipped += 1
-            continue
-        with path.open(encoding="utf-8") as fh:
-            doc = json.load(fh)
-        report.files += 1
-        playlists = doc.get("playlists") or []
-        pids: set[str] = set()
-        for start in range(0, len(playlists), batch):
-            chunk = [p for p in playlists[start : start + batch] if isinstance(p, dict) and "pid" in p]
-            report.playlists_seen += len(chunk)
-            pids.update(str(p["pid"]) for p in chunk)
-            _store_batch(engine, chunk, report)
-        del doc, playlists
-        _record_slice(engine, key, pids, path.stat().st_size)
+    with progress("mpd import", total=len(paths), unit="slices") as bar:
+        for path in paths:
+            _import_slice(engine, path, batch, report)
+            bar.update(1)
     log.info("mpd import: %s", report)
     return report

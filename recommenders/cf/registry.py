@@ -141,19 +141,24 @@ def fit_for_paths(
 ) -> dict[str, dict[str, Recommender]]:
     """Each model fitted on `split` with each protocol's settings ({protocol: {name: model}}); a model whose
     settings are the same on two paths is fitted once. `seconds` collects fit times by name."""
+    from data.progress import progress
+
     cache: dict[str, Recommender] = {}
     out: dict[str, dict[str, Recommender]] = {}
+    jobs: list[tuple[str, str, CFRecommender, str]] = []
     for protocol in protocols:
-        out[protocol] = {}
         for name in names:
             model = make_model(name, seed, protocol)
-            key = json.dumps([name, model.params()], sort_keys=True, default=str)
+            jobs.append((protocol, name, model, json.dumps([name, model.params()], sort_keys=True, default=str)))
+    with progress("fit on the split", total=len({key for *_, key in jobs}), unit="models") as bar:
+        for protocol, name, model, key in jobs:
             if key not in cache:
                 t0 = time.perf_counter()
                 cache[key] = split.fit(model)
                 if seconds is not None:
                     seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
-            out[protocol][name] = cache[key]
+                bar.update(1)
+            out.setdefault(protocol, {})[name] = cache[key]
     return out
 
 
@@ -174,6 +179,7 @@ def train_and_publish(
     "models": {name: {"fit_seconds", "validation": {protocol: metrics}}}}. With `evaluate=False` nothing is held
     out and the first model serves both paths (its meta then says it was not evaluated).
     """
+    from data.progress import progress
     from recommenders.evaluation import PathReport, playlist_split, report_path
 
     names = list(models) if models is not None else list(CANDIDATES)
@@ -201,24 +207,26 @@ def train_and_publish(
             summary["models"][n] = {"fit_seconds": round(fit_s, 2), "validation": val}
         summary["evaluation_seconds"] = round(time.perf_counter() - t0, 1)
     playlists = corpus.playlists()
-    for artifact, name in winners.items():
-        t0 = time.perf_counter()
-        model = make_model(name, seed, SERVED[artifact]).fit_sequences(playlists)
-        meta: dict[str, Any] = {
-            "model": name,
-            "class": model.name,
-            "params": model.params(),
-            "fit_seconds": time.perf_counter() - t0,
-            "n_items": len(model.item_ids),
-        }
-        if artifact in reports:
-            meta["served"] = reports[artifact].served()
-            meta["metrics"] = meta["served"]["metrics"]
-        with store.staging(artifact) as staged:
-            model.save(staged)
-            version = store.publish(artifact, staged, meta)
-        summary["served"][artifact] = {"version": version, **meta}
-        log.info("published %s as %s (version %s)", name, artifact, version)
+    with progress("refit and publish", total=len(winners), unit="artifacts") as bar:
+        for artifact, name in winners.items():
+            t0 = time.perf_counter()
+            model = make_model(name, seed, SERVED[artifact]).fit_sequences(playlists)
+            meta: dict[str, Any] = {
+                "model": name,
+                "class": model.name,
+                "params": model.params(),
+                "fit_seconds": time.perf_counter() - t0,
+                "n_items": len(model.item_ids),
+            }
+            if artifact in reports:
+                meta["served"] = reports[artifact].served()
+                meta["metrics"] = meta["served"]["metrics"]
+            with store.staging(artifact) as staged:
+                model.save(staged)
+                version = store.publish(artifact, staged, meta)
+            summary["served"][artifact] = {"version": version, **meta}
+            log.info("published %s as %s (version %s)", name, artifact, version)
+            bar.update(1)
     summary["winner"] = winners[CF_ARTIFACT]
     summary["version"] = summary["served"][CF_ARTIFACT]["version"]
     return summary
