@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 MURECOM = str(Path(sys.executable).parent / "murecom")
 SLICE = 1000
+#: Bumped whenever the generator changes, so cached slices of an older generator are not reused.
+GENERATOR = "v2"
 #: The MPD's own figures, for the catalogue growth and the extrapolation.
 MPD_PLAYLISTS, MPD_TRACKS, MPD_ARTISTS, MPD_ALBUMS = 1_000_000, 2_262_292, 295_860, 734_684
 #: Goals of issue 13 (2 cores, 24 GB) at 1 M playlists, in seconds / MB / ms.
@@ -163,17 +165,17 @@ def write_slice(cat: Catalogue, first_pid: int, folder: Path, seed: int) -> Path
         pid = first_pid + k
         n = int(lengths[k])
         scenes = rng.integers(0, len(cat.scene_tracks), size=2)
-        n_main = int(n * 0.6)
-        n_second = int(n * 0.25)
+        draw = 3 * n  # popular songs are drawn again and again: draw more, keep the first n distinct
+        n_main, n_second = int(draw * 0.6), int(draw * 0.25)
         picks = np.concatenate(
             [
                 rng.choice(cat.scene_tracks[scenes[0]], size=n_main, p=cat.scene_p[scenes[0]]),
                 rng.choice(cat.scene_tracks[scenes[1]], size=n_second, p=cat.scene_p[scenes[1]]),
-                rng.choice(len(cat.fragments), size=n - n_main - n_second, p=cat.global_p),
+                rng.choice(len(cat.fragments), size=draw - n_main - n_second, p=cat.global_p),
             ]
         )
         rng.shuffle(picks)
-        tracks = list(dict.fromkeys(int(t) for t in picks))  # playlists rarely repeat a song
+        tracks = list(dict.fromkeys(int(t) for t in picks))[:n]  # playlists rarely repeat a song
         name = " ".join(
             cat.playlist_words[j] for j in rng.integers(0, len(cat.playlist_words), size=rng.integers(1, 3))
         )
@@ -392,7 +394,7 @@ def fit_seconds(out: str) -> dict[str, float]:
 def measure_size(size: int, args: argparse.Namespace, pg_url: str | None) -> dict[str, Measure]:
     from data.progress import progress
 
-    base = Path(args.work) / f"{size}"
+    base = Path(args.work) / f"{GENERATOR}-{size}"
     slices, more = base / "slices", base / "more"
     home = base / "home"
     words_dir = Path(os.environ.get("MUREC_DATA", ROOT.parent / "shared" / "data"))
