@@ -91,6 +91,9 @@ class Split:
     seed: int = 42
     part: str = "test"
     protocol: str = "multi-seed"
+    #: Counts over the training data, computed once and shared by every view of the split (`view` passes the same
+    #: dict on): at a million playlists a recount is seconds, and each model × part × protocol evaluation asks.
+    counts: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def cases(self) -> list[Case]:
@@ -117,7 +120,10 @@ class Split:
 
     @property
     def catalogue(self) -> int:
-        return len({t for seq in self.train for t in seq})
+        """Distinct songs in the training data (the denominator of coverage)."""
+        if "catalogue" not in self.counts:
+            self.counts["catalogue"] = len({t for seq in self.train for t in seq})
+        return self.counts["catalogue"]
 
     def fit(self, model: CFRecommender) -> CFRecommender:
         """Fit `model` on the training part (never on the hidden songs of either part)."""
