@@ -117,6 +117,19 @@ class Catalogue:
     scene_p: list[np.ndarray] = field(default_factory=list)
     global_p: np.ndarray = field(default_factory=lambda: np.zeros(0))
     playlist_words: list[str] = field(default_factory=list)
+    _cdf: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def draw(self, rng: np.random.Generator, scene: int, size: int) -> np.ndarray:
+        """`size` tracks of `scene` (-1: the whole catalogue) by popularity. The same draws as
+        `rng.choice(tracks, size, p=p)`, whose cumulative sum over 2.26 M tracks per call would dominate writing
+        a slice: the normalised CDF is computed once and searched, as `Generator.choice` does inside."""
+        if scene not in self._cdf:
+            p = self.global_p if scene < 0 else self.scene_p[scene]
+            cdf = p.cumsum()
+            cdf /= cdf[-1]
+            self._cdf[scene] = cdf
+        idx = self._cdf[scene].searchsorted(rng.random(size), side="right")
+        return idx if scene < 0 else self.scene_tracks[scene][idx]
 
 
 def make_catalogue(size: int, seed: int, data_dir: Path, scenes: int = 200) -> Catalogue:
@@ -169,9 +182,9 @@ def write_slice(cat: Catalogue, first_pid: int, folder: Path, seed: int) -> Path
         n_main, n_second = int(draw * 0.6), int(draw * 0.25)
         picks = np.concatenate(
             [
-                rng.choice(cat.scene_tracks[scenes[0]], size=n_main, p=cat.scene_p[scenes[0]]),
-                rng.choice(cat.scene_tracks[scenes[1]], size=n_second, p=cat.scene_p[scenes[1]]),
-                rng.choice(len(cat.fragments), size=draw - n_main - n_second, p=cat.global_p),
+                cat.draw(rng, int(scenes[0]), n_main),
+                cat.draw(rng, int(scenes[1]), n_second),
+                cat.draw(rng, -1, draw - n_main - n_second),
             ]
         )
         rng.shuffle(picks)
@@ -441,10 +454,12 @@ def measure_size(size: int, args: argparse.Namespace, pg_url: str | None) -> dic
                 reset_pg_database(pg_url)
             cmd = [str(time.time()) if c == "SPAWN" else c for c in cmd]
             log_name = re.sub(r"\W+", "-", label).strip("-") + ".log"
+            load_before = os.getloadavg()[0]
             m = run_step(cmd, step_env, logs / log_name)
+            m.extra.setdefault("_load", (load_before + os.getloadavg()[0]) / 2)
             results[label] = m
             print(f"  {label}: {m.seconds:.1f}s, peak {m.peak_mb:.0f} MB{'' if m.ok else ' (FAILED)'}", flush=True)
-            if m.extra:
+            if len(m.extra) > 1:
                 print(f"    {m.extra}", flush=True)
             if label.startswith("murecom train"):
                 print(f"    {fit_seconds(m.out)}", flush=True)
@@ -492,6 +507,11 @@ def fmt_table(all_results: dict[int, dict[str, Measure]]) -> str:
         ("model.similar p50 / p99", ("model_p50", "model_p99"), "{:.2f} / {:.2f} ms"),
         ("tracks in the search index", "tracks", "{:,}"),
     ]
+    loads = []
+    for s in sizes:
+        values = [m.extra["_load"] for k, m in all_results[s].items() if "_load" in m.extra]
+        loads.append(f"{min(values):.1f}–{max(values):.1f}" if values else "–")
+    lines.append("| machine load (1-min average, 2 cores shared) | " + " | ".join(loads) + " |")
     for label, key, fmt in serve_rows:
         cells = []
         for s in sizes:
@@ -511,6 +531,7 @@ def main() -> None:
     ap.add_argument("--pg", action="store_true", help="start the local PostgreSQL (.ci/services.sh) if not given")
     ap.add_argument("--work", default=str(ROOT / "var" / "bench" / "mpd-scale"), help="slices, homes and logs")
     ap.add_argument("--out", default=str(ROOT / "var" / "eval" / "mpd-scale.md"))
+    ap.add_argument("--merge", action="store_true", help="keep the other sizes of the last run's .json in the table")
     args = ap.parse_args()
     if args.child:
         kind, *rest = args.child
@@ -524,10 +545,19 @@ def main() -> None:
         sys.exit("sizes must be multiples of 1,000 (one slice)")
     pg_url = start_postgres() if (args.pg or os.environ.get("MUREC_TEST_PG_URL")) else None
     all_results: dict[int, dict[str, Measure]] = {}
+    raw_path = Path(args.out).with_suffix(".json")
+    if args.merge and raw_path.exists():  # sizes measured by an earlier run of the same generator
+        for size, steps in json.loads(raw_path.read_text()).items():
+            if int(size) not in sizes:
+                all_results[int(size)] = {k: Measure(**v) for k, v in steps.items()}
     for size in sizes:
         all_results[size] = measure_size(size, args, pg_url)
+        raw = {s: {k: {**vars(m), "out": ""} for k, m in r.items()} for s, r in all_results.items()}
+        raw_path.parent.mkdir(parents=True, exist_ok=True)
+        raw_path.write_text(json.dumps(raw, indent=1))
         table = fmt_table(all_results)
-        command = f"nice -n 10 .venv/bin/python bench/mpd_scale.py --sizes {args.sizes}{' --pg' if pg_url else ''}"
+        shown = ",".join(str(n) for n in sorted(all_results))
+        command = f"nice -n 10 .venv/bin/python bench/mpd_scale.py --sizes {shown}{' --pg' if pg_url else ''}"
         text = (
             f"## MPD-scale growth (synthetic slices in the MPD layout, seed {args.seed}, {os.cpu_count()} cores)\n\n"
             f"`{command}`\n\n{table}\n"

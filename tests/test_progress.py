@@ -81,3 +81,13 @@ def test_importing_the_module_does_not_import_tqdm() -> None:
     code = "import sys, data.progress; print('tqdm' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_cli_import_off_a_terminal_logs_progress_lines(tmp_path) -> None:
+    from tests.test_cli_data import run_cli
+
+    res = run_cli("import", "yes", "--limit", "300", home=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = [line for line in res.stderr.splitlines() if "murecom.progress" in line]
+    assert any("yes import: done, 300/300 playlists (100%)" in line for line in lines), res.stderr
+    assert "\r" not in res.stderr  # no bar redraws in a log
