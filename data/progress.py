@@ -88,7 +88,8 @@ class LogProgress:
             done += f"/{self.total:,} {self.unit} ({100 * self.n / self.total:.0f}%)"
         else:
             done += f" {self.unit}"
-        text = f"{self.desc}: {state + ', ' if state else ''}{done}, {rate:,.0f}/s, {_fmt_seconds(elapsed)} elapsed"
+        speed = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2f}"  # slices and models go at a few per second
+        text = f"{self.desc}: {state + ', ' if state else ''}{done}, {speed}/s, {_fmt_seconds(elapsed)} elapsed"
         if self.total and rate > 0 and self.n < self.total:
             text += f", ETA {_fmt_seconds((self.total - self.n) / rate)}"
         return text

@@ -47,10 +47,10 @@ def test_log_lines_every_ten_seconds_when_the_total_is_unknown() -> None:
         assert lines == []
         clock.now += 0.2
         bar.update()
-        assert lines == ["train: 3 models, 0/s, 0:10 elapsed"]
+        assert lines == ["train: 3 models, 0.30/s, 0:10 elapsed"]
         clock.now += 3
         bar.update()
-    assert lines[-1] == "train: done, 4 models, 0/s, 0:13 elapsed"
+    assert lines[-1] == "train: done, 4 models, 0.31/s, 0:13 elapsed"
 
 
 def test_slow_work_logs_by_time_between_fractions() -> None:

@@ -4,8 +4,9 @@ Each slice holds 1,000 playlists (`playlists[].tracks[]` with `track_uri`, `trac
 `artist_uri`, `album_name`, `album_uri`, `pos`, `duration_ms`). Slices are read one at a time and written in
 batches, so memory is bounded by one slice whatever the number of files. Tracks, artists and albums use source
 "spotify" keyed by their Spotify ids (shared with the Spotify crawler, so the same track is stored once);
-playlists use source "mpd" keyed by `pid`. On PostgreSQL the rows of a batch are streamed with COPY into
-temporary tables and inserted from there (`_store_batch_copy`), the same rows as the portable path. A slice whose
+playlists use source "mpd" keyed by `pid`. On PostgreSQL and SQLite the rows of a batch go in bulk (COPY, or the
+driver's executemany) into temporary tables and are inserted from there (`_store_batch_bulk`), the same rows as
+the portable ORM path. A slice whose
 playlists are all stored is recorded complete in
 `kv_state` (`import:mpd:<file name>`, with its playlist count and file size), so re-running an interrupted import
 of a folder skips finished slices without parsing them and resumes the slice it stopped in (stored playlists are
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,7 @@ def spotify_id(uri: str | None) -> str | None:
     return uri.rsplit(":", 1)[-1] or None
 
 
-def _store_batch(engine: Engine, playlists: list[dict], report: MpdReport) -> None:
+def _store_batch(engine: Engine, playlists: list[dict], report: MpdReport, bulk: bool = True) -> None:
     tracks: dict[str, dict] = {}
     artists: dict[str, dict] = {}
     albums: dict[str, dict] = {}
@@ -92,8 +94,8 @@ def _store_batch(engine: Engine, playlists: list[dict], report: MpdReport) -> No
         report.tracks_seen += len(keys)
         ordered.append((str(pl.get("pid")), str(pl.get("name") or ""), keys))
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            report.playlists_new += _store_batch_copy(conn, tracks, artists, albums, track_artist, track_album, ordered)
+        if bulk and conn.dialect.name in ("postgresql", "sqlite"):
+            report.playlists_new += _store_batch_bulk(conn, tracks, artists, albums, track_artist, track_album, ordered)
             return
         album_ids = ensure_albums(conn, TRACK_SOURCE, albums)
         for tid, alb in track_album.items():
@@ -106,58 +108,90 @@ def _store_batch(engine: Engine, playlists: list[dict], report: MpdReport) -> No
         )
 
 
-#: Per table: the columns a new row gets from the slice, and the SQL values of the columns whose defaults are
-#: Python-side in `data.models` (INSERT … SELECT does not run them).
-_COPY_COLUMNS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+#: Per table: the columns a new row gets from the slice, and the columns whose defaults are Python-side in
+#: `data.models` (INSERT … SELECT does not run them): "now" is the batch's timestamp.
+_BULK_COLUMNS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     Album.__tablename__: (("name", "spotify_id"), {}),
     Artist.__tablename__: (("name", "spotify_id"), {}),
-    Track.__tablename__: (("title", "spotify_id", "duration_ms", "album_id"), {"popularity": "0", "added_at": "now()"}),
-    Playlist.__tablename__: (("name",), {"added_at": "now()"}),
+    Track.__tablename__: (("title", "spotify_id", "duration_ms", "album_id"), {"popularity": 0, "added_at": "now"}),
+    Playlist.__tablename__: (("name",), {"added_at": "now"}),
 }
 
 
-def _copy_keyed(cur: Any, table: str, source: str, rows: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, int], set]:
-    """Get-or-create (source, key) rows of `table` through COPY: the batch is streamed into a temporary table, the
-    missing rows are inserted from it in one INSERT … SELECT … ON CONFLICT DO NOTHING (sorted, as `ensure_keyed`
-    does, so concurrent importers lock in the same order), and the ids come back by one join. Returns (key → id,
-    the keys that existed before)."""
-    cols, defaults = _COPY_COLUMNS[table]
-    tmp = f"_mpd_{table}"
-    col_list = ", ".join(cols)
-    cur.execute(f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT source_key, {col_list} FROM {table} WITH NO DATA")
-    with cur.copy(f"COPY {tmp} (source_key, {col_list}) FROM STDIN") as copy:
-        for key, row in rows.items():
-            copy.write_row((key, *(row.get(c) for c in cols)))
-    join = f"FROM {tmp} t JOIN {table} x ON x.source = %s AND x.source_key = t.source_key"
-    cur.execute(f"SELECT t.source_key {join}", (source,))
-    existing = {r[0] for r in cur.fetchall()}
-    targets = ", ".join([*cols, *defaults])
-    values = ", ".join([*(f"t.{c}" for c in cols), *defaults.values()])
-    cur.execute(
-        f"INSERT INTO {table} (source, source_key, {targets}) SELECT %s, t.source_key, {values} FROM {tmp} t "
-        "ORDER BY t.source_key ON CONFLICT DO NOTHING",
-        (source,),
-    )
-    cur.execute(f"SELECT t.source_key, x.id {join}", (source,))
-    ids = dict(cur.fetchall())
-    cur.execute(f"DROP TABLE {tmp}")
-    return ids, existing
+class _Bulk:
+    """The bulk path's SQL on the caller's transaction, with the two dialects' differences in one place: how a
+    batch reaches a temporary table (PostgreSQL: COPY, psycopg's `cursor.copy`; SQLite: the driver's executemany,
+    without SQLAlchemy building a parameter dict per row) and how an insert skips existing rows."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.pg = conn.dialect.name == "postgresql"
+        raw: Any = conn.connection.driver_connection  # the DBAPI connection of this very transaction
+        self.cur = raw.cursor()
+        self.mark = "%s" if self.pg else "?"
+        now = datetime.now(UTC)
+        # SQLite stores DateTime as text in SQLAlchemy's format; psycopg adapts the datetime itself
+        self.now: Any = now if self.pg else now.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def close(self) -> None:
+        self.cur.close()
+
+    def temp(self, tmp: str, cols: str, table: str, rows: Iterable[Sequence[Any]]) -> None:
+        """A temporary table `tmp` shaped like `table`'s `cols`, filled with `rows`."""
+        if self.pg:
+            self.cur.execute(f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
+            with self.cur.copy(f"COPY {tmp} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            self.cur.execute(f"CREATE TEMP TABLE {tmp} AS SELECT {cols} FROM {table} WHERE 0")
+            marks = ", ".join("?" * (cols.count(",") + 1))
+            self.cur.executemany(f"INSERT INTO {tmp} ({cols}) VALUES ({marks})", rows)
+
+    def insert_new(self, table: str, cols: str, select_sql: str, params: Sequence[Any] = ()) -> None:
+        """INSERT … SELECT that leaves rows already stored (same key) alone."""
+        if self.pg:
+            self.cur.execute(f"INSERT INTO {table} ({cols}) {select_sql} ON CONFLICT DO NOTHING", params)
+        else:
+            self.cur.execute(f"INSERT OR IGNORE INTO {table} ({cols}) {select_sql}", params)
+
+    def keyed(self, table: str, source: str, rows: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, int], set]:
+        """Get-or-create (source, key) rows of `table`: the batch goes into a temporary table, the missing rows are
+        inserted from it in one statement (sorted, as `ensure_keyed` does, so concurrent importers lock in the same
+        order), and the ids come back by one join. Returns (key → id, the keys that existed before: playlists only)."""
+        cols, defaults = _BULK_COLUMNS[table]
+        tmp = f"_mpd_{table}"
+        self.temp(
+            tmp, ", ".join(("source_key", *cols)), table, ((k, *(r.get(c) for c in cols)) for k, r in rows.items())
+        )
+        join = f"FROM {tmp} t JOIN {table} x ON x.source = {self.mark} AND x.source_key = t.source_key"
+        existing: set[str] = set()
+        if table == Playlist.__tablename__:  # only playlists need to know which were there before
+            self.cur.execute(f"SELECT t.source_key {join}", (source,))
+            existing = {r[0] for r in self.cur.fetchall()}
+        values = [self.now if v == "now" else v for v in defaults.values()]
+        picks = ", ".join([*(f"t.{c}" for c in cols), *([self.mark] * len(values))])
+        self.insert_new(
+            table,
+            ", ".join(("source", "source_key", *cols, *defaults)),
+            f"SELECT {self.mark}, t.source_key, {picks} FROM {tmp} t ORDER BY t.source_key",
+            (source, *values),
+        )
+        self.cur.execute(f"SELECT t.source_key, x.id {join}", (source,))
+        ids = dict(self.cur.fetchall())
+        self.cur.execute(f"DROP TABLE {tmp}")
+        return ids, existing
+
+    def links(self, table: str, cols: tuple[str, str, str], rows: Iterable[tuple[int, int, int]]) -> None:
+        """Rows of a link table (entries, track artists), inserted from a temporary table skipping rows another
+        importer stored first, instead of failing the batch."""
+        tmp = f"_mpd_{table}"
+        col_list = ", ".join(cols)
+        self.temp(tmp, col_list, table, rows)
+        self.insert_new(table, col_list, f"SELECT {col_list} FROM {tmp} ORDER BY 1, 2")
+        self.cur.execute(f"DROP TABLE {tmp}")
 
 
-def _copy_links(cur: Any, table: str, cols: tuple[str, str, str], rows: Iterable[tuple[int, int, int]]) -> None:
-    """Rows of a link table (entries, track artists) through COPY into a temporary table, then inserted with
-    ON CONFLICT DO NOTHING, so a row another importer stored first is left alone instead of failing the batch."""
-    tmp = f"_mpd_{table}"
-    col_list = ", ".join(cols)
-    cur.execute(f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {col_list} FROM {table} WITH NO DATA")
-    with cur.copy(f"COPY {tmp} ({col_list}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    cur.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {tmp} ORDER BY 1, 2 ON CONFLICT DO NOTHING")
-    cur.execute(f"DROP TABLE {tmp}")
-
-
-def _store_batch_copy(
+def _store_batch_bulk(
     conn: Connection,
     tracks: dict[str, dict],
     artists: dict[str, dict],
@@ -166,27 +200,25 @@ def _store_batch_copy(
     track_album: dict[str, str],
     ordered: list[tuple[str, str, list[str]]],
 ) -> int:
-    """The PostgreSQL path of one batch, the same rows as the portable path but streamed with COPY (psycopg's
-    `cursor.copy`): executemany of ~66 entries per playlist plus chunked IN look-ups made an MPD import on
-    PostgreSQL 5× slower than on SQLite. Runs in the caller's transaction. Returns how many playlists were new."""
-    raw: Any = conn.connection.driver_connection  # the psycopg connection of this very transaction
-    cur = raw.cursor()
+    """One batch by the bulk path: the same rows as the portable ORM path (`bulk=False`), written through temporary
+    tables. On PostgreSQL executemany of ~66 entries per playlist plus chunked IN look-ups made an MPD import 5×
+    slower than on SQLite; on SQLite SQLAlchemy's per-row parameter handling was most of the import's time.
+    Runs in the caller's transaction. Returns how many playlists were new."""
+    bulk = _Bulk(conn)
     try:
-        album_ids, _ = _copy_keyed(cur, Album.__tablename__, TRACK_SOURCE, albums)
+        album_ids, _ = bulk.keyed(Album.__tablename__, TRACK_SOURCE, albums)
         for tid, alb in track_album.items():
             tracks[tid]["album_id"] = album_ids.get(alb)
-        track_ids, _ = _copy_keyed(cur, Track.__tablename__, TRACK_SOURCE, tracks)
-        artist_ids, _ = _copy_keyed(cur, Artist.__tablename__, TRACK_SOURCE, artists)
-        _copy_links(
-            cur,
+        track_ids, _ = bulk.keyed(Track.__tablename__, TRACK_SOURCE, tracks)
+        artist_ids, _ = bulk.keyed(Artist.__tablename__, TRACK_SOURCE, artists)
+        bulk.links(
             TrackArtist.__tablename__,
             ("track_id", "artist_id", "position"),
             ((track_ids[t], artist_ids[a], 0) for t, a in track_artist.items()),
         )
         keyed = {pid: {"name": name[:500]} for pid, name, _ in ordered}
-        playlist_ids, existing = _copy_keyed(cur, Playlist.__tablename__, PLAYLIST_SOURCE, keyed)
-        _copy_links(
-            cur,
+        playlist_ids, existing = bulk.keyed(Playlist.__tablename__, PLAYLIST_SOURCE, keyed)
+        bulk.links(
             PlaylistTrack.__tablename__,
             ("playlist_id", "position", "track_id"),
             (
@@ -197,7 +229,7 @@ def _store_batch_copy(
             ),
         )
     finally:
-        cur.close()
+        bulk.close()
     return len({pid for pid, _, _ in ordered} - existing)
 
 
@@ -215,7 +247,7 @@ def _record_slice(engine: Engine, key: str, pids: set[str], size: int) -> None:
         write_state(conn, key, {"complete": True, "counts": {"playlists": len(pids)}, "bytes": size})
 
 
-def _import_slice(engine: Engine, path: Path, batch: int, report: MpdReport) -> None:
+def _import_slice(engine: Engine, path: Path, batch: int, report: MpdReport, bulk: bool) -> None:
     """One slice file: skipped when recorded complete with the same size, else stored batch by batch."""
     key = f"import:mpd:{path.name}"
     record = read_state(engine, key) or {}
@@ -231,13 +263,16 @@ def _import_slice(engine: Engine, path: Path, batch: int, report: MpdReport) -> 
         chunk = [p for p in playlists[start : start + batch] if isinstance(p, dict) and "pid" in p]
         report.playlists_seen += len(chunk)
         pids.update(str(p["pid"]) for p in chunk)
-        _store_batch(engine, chunk, report)
+        _store_batch(engine, chunk, report, bulk)
     del doc, playlists
     _record_slice(engine, key, pids, path.stat().st_size)
 
 
-def import_mpd(engine: Engine, files: Iterable[Path], batch: int = 500) -> MpdReport:
-    """Import MPD slice files (a folder is expanded to its `mpd.slice.*.json`)."""
+def import_mpd(engine: Engine, files: Iterable[Path], batch: int = 500, *, bulk: bool = True) -> MpdReport:
+    """Import MPD slice files (a folder is expanded to its `mpd.slice.*.json`).
+
+    `bulk` (default) writes PostgreSQL and SQLite batches through temporary tables (`_store_batch_bulk`);
+    `bulk=False` uses the portable ORM path of the other importers, which the tests compare it with."""
     report = MpdReport()
     paths: list[Path] = []
     for f in files:
@@ -245,7 +280,7 @@ def import_mpd(engine: Engine, files: Iterable[Path], batch: int = 500) -> MpdRe
         paths.extend(sorted(f.glob("mpd.slice.*.json")) if f.is_dir() else [f])
     with progress("mpd import", total=len(paths), unit="slices") as bar:
         for path in paths:
-            _import_slice(engine, path, batch, report)
+            _import_slice(engine, path, batch, report, bulk)
             bar.update(1)
     log.info("mpd import: %s", report)
     return report

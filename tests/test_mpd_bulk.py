@@ -1,7 +1,8 @@
-"""The MPD importer's COPY path on PostgreSQL stores exactly what the portable path stores on SQLite.
+"""The MPD importer's bulk path (COPY on PostgreSQL, the driver's executemany on SQLite) stores exactly what the
+portable ORM path stores.
 
-Runs when MUREC_TEST_PG_URL names a PostgreSQL database this test may wipe (CI starts one on loopback with
-.ci/services.sh); skipped otherwise.
+The PostgreSQL test runs when MUREC_TEST_PG_URL names a PostgreSQL database this test may wipe (CI starts one on
+loopback with .ci/services.sh); the SQLite one always runs.
 """
 
 from __future__ import annotations
@@ -19,10 +20,6 @@ from data.models import Album, Artist, Playlist, PlaylistTrack, Track, TrackArti
 from tests.test_importers import _mpd_slice_from_yes
 
 PG_URL = os.environ.get("MUREC_TEST_PG_URL", "")
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(not PG_URL, reason="MUREC_TEST_PG_URL not set (see .ci/services.sh)"),
-]
 
 
 @pytest.fixture
@@ -68,7 +65,7 @@ def _content(engine) -> dict:
     return {"stats": corpus.stats(), "playlists": by_playlist, "tracks": tracks, "links": links, "names": names}
 
 
-def test_copy_path_stores_what_sqlite_stores_and_is_idempotent(pg_engine, empty_engine, shared_data, tmp_path) -> None:
+def _two_slices(shared_data, tmp_path):
     doc = _mpd_slice_from_yes(shared_data, 700)
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
@@ -76,22 +73,44 @@ def test_copy_path_stores_what_sqlite_stores_and_is_idempotent(pg_engine, empty_
     (first / "mpd.slice.0-999.json").write_text(json.dumps({**doc, "playlists": doc["playlists"][:400]}))
     # the second slice repeats 100 playlists of the first (stored ones are skipped) and shares most tracks
     (second / "mpd.slice.1000-1999.json").write_text(json.dumps({**doc, "playlists": doc["playlists"][300:]}))
-    reports = {}
-    for name, engine in (("pg", pg_engine), ("sqlite", empty_engine)):
-        reports[name] = [import_mpd(engine, [first], batch=150), import_mpd(engine, [second], batch=150)]
-    assert [r.playlists_new for r in reports["pg"]] == [400, 300]
-    assert [r.playlists_new for r in reports["pg"]] == [r.playlists_new for r in reports["sqlite"]]
-    pg, lite = _content(pg_engine), _content(empty_engine)
-    assert pg["stats"]["playlists"] == 700
-    assert pg == lite
+    return first, second
+
+
+def _check_bulk_against_portable(bulk_engine, portable_engine, first, second) -> None:
+    bulk = [import_mpd(bulk_engine, [first], batch=150), import_mpd(bulk_engine, [second], batch=150)]
+    portable = [
+        import_mpd(portable_engine, [first], batch=150, bulk=False),
+        import_mpd(portable_engine, [second], batch=150, bulk=False),
+    ]
+    assert [r.playlists_new for r in bulk] == [400, 300] == [r.playlists_new for r in portable]
+    stored, expected = _content(bulk_engine), _content(portable_engine)
+    assert stored["stats"]["playlists"] == 700
+    assert stored == expected
     # a third run stores nothing new (recorded slices are skipped) and a replayed batch adds no duplicate rows
-    assert import_mpd(pg_engine, [first, second]).files_skipped == 2
-    with pg_engine.begin() as conn:
+    assert import_mpd(bulk_engine, [first, second]).files_skipped == 2
+    with bulk_engine.begin() as conn:
         conn.execute(text("DELETE FROM kv_state"))
-    again = import_mpd(pg_engine, [first, second])
+    again = import_mpd(bulk_engine, [first, second])
     assert again.playlists_new == 0
-    assert _content(pg_engine) == pg
-    with pg_engine.connect() as conn:
+    assert _content(bulk_engine) == stored
+    with bulk_engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(PlaylistTrack)) == sum(
-            len(p) for p in pg["playlists"].values()
+            len(p) for p in stored["playlists"].values()
         )
+        added = conn.scalars(select(Track.added_at).limit(1)).one()
+        assert added.year >= 2024  # the Python-side default is filled in by the bulk path too
+
+
+def test_sqlite_bulk_path_stores_what_the_portable_path_stores(empty_engine, shared_data, tmp_path) -> None:
+    other = make_engine(f"sqlite:///{tmp_path / 'portable.db'}")
+    migrate(other)
+    _check_bulk_against_portable(empty_engine, other, *_two_slices(shared_data, tmp_path))
+    other.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="MUREC_TEST_PG_URL not set (see .ci/services.sh)")
+def test_postgres_copy_path_stores_what_the_portable_path_stores(
+    pg_engine, empty_engine, shared_data, tmp_path
+) -> None:
+    _check_bulk_against_portable(pg_engine, empty_engine, *_two_slices(shared_data, tmp_path))
