@@ -2,7 +2,7 @@
 
 Each slice holds 1,000 playlists (`playlists[].tracks[]` with `track_uri`, `track_name`, `artist_name`,
 `artist_uri`, `album_name`, `album_uri`, `pos`, `duration_ms`). Slices are read one at a time and written in
-batches, so memory is bounded by one slice whatever the number of files. Tracks, artists and albums use source
+batches, so memory is bounded by one slice (plus `KNOWN_KEYS` ids) whatever the number of files. Tracks, artists and albums use source
 "spotify" keyed by their Spotify ids (shared with the Spotify crawler, so the same track is stored once);
 playlists use source "mpd" keyed by `pid`. On PostgreSQL and SQLite the rows of a batch go in bulk (COPY, or the
 driver's executemany) into temporary tables and are inserted from there (`_store_batch_bulk`), the same rows as
@@ -39,6 +39,9 @@ from data.progress import progress
 
 log = logging.getLogger(__name__)
 TRACK_SOURCE = "spotify"
+#: Ids of tracks/albums/artists one import keeps per table (about 150 MB each at most), so later batches skip the
+#: look-up of songs they share with earlier ones; past it the memory is dropped and refilled.
+KNOWN_KEYS = 1_000_000
 PLAYLIST_SOURCE = "mpd"
 
 
@@ -59,7 +62,13 @@ def spotify_id(uri: str | None) -> str | None:
     return uri.rsplit(":", 1)[-1] or None
 
 
-def _store_batch(engine: Engine, playlists: list[dict], report: MpdReport, bulk: bool = True) -> None:
+def _store_batch(
+    engine: Engine,
+    playlists: list[dict],
+    report: MpdReport,
+    bulk: bool = True,
+    known: dict[str, dict[str, int]] | None = None,
+) -> None:
     tracks: dict[str, dict] = {}
     artists: dict[str, dict] = {}
     albums: dict[str, dict] = {}
@@ -95,7 +104,9 @@ def _store_batch(engine: Engine, playlists: list[dict], report: MpdReport, bulk:
         ordered.append((str(pl.get("pid")), str(pl.get("name") or ""), keys))
     with engine.begin() as conn:
         if bulk and conn.dialect.name in ("postgresql", "sqlite"):
-            report.playlists_new += _store_batch_bulk(conn, tracks, artists, albums, track_artist, track_album, ordered)
+            report.playlists_new += _store_batch_bulk(
+                conn, tracks, artists, albums, track_artist, track_album, ordered, known
+            )
             return
         album_ids = ensure_albums(conn, TRACK_SOURCE, albums)
         for tid, alb in track_album.items():
@@ -154,17 +165,24 @@ class _Bulk:
         else:
             self.cur.execute(f"INSERT OR IGNORE INTO {table} ({cols}) {select_sql}", params)
 
-    def keyed(self, table: str, source: str, rows: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, int], set]:
-        """Get-or-create (source, key) rows of `table`: the batch goes into a temporary table, the missing rows are
-        inserted from it in one statement (sorted, as `ensure_keyed` does, so concurrent importers lock in the same
-        order), and the ids come back by one join. Returns (key → id, the keys that existed before: playlists only)."""
+    def keyed(
+        self, table: str, source: str, rows: Mapping[str, Mapping[str, Any]], known: dict[str, int] | None = None
+    ) -> tuple[dict[str, int], set[str], set[str]]:
+        """Get-or-create (source, key) rows of `table`: the keys not in `known` (ids this import already has) go
+        into a temporary table, the missing rows are inserted from it in one statement (sorted, as `ensure_keyed`
+        does, so concurrent importers lock in the same order), and their ids come back by one join. Returns
+        (key → id, the keys that existed before: playlists only, the keys looked up in the database this time)."""
+        ids = {k: known[k] for k in rows if k in known} if known else {}
+        todo = {k: r for k, r in rows.items() if k not in ids}
+        existing: set[str] = set()
+        if not todo:
+            return ids, existing, set()
         cols, defaults = _BULK_COLUMNS[table]
         tmp = f"_mpd_{table}"
         self.temp(
-            tmp, ", ".join(("source_key", *cols)), table, ((k, *(r.get(c) for c in cols)) for k, r in rows.items())
+            tmp, ", ".join(("source_key", *cols)), table, ((k, *(r.get(c) for c in cols)) for k, r in todo.items())
         )
         join = f"FROM {tmp} t JOIN {table} x ON x.source = {self.mark} AND x.source_key = t.source_key"
-        existing: set[str] = set()
         if table == Playlist.__tablename__:  # only playlists need to know which were there before
             self.cur.execute(f"SELECT t.source_key {join}", (source,))
             existing = {r[0] for r in self.cur.fetchall()}
@@ -177,9 +195,14 @@ class _Bulk:
             (source, *values),
         )
         self.cur.execute(f"SELECT t.source_key, x.id {join}", (source,))
-        ids = dict(self.cur.fetchall())
+        found = dict(self.cur.fetchall())
         self.cur.execute(f"DROP TABLE {tmp}")
-        return ids, existing
+        if known is not None:
+            if len(known) + len(found) > KNOWN_KEYS:  # bounded: popular keys come back within a few batches
+                known.clear()
+            known.update(found)
+        ids.update(found)
+        return ids, existing, set(todo)
 
     def links(self, table: str, cols: tuple[str, str, str], rows: Iterable[tuple[int, int, int]]) -> None:
         """Rows of a link table (entries, track artists), inserted from a temporary table skipping rows another
@@ -199,25 +222,29 @@ def _store_batch_bulk(
     track_artist: dict[str, str],
     track_album: dict[str, str],
     ordered: list[tuple[str, str, list[str]]],
+    known: dict[str, dict[str, int]] | None = None,
 ) -> int:
     """One batch by the bulk path: the same rows as the portable ORM path (`bulk=False`), written through temporary
     tables. On PostgreSQL executemany of ~66 entries per playlist plus chunked IN look-ups made an MPD import 5×
     slower than on SQLite; on SQLite SQLAlchemy's per-row parameter handling was most of the import's time.
-    Runs in the caller's transaction. Returns how many playlists were new."""
+    `known` holds the ids of the tracks, albums and artists this import has already met (by table, bounded by
+    `KNOWN_KEYS`), so a popular song is looked up once per import, not once per batch: the look-ups were most of
+    the database work. Runs in the caller's transaction. Returns how many playlists were new."""
     bulk = _Bulk(conn)
+    known = known if known is not None else {}
     try:
-        album_ids, _ = bulk.keyed(Album.__tablename__, TRACK_SOURCE, albums)
+        album_ids, _, _ = bulk.keyed(Album.__tablename__, TRACK_SOURCE, albums, known.setdefault("albums", {}))
         for tid, alb in track_album.items():
             tracks[tid]["album_id"] = album_ids.get(alb)
-        track_ids, _ = bulk.keyed(Track.__tablename__, TRACK_SOURCE, tracks)
-        artist_ids, _ = bulk.keyed(Artist.__tablename__, TRACK_SOURCE, artists)
-        bulk.links(
+        track_ids, _, looked_up = bulk.keyed(Track.__tablename__, TRACK_SOURCE, tracks, known.setdefault("tracks", {}))
+        artist_ids, _, _ = bulk.keyed(Artist.__tablename__, TRACK_SOURCE, artists, known.setdefault("artists", {}))
+        bulk.links(  # tracks this import already knew were linked when it first met them
             TrackArtist.__tablename__,
             ("track_id", "artist_id", "position"),
-            ((track_ids[t], artist_ids[a], 0) for t, a in track_artist.items()),
+            ((track_ids[t], artist_ids[a], 0) for t, a in track_artist.items() if t in looked_up),
         )
         keyed = {pid: {"name": name[:500]} for pid, name, _ in ordered}
-        playlist_ids, existing = bulk.keyed(Playlist.__tablename__, PLAYLIST_SOURCE, keyed)
+        playlist_ids, existing, _ = bulk.keyed(Playlist.__tablename__, PLAYLIST_SOURCE, keyed)
         bulk.links(
             PlaylistTrack.__tablename__,
             ("playlist_id", "position", "track_id"),
@@ -247,7 +274,9 @@ def _record_slice(engine: Engine, key: str, pids: set[str], size: int) -> None:
         write_state(conn, key, {"complete": True, "counts": {"playlists": len(pids)}, "bytes": size})
 
 
-def _import_slice(engine: Engine, path: Path, batch: int, report: MpdReport, bulk: bool) -> None:
+def _import_slice(
+    engine: Engine, path: Path, batch: int, report: MpdReport, bulk: bool, known: dict[str, dict[str, int]]
+) -> None:
     """One slice file: skipped when recorded complete with the same size, else stored batch by batch."""
     key = f"import:mpd:{path.name}"
     record = read_state(engine, key) or {}
@@ -263,7 +292,7 @@ def _import_slice(engine: Engine, path: Path, batch: int, report: MpdReport, bul
         chunk = [p for p in playlists[start : start + batch] if isinstance(p, dict) and "pid" in p]
         report.playlists_seen += len(chunk)
         pids.update(str(p["pid"]) for p in chunk)
-        _store_batch(engine, chunk, report, bulk)
+        _store_batch(engine, chunk, report, bulk, known)
     del doc, playlists
     _record_slice(engine, key, pids, path.stat().st_size)
 
@@ -274,13 +303,14 @@ def import_mpd(engine: Engine, files: Iterable[Path], batch: int = 500, *, bulk:
     `bulk` (default) writes PostgreSQL and SQLite batches through temporary tables (`_store_batch_bulk`);
     `bulk=False` uses the portable ORM path of the other importers, which the tests compare it with."""
     report = MpdReport()
+    known: dict[str, dict[str, int]] = {}  # ids met by this import (bulk path), dropped with it
     paths: list[Path] = []
     for f in files:
         f = Path(f)
         paths.extend(sorted(f.glob("mpd.slice.*.json")) if f.is_dir() else [f])
     with progress("mpd import", total=len(paths), unit="slices") as bar:
         for path in paths:
-            _import_slice(engine, path, batch, report, bulk)
+            _import_slice(engine, path, batch, report, bulk, known)
             bar.update(1)
     log.info("mpd import: %s", report)
     return report
