@@ -61,8 +61,13 @@ def print_summary(summary: dict[str, Any]) -> None:
             f"{p} R-prec {m['r_precision']:.4f} NDCG@100 {m['ndcg@100']:.4f};" for p, m in info["validation"].items()
         )
         print(f"{name:12s} fit {info['fit_seconds']:.1f}s  validation: {val}")
+    for note in summary.get("skipped", {}).values():
+        print(note)
+    if "evaluation_seconds" in summary:
+        print(f"evaluation {summary['evaluation_seconds']:.1f}s (fits on the split included)")
     for artifact, info in summary["served"].items():
         print(f"published {info['model']} as {artifact} (version {info['version']}): {served_figure(info)}")
+        print(f"  refit on the whole corpus {info['fit_seconds']:.1f}s")
 
 
 def resolve_track(corpus, query: str) -> tuple[int | None, str]:
@@ -311,7 +316,11 @@ def _variety(model: Any, split: Any, name: str) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="train, evaluate and publish the CF defaults of /similar and /session")
-    t.add_argument("--models", help="comma-separated subset of the models (default: all)")
+    t.add_argument(
+        "--models",
+        help="comma-separated models to compare (default: sknn,rp3beta,itemknn,ease minus the capped ones whose cap "
+        "holds under half of the corpus's entries; a note says which were skipped)",
+    )
     t.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation (first model wins)")
     t.add_argument("--seed", type=int, default=42)
     t.set_defaults(func=_train)

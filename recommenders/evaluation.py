@@ -35,6 +35,7 @@ from recommenders.base import NotInModel, Recommender
 
 if TYPE_CHECKING:
     from data.corpus import Corpus
+    from data.progress import Progress
     from recommenders.cf.common import CFRecommender
 
 LIST_LEN = 100
@@ -90,6 +91,9 @@ class Split:
     seed: int = 42
     part: str = "test"
     protocol: str = "multi-seed"
+    #: Counts over the training data, computed once and shared by every view of the split (`view` passes the same
+    #: dict on): at a million playlists a recount is seconds, and each model × part × protocol evaluation asks.
+    counts: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def cases(self) -> list[Case]:
@@ -116,7 +120,10 @@ class Split:
 
     @property
     def catalogue(self) -> int:
-        return len({t for seq in self.train for t in seq})
+        """Distinct songs in the training data (the denominator of coverage)."""
+        if "catalogue" not in self.counts:
+            self.counts["catalogue"] = len({t for seq in self.train for t in seq})
+        return self.counts["catalogue"]
 
     def fit(self, model: CFRecommender) -> CFRecommender:
         """Fit `model` on the training part (never on the hidden songs of either part)."""
@@ -309,11 +316,13 @@ def evaluate_recommender(
     list_len: int = LIST_LEN,
     limit: int | None = None,
     per_case: dict[str, np.ndarray] | None = None,
+    bar: Progress | None = None,
 ) -> dict[str, float]:
     """Mean metrics of `rec` (fitted on `split.train`) over the split's cases, queried by `split.protocol`.
 
     Cases whose seeds are all unknown to the model count as complete misses (the model had nothing to say).
-    Pass a dict as `per_case` to get each `CASE_METRICS` value per case (for paired bootstrap intervals).
+    Pass a dict as `per_case` to get each `CASE_METRICS` value per case (for paired bootstrap intervals), and a
+    `bar` to count the cases answered (at scale, evaluation is minutes of work).
     """
     cases = split.cases[:limit] if limit else split.cases
     if not cases:
@@ -326,6 +335,8 @@ def evaluate_recommender(
     start = time.perf_counter()
     for case in cases:
         ids = answer(rec, case, split.protocol, list_len)
+        if bar is not None:
+            bar.update(1)
         answered += bool(ids)
         relevant = set(case.hidden)
         hits = [i for i, t in enumerate(ids) if t in relevant]
@@ -440,15 +451,19 @@ def report_path(
 ) -> PathReport:
     """Choose the default among `candidates` (all fitted models by default) on validation by `primary_score`,
     then evaluate every model on test with paired bootstrap intervals of its ratio to the default."""
+    from data.progress import progress
+
     val, test = split.view("validation", protocol), split.view("test", protocol)
-    val_rows = {n: evaluate_recommender(m, val) for n, m in fitted.items()}
-    pool = [n for n in (candidates or fitted) if n in fitted]
-    default = max(pool, key=lambda n: (primary_score(val_rows[n]), n))
-    per: dict[str, dict[str, np.ndarray]] = {}
-    test_rows = {}
-    for n, m in fitted.items():
-        per[n] = {}
-        test_rows[n] = evaluate_recommender(m, test, per_case=per[n])
+    total = len(fitted) * (len(val.cases) + len(test.cases))
+    with progress(f"evaluate {protocol}", total=total, unit="cases") as bar:
+        val_rows = {n: evaluate_recommender(m, val, bar=bar) for n, m in fitted.items()}
+        pool = [n for n in (candidates or fitted) if n in fitted]
+        default = max(pool, key=lambda n: (primary_score(val_rows[n]), n))
+        per: dict[str, dict[str, np.ndarray]] = {}
+        test_rows = {}
+        for n, m in fitted.items():
+            per[n] = {}
+            test_rows[n] = evaluate_recommender(m, test, per_case=per[n], bar=bar)
     ci = {
         n: {metric: paired_ratio(per[n][metric], per[default][metric]) for metric in CI_METRICS}
         for n in fitted

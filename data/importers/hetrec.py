@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 from data.importers.common import ensure_artists, ensure_keyed, ensure_tags, insert_rows
 from data.importers.progress import ImportSpec
 from data.models import Artist, ArtistTag, Listener, ListenerArtist
+from data.progress import progress
 
 log = logging.getLogger(__name__)
 SOURCE = "hetrec"
@@ -139,15 +140,18 @@ def import_hetrec(engine: Engine, folder: Path, batch: int = 5000) -> HetrecRepo
         pending.clear()
 
     listeners: set[str] = set()
-    for row in _rows(folder / "user_artists.dat"):
-        if len(row) < 3:
-            continue
-        pending.append(row[:3])
-        listeners.add(row[0])
-        if len(pending) >= batch:
+    with progress("hetrec import", unit="plays") as bar:
+        for row in _rows(folder / "user_artists.dat"):
+            if len(row) < 3:
+                continue
+            pending.append(row[:3])
+            listeners.add(row[0])
+            if len(pending) >= batch:
+                bar.update(len(pending))
+                flush()
+        if pending:
+            bar.update(len(pending))
             flush()
-    if pending:
-        flush()
     report.listeners = len(listeners)
 
     tag_names = _tag_names(folder)

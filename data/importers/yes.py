@@ -27,6 +27,7 @@ from data.importers.common import (
 )
 from data.importers.progress import ImportSpec
 from data.models import Playlist, PlaylistTrack, Track
+from data.progress import progress
 
 log = logging.getLogger(__name__)
 SOURCE = "yes"
@@ -161,18 +162,20 @@ def import_yes(
             report.playlists_new += store_playlists(conn, SOURCE, pending, replace=replace)
         pending.clear()
 
-    for n, line in enumerate(train):
-        if limit is not None and n >= limit:
-            break
-        tracks = [track_ids[s] for s in line.split() if s in track_ids]
-        report.playlists_seen += 1
-        if not tracks:
-            continue
-        report.entries += len(tracks)
-        pending.append((str(n), f"Yes.com playlist {n}", tracks))
-        if len(pending) >= batch:
+    with progress("yes import", total=limit, unit="playlists") as bar:
+        for n, line in enumerate(train):
+            if limit is not None and n >= limit:
+                break
+            bar.update(1)
+            tracks = [track_ids[s] for s in line.split() if s in track_ids]
+            report.playlists_seen += 1
+            if not tracks:
+                continue
+            report.entries += len(tracks)
+            pending.append((str(n), f"Yes.com playlist {n}", tracks))
+            if len(pending) >= batch:
+                flush()
+        if pending:
             flush()
-    if pending:
-        flush()
     log.info("yes import: %s", report)
     return report

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from data.corpus import Corpus
+from data.progress import progress
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.features import CATALOGUE_SECONDS, AudioError
@@ -42,17 +43,20 @@ def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings, secon
         return f"audio index up to date ({len(known)} tracks)"
     cache = settings.home / "cache" / "audio-slices"
     embs, owners, failed = [], [], 0
-    for track_id, path in todo:
-        try:
-            x = track_slices(Path(path), seconds, cache, embedder.patches, embedder.feature_id)
-        except (AudioError, OSError) as exc:
-            failed += 1
-            unreadable.add(track_id)
-            log.warning("cannot index track %s (%s): %s", track_id, path, exc)
-            continue
-        emb, _ = embedder.embed(x)
-        embs.append(emb)
-        owners.append(np.full(len(emb), track_id))
+    with progress("audio index", total=len(todo), unit="tracks") as bar:
+        for track_id, path in todo:
+            try:
+                x = track_slices(Path(path), seconds, cache, embedder.patches, embedder.feature_id)
+            except (AudioError, OSError) as exc:
+                failed += 1
+                unreadable.add(track_id)
+                log.warning("cannot index track %s (%s): %s", track_id, path, exc)
+                bar.update(1)
+                continue
+            emb, _ = embedder.embed(x)
+            embs.append(emb)
+            owners.append(np.full(len(emb), track_id))
+            bar.update(1)
     if embs:
         new_embs, new_owners = np.concatenate(embs), np.concatenate(owners)
         index = current.add(new_embs, new_owners) if current is not None else AudioIndex().fit(new_embs, new_owners)

@@ -260,26 +260,37 @@ def interaction_matrix(
 
 
 def top_n_per_row(m: sp.csr_matrix, n: int, *companions: sp.csr_matrix) -> tuple[sp.csr_matrix, ...]:
-    """Keep the `n` largest entries of every row, sorted best first within the row (vectorised, no Python loop).
+    """Keep the `n` largest entries of every row, sorted best first within the row, ties broken by column index.
 
     `companions` share `m`'s sparsity pattern (e.g. co-occurrence counts) and are cut at the same positions.
+    Only rows longer than `n` are cut, each by a linear-time partition at its n-th largest value (ties at the cut
+    go to the lowest column indices); then the kept entries, at most `n` a row, are sorted. Sorting every entry
+    of an item × item block instead (one lexsort) was 60 % of RP3beta's fit at 10,000 MPD playlists.
     """
     m = m.tocsr()
     m.sort_indices()
     counts = np.diff(m.indptr)
-    row = np.repeat(np.arange(m.shape[0]), counts)
-    order = np.lexsort((m.indices, -m.data, row))
-    rank = np.arange(len(order)) - np.repeat(m.indptr[:-1], counts)
-    keep = order[rank < n]
+    keep = np.ones(m.nnz, dtype=bool)
+    for r in np.flatnonzero(counts > n):
+        lo, hi = int(m.indptr[r]), int(m.indptr[r + 1])
+        d = m.data[lo:hi]
+        cut = np.partition(d, len(d) - n)[len(d) - n]
+        row_keep = d > cut
+        ties = np.flatnonzero(d == cut)
+        row_keep[ties[: n - int(row_keep.sum())]] = True
+        keep[lo:hi] = row_keep
+    kept = np.flatnonzero(keep)
     new_counts = np.minimum(counts, n)
+    row = np.repeat(np.arange(m.shape[0]), new_counts)
+    order = kept[np.lexsort((-m.data[kept], row))]  # stable: equal scores keep their ascending column order
     indptr = np.concatenate([[0], np.cumsum(new_counts)]).astype(np.int64)
-    out = [sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)]
+    out = [sp.csr_matrix((m.data[order], m.indices[order], indptr), shape=m.shape)]
     for comp in companions:
         comp = comp.tocsr()
         comp.sort_indices()
         if comp.nnz != m.nnz or not np.array_equal(comp.indices, m.indices):
             raise ValueError("companion matrix must share the sparsity pattern")
-        out.append(sp.csr_matrix((comp.data[keep], comp.indices[keep], indptr), shape=comp.shape))
+        out.append(sp.csr_matrix((comp.data[order], comp.indices[order], indptr), shape=comp.shape))
     return tuple(out)
 
 
