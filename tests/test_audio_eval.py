@@ -8,7 +8,15 @@ import pytest
 
 from data.settings import Settings
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
-from recommenders.audio.evaluate import Features, evaluate_retrieval, format_table, mfcc_vectors, rank_metrics
+from recommenders.audio.evaluate import (
+    QUERIES,
+    Features,
+    evaluate_retrieval,
+    format_comparisons,
+    format_table,
+    mfcc_vectors,
+    rank_metrics,
+)
 from recommenders.audio.features import logmel_patches
 from recommenders.audio.robustness import evaluate_robustness, format_robustness
 
@@ -32,9 +40,10 @@ def test_retrieval_and_robustness_tables_on_real_audio(tmp_path: Path) -> None:
     ]
     result = evaluate_retrieval(tmp_path, feats, None)
     for name in ("MFCC", "Conv1D"):
-        assert set(result[name]) == {"wesnoth", "warzone2100", "overall"}
-        assert 0 <= result[name]["overall"]["MAP"] <= 1
+        assert set(result[name]) == {"wesnoth", "warzone2100", "overall", QUERIES}
+        assert 0 <= result[name]["overall"]["MAP"] <= 1 and len(result[name][QUERIES]) == 6
     assert "| Conv1D |" in format_table(result)
+    assert "| Conv1D / MFCC | 6 | ×" in format_comparisons(result, [("Conv1D", "MFCC")])
     robust = evaluate_robustness(tmp_path, feats[1], None)
     assert set(robust["first"]) == {"MP3 64 kbit/s", "8 kHz", "+6 dB", "10 s excerpt"}
     assert robust["first"]["+6 dB"] >= 0.8  # louder is the easiest change: slices are standardised

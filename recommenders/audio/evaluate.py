@@ -27,6 +27,7 @@ from recommenders.audio.train import Clip, list_clips, track_slices
 
 log = logging.getLogger(__name__)
 K = 5
+QUERIES = "_queries"  # per query track: (P@5, AP), for paired comparisons
 
 
 @dataclass
@@ -82,6 +83,7 @@ def leave_one_label_out(
     owners = np.concatenate([np.full(len(vectors[i]), i) for i in ids])
     index = AudioIndex().fit((stacked - mu) / sd, owners)
     per_label: dict[str, list[tuple[float, float]]] = {}
+    queries: dict[int, tuple[float, float]] = {}
     for i in ids:
         label = clips[i].label
         if only is not None and label != only:
@@ -90,9 +92,11 @@ def leave_one_label_out(
         if not relevant:
             continue
         ranked = [r.track_id for r in index.query((vectors[i] - mu) / sd, len(ids), exclude_track=i)]
-        per_label.setdefault(label, []).append(rank_metrics(ranked, relevant))
-    out = {lab: {"P@5": float(np.mean([p for p, _ in v])), "MAP": float(np.mean([a for _, a in v])), "n": len(v)}
-           for lab, v in sorted(per_label.items())}  # fmt: skip
+        queries[i] = rank_metrics(ranked, relevant)
+        per_label.setdefault(label, []).append(queries[i])
+    out: dict = {lab: {"P@5": float(np.mean([p for p, _ in v])), "MAP": float(np.mean([a for _, a in v])),
+                       "n": len(v)} for lab, v in sorted(per_label.items())}  # fmt: skip
+    out[QUERIES] = queries
     every = [m for v in per_label.values() for m in v]
     out["overall"] = {"P@5": float(np.mean([p for p, _ in every])), "MAP": float(np.mean([a for _, a in every]))}
     return out
@@ -133,9 +137,11 @@ def conv1d_held_out(folder: Path, cache: Path | None, epochs: int = 40) -> dict[
                 return m.embed(x)[0]
 
             feats = Features("Conv1D", model.feature_id, model.patches, vectors)
-            out[label] = leave_one_label_out(clips, track_vectors(clips, feats, cache), only=label)[label]
-    n = sum(v["n"] for v in out.values())
-    out["overall"] = {m: sum(v[m] * v["n"] for v in out.values()) / n for m in ("P@5", "MAP")}
+            fold = leave_one_label_out(clips, track_vectors(clips, feats, cache), only=label)
+            out[label] = fold[label]
+            out.setdefault(QUERIES, {}).update(fold[QUERIES])
+    n = sum(v["n"] for k, v in out.items() if k != QUERIES)
+    out["overall"] = {m: sum(v[m] * v["n"] for k, v in out.items() if k != QUERIES) / n for m in ("P@5", "MAP")}
     return out
 
 
@@ -168,10 +174,12 @@ def head_held_out(folder: Path, cache: Path | None, window: float = 60.0, epochs
             train += mine[n_val:]
         model = fit_head(*stack(train, frames, label_of), *stack(val, frames, label_of), len(names), epochs=epochs)
         vectors = {i: head_embeddings(model, frames[i])[0] for i in frames}
-        out[label] = leave_one_label_out(clips, vectors, only=label)[label]
+        fold = leave_one_label_out(clips, vectors, only=label)
+        out[label] = fold[label]
+        out.setdefault(QUERIES, {}).update(fold[QUERIES])
         log.info("head without %s: %s", label, out[label])
-    n = sum(v["n"] for v in out.values())
-    out["overall"] = {m: sum(v[m] * v["n"] for v in out.values()) / n for m in ("P@5", "MAP")}
+    n = sum(v["n"] for k, v in out.items() if k != QUERIES)
+    out["overall"] = {m: sum(v[m] * v["n"] for k, v in out.items() if k != QUERIES) / n for m in ("P@5", "MAP")}
     return {
         f"Conv1D head on musicnn frames trained without the held-out label ({window:.0f} s per track)": out,
         f"pretrained {base.version} ({window:.0f} s per track)": leave_one_label_out(clips, pooled),
@@ -192,6 +200,37 @@ def format_table(result: dict[str, Any]) -> str:
                  for lab in [*labels, "overall"]]  # fmt: skip
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def format_comparisons(result: dict[str, Any], pairs: list[tuple[str, str]]) -> str:
+    """MAP and P@5 of one feature set over another on the same query tracks: ratio of means with a 95 % paired
+    bootstrap interval (query tracks resampled jointly), so two rows of the table are compared with their noise."""
+    from recommenders.evaluation import paired_ratio
+
+    lines = ["| compared (same query tracks) | queries | MAP ratio [95 % CI] | P@5 ratio [95 % CI] |",
+             "| --- | ---: | --- | --- |"]  # fmt: skip
+    for a, b in pairs:
+        qa, qb = result[a][QUERIES], result[b][QUERIES]
+        common = sorted(set(qa) & set(qb))
+        cells = []
+        for m in (1, 0):
+            ratio, lo, hi = paired_ratio(np.array([qa[i][m] for i in common]), np.array([qb[i][m] for i in common]))
+            cells.append(f"×{ratio:.2f} [{lo:.2f}–{hi:.2f}]")
+        lines.append(f"| {a} / {b} | {len(common)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def comparison_pairs(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """The default against every other row measured over the same seconds per track, and the head against the
+    pretrained embedding at its own 60 s."""
+    rows = [k for k in result if isinstance(result[k], dict) and QUERIES in result[k]]
+    default = next((k for k in rows if k.startswith("pretrained") and "per track" not in k), None)
+    pairs = [(default, k) for k in rows if default and k != default and "per track" not in k]
+    head = next((k for k in rows if k.startswith("Conv1D head")), None)
+    same = next((k for k in rows if k.startswith("pretrained") and "per track" in k), None)
+    if head and same:
+        pairs.append((same, head))
+    return pairs
 
 
 def default_features() -> list[Features]:
@@ -222,7 +261,7 @@ def evaluate_audio(folder: Path, cache: Path | None, robustness: bool = True, co
 
         if PretrainedEmbedder.available():
             result.update(head_held_out(folder, cache))
-    tables = [format_table(result)]
+    tables = [format_table(result), format_comparisons(result, comparison_pairs(result))]
     if robustness:
         from recommenders.audio.robustness import evaluate_robustness, format_robustness
 
