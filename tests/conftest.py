@@ -52,3 +52,20 @@ def empty_engine(tmp_path):
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+PG_URL = os.environ.get("MUREC_TEST_PG_URL", "")
+
+
+@pytest.fixture
+def pg_engine():
+    """An empty, migrated PostgreSQL database (the server .ci/services.sh starts; tests using it skip without it)."""
+    from sqlalchemy import text
+
+    engine = make_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    migrate(engine)
+    yield engine
+    engine.dispose()

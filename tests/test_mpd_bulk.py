@@ -22,17 +22,6 @@ from tests.test_importers import _mpd_slice_from_yes
 PG_URL = os.environ.get("MUREC_TEST_PG_URL", "")
 
 
-@pytest.fixture
-def pg_engine():
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def _content(engine) -> dict:
     """Everything the import stored, by source keys (ids differ between databases)."""
     corpus = Corpus(engine)

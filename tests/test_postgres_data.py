@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from data.corpus import Corpus
-from data.db import make_engine, migrate
 from data.importers.hetrec import import_hetrec
 from data.importers.yes import import_yes
 from data.search import TrackSearch
@@ -22,17 +21,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not PG_URL, reason="MUREC_TEST_PG_URL not set (see .ci/services.sh)"),
 ]
-
-
-@pytest.fixture
-def pg_engine():
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_postgres_import_search_and_reads(pg_engine, shared_data) -> None:
