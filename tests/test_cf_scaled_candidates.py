@@ -33,3 +33,12 @@ def test_views_of_a_split_share_one_count_of_the_catalogue(yes_corpus) -> None:
     n = view.catalogue
     assert split.counts == {"catalogue": n} == view.counts
     assert n == len({t for seq in split.train for t in seq})
+
+
+def test_item_item_models_are_skipped_when_the_co_occurring_pairs_outgrow_the_budget() -> None:
+    playlists = [list(range(i, i + 50)) for i in range(0, 5_000, 50)] * 4  # 400 playlists × 50² pairs = 10⁶
+    names, skipped = scaled_candidates(CANDIDATES, playlists, max_pairs=999_999)
+    assert set(skipped) >= {"rp3beta", "itemknn"} and "sknn" in names
+    assert "1,000,000 co-occurring pairs" in skipped["rp3beta"] and "--models rp3beta" in skipped["rp3beta"]
+    names, skipped = scaled_candidates(CANDIDATES, playlists, max_pairs=1_000_000)
+    assert {"rp3beta", "itemknn"} <= set(names)
