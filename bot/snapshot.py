@@ -32,6 +32,7 @@ from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.base import Recommender
 from recommenders.cf.fallback import WithFallback
+from recommenders.indexes import current_indexes
 from recommenders.tags import TagIndex
 
 if TYPE_CHECKING:
@@ -110,24 +111,25 @@ class SnapshotBuilder:
             raw[attr], parts[meta_attr], served[name] = self._part(
                 name, versions[name], old_version, old, self._load_cf
             )
-        # the fallback chain is corpus data shared by both paths' models: rebuilt only when the corpus grew
-        chain = previous.fallback if previous is not None and previous.watermark == watermark else None
+        # the search and the fallback chain are corpus data shared by both paths' models: replaced only when the
+        # corpus grew (loaded from the published `indexes` when they match it, else built and published)
+        same_corpus = previous is not None and previous.watermark == watermark
+        search = previous.search if previous is not None and same_corpus else None
+        chain = previous.fallback if previous is not None and same_corpus else None
         first = next((m for m in raw.values() if m is not None), None)
-        if chain is None and first is not None:
-            t0 = time.perf_counter()
-            chain = WithFallback.from_corpus(first, self.corpus)
-            log.info("fallback chain built in %.1fs", time.perf_counter() - t0)
+        if search is None or (chain is None and first is not None):
+            indexes = current_indexes(self.store, self.corpus, first, watermark)
+            search, chain = indexes.search, indexes.chain
         for attr, model in raw.items():
             parts[attr] = chain.with_inner(model) if chain is not None and model is not None else None
         parts["fallback"] = chain
-        if previous is not None and previous.watermark == watermark and previous.tags is not None:
-            search, stats, tags = previous.search, previous.stats, previous.tags
+        if previous is not None and same_corpus and previous.tags is not None:
+            stats, tags = previous.stats, previous.tags
         else:
             t0 = time.perf_counter()
-            search = TrackSearch(self.corpus)
             stats = self.corpus.stats()
             tags = TagIndex.from_corpus(self.corpus)
-            log.info("search and tag indexes over %d tracks built in %.1fs", len(search), time.perf_counter() - t0)
+            log.info("corpus figures and tag index read in %.1fs", time.perf_counter() - t0)
         old_version = previous.versions.get(AUDIO_INDEX) if previous else None
         old_audio: tuple[Any, Mapping[str, Any]] = (previous.audio if previous else None, {})
         parts["audio"], _, served[AUDIO_INDEX] = self._part(

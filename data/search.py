@@ -10,10 +10,13 @@ The query never reaches SQL (only the index in memory), so quotes, `AND`, `*` or
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -21,6 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import func, select
 
 from data.corpus import Corpus, TrackInfo
+from data.lookups import StringTable, load_csr, save_csr
 from data.models import Artist, Track, TrackArtist
 
 MAX_QUERY_CHARS = 200
@@ -104,12 +108,13 @@ def clean_query(query: str, max_chars: int = MAX_QUERY_CHARS) -> str:
 class TrackSearch:
     """In-memory search index over every track of the corpus."""
 
-    def __init__(self, corpus: Corpus, candidates: int = 150) -> None:
+    def __init__(self, corpus: Corpus, candidates: int = 150, *, build: bool = True) -> None:
         self.corpus = corpus
         self._n_candidates = candidates
         self._lock = threading.Lock()
         self._built_max_id: int | None = None
-        self.refresh()
+        if build:
+            self.refresh()
 
     def refresh(self) -> None:
         """(Re)build the index from the database."""
@@ -132,21 +137,84 @@ class TrackSearch:
         full_titles = [normalize(r[0]) for r in rows_by_id.values()]
         artists = [normalize(" ".join(r[3])) for r in rows_by_id.values()]
         popularity = np.array([r[1] for r in rows_by_id.values()], dtype=np.float64)
-        spotify = {r[2]: tid for tid, r in rows_by_id.items() if r[2]}
+        spotify = sorted((r[2].encode("ascii", "replace"), tid) for tid, r in rows_by_id.items() if r[2])
         docs = [f"{t} {a}" for t, a in zip(titles, artists, strict=True)]
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), min_df=1, dtype=np.float32)
         matrix = vectorizer.fit_transform(docs) if docs else None
         pop_prior = np.log1p(popularity) / max(1.0, float(np.log1p(popularity.max()))) if len(ids) else popularity
-        order_by_pop = np.argsort(-popularity, kind="stable")
-        with self._lock:
-            self._ids, self._titles, self._full_titles, self._artists = ids, titles, full_titles, artists
-            self._pop_prior, self._spotify, self._order_by_pop = pop_prior, spotify, order_by_pop
+        self._set_state(
+            ids=ids,
+            titles=StringTable.from_strings(titles),
+            full_titles=StringTable.from_strings(full_titles),
+            artists=StringTable.from_strings(artists),
+            pop_prior=pop_prior,
+            spotify_ids=np.array([k for k, _ in spotify], dtype="S22"),
+            spotify_tracks=np.array([t for _, t in spotify], dtype=np.int64),
+            order_by_pop=np.argsort(-popularity, kind="stable"),
+            vectorizer=vectorizer,
             # column-major copy: a query touches only the postings of its own 3-grams
-            self._vectorizer, self._matrix = vectorizer, (matrix.tocsc() if matrix is not None else None)
-            self._built_max_id = max_id
+            matrix=matrix.tocsc() if matrix is not None else None,
+            max_id=max_id,
+        )
+
+    def _set_state(self, **state: Any) -> None:
+        with self._lock:
+            self._ids, self._titles, self._full_titles = state["ids"], state["titles"], state["full_titles"]
+            self._artists, self._pop_prior = state["artists"], state["pop_prior"]
+            self._spotify_ids, self._spotify_tracks = state["spotify_ids"], state["spotify_tracks"]
+            self._order_by_pop = state["order_by_pop"]
+            self._vectorizer, self._matrix = state["vectorizer"], state["matrix"]
+            self._built_max_id = state["max_id"]
+
+    def save(self, folder: Path) -> None:
+        """The index as memory-mappable arrays (the serving snapshot loads it instead of rebuilding: 20 s at 370 k
+        tracks, every name normalised and every 3-gram counted)."""
+        for name in ("ids", "pop_prior", "spotify_ids", "spotify_tracks", "order_by_pop"):
+            np.save(folder / f"{name}.npy", getattr(self, f"_{name}"))
+        for name in ("titles", "full_titles", "artists"):
+            getattr(self, f"_{name}").save(folder, name)
+        meta: dict[str, Any] = {"max_id": self._built_max_id, "candidates": self._n_candidates, "matrix": None}
+        if self._matrix is not None:
+            save_csr(folder / "matrix.csc", self._matrix.T.tocsr())  # a CSC matrix's arrays are its transpose's CSR
+            meta["vocabulary"] = {k: int(v) for k, v in self._vectorizer.vocabulary_.items()}
+            np.save(folder / "idf.npy", self._vectorizer.idf_)
+            meta["matrix"] = list(self._matrix.shape)
+        (folder / "search.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, folder: Path, corpus: Corpus) -> TrackSearch:
+        """The index `save` wrote, answering from `corpus` (which must be the corpus it was built from)."""
+        meta = json.loads((folder / "search.json").read_text())
+        search = cls(corpus, int(meta["candidates"]), build=False)
+        arrays = {
+            name: np.load(folder / f"{name}.npy", mmap_mode="r")
+            for name in ("ids", "pop_prior", "spotify_ids", "spotify_tracks", "order_by_pop")
+        }
+        vectorizer, matrix = None, None
+        if meta["matrix"] is not None:
+            vectorizer = TfidfVectorizer(
+                analyzer="char_wb", ngram_range=(3, 3), min_df=1, dtype=np.float32, vocabulary=meta["vocabulary"]
+            )
+            vectorizer.idf_ = np.load(folder / "idf.npy")
+            matrix = load_csr(folder / "matrix.csc").T  # the transpose of a CSR matrix is CSC, without a copy
+        search._set_state(
+            **arrays,
+            **{name: StringTable.load(folder, name) for name in ("titles", "full_titles", "artists")},
+            vectorizer=vectorizer,
+            matrix=matrix,
+            max_id=meta["max_id"],
+        )
+        return search
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def _spotify_track(self, spotify_id: str) -> int | None:
+        key = spotify_id.encode("ascii", "replace")
+        i = int(np.searchsorted(self._spotify_ids, key))
+        if i < len(self._spotify_ids) and bytes(self._spotify_ids[i]) == key:
+            return int(self._spotify_tracks[i])
+        return None
 
     # --- scoring ---------------------------------------------------------------------------------------------
     def _score(self, query: str, i: int) -> float:
@@ -187,7 +255,7 @@ class TrackSearch:
         raw = clean_query(query)
         spotify_id = parse_spotify_track_id(raw)
         if spotify_id is not None:
-            tid = self._spotify.get(spotify_id)
+            tid = self._spotify_track(spotify_id)
             if tid is None:
                 return Resolution(raw, [])
             info = self.corpus.track_info([tid]).get(tid)

@@ -90,3 +90,22 @@ def test_known_seed_is_the_models_answer_and_foreign_ids_raise(chain) -> None:
         chain.similar(10**9)
     with pytest.raises(ValueError, match="unknown fallback steps"):
         WithFallback(chain.inner, [], {}, {}, steps=("nope",))
+
+
+def test_a_saved_chain_answers_exactly_as_the_built_one(chain, cold, tmp_path) -> None:
+    """The serving snapshot loads a saved chain (memory-mapped arrays) instead of rebuilding it from the corpus."""
+    chain.save(tmp_path)
+    loaded = WithFallback.load(tmp_path, chain.inner)
+    seeds = [c.one_seed for c in cold.cases[:60]]
+    assert all(s not in chain.inner for s in seeds)  # every answer comes from the chain itself
+    reasons = set()
+    for seed in seeds:
+        expected = chain.similar(seed, 12)
+        assert loaded.similar(seed, 12) == expected
+        reasons.update(r.reason.split(":")[0] for r in expected)
+    assert {"by the same artist", "by related artists", "same tags"} <= reasons
+    many = [c.one_seed for c in cold.cases[60:64]]
+    assert loaded.similar_to_many(many, 20) == chain.similar_to_many(many, 20)
+    assert (10**9 in loaded) is False and all(s in loaded for s in seeds)
+    with pytest.raises(ValueError, match="needs the CF model"):
+        WithFallback.load(tmp_path)

@@ -79,7 +79,7 @@ def test_empty_or_huge_query_gets_a_clear_error(search: TrackSearch, query: str)
     assert "song" in str(err.value) or "characters" in str(err.value)
 
 
-def test_spotify_link_uri_and_id(empty_engine, shared_data) -> None:
+def test_spotify_link_uri_and_id(empty_engine, shared_data, tmp_path) -> None:
     import_yes(empty_engine, shared_data / "yes_big", limit=50)
     corpus = Corpus(empty_engine)
     with empty_engine.begin() as conn:
@@ -95,6 +95,12 @@ def test_spotify_link_uri_and_id(empty_engine, shared_data) -> None:
         res = search.search(q)
         assert res.best is not None and res.best.track.id == tid and res.best.score == 1.0
     assert search.search("spotify:track:0000000000000000000000").candidates == []
+    saved = tmp_path / "search"
+    saved.mkdir()
+    search.save(saved)
+    loaded = TrackSearch.load(saved, corpus)
+    assert loaded.search("spotify:track:40riOy7x9W7GXjyGp4pjAv").best.track.id == tid  # type: ignore[union-attr]
+    assert loaded.search("spotify:track:0000000000000000000000").candidates == []
 
 
 def test_parse_and_normalize() -> None:
@@ -109,3 +115,14 @@ def test_suggest_prefix(search: TrackSearch) -> None:
     assert all(normalize(c.track.title).startswith("ho") for c in short)
     longer = search.suggest("hotel cal", limit=5)
     assert longer[0].track.title == "Hotel California"
+
+
+def test_a_saved_index_answers_exactly_as_the_built_one(search: TrackSearch, yes_corpus: Corpus, tmp_path) -> None:
+    """The serving snapshot loads a saved index (memory-mapped arrays) instead of rebuilding it at every start."""
+    search.save(tmp_path)
+    loaded = TrackSearch.load(tmp_path, yes_corpus)
+    assert len(loaded) == len(search)
+    queries = ["hotel califrnia", "Hotel California - Eagles", "BEYONCÉ halo", "eagles", "a", "'; DROP TABLE x"]
+    for q in queries:
+        assert loaded.search(q) == search.search(q)
+    assert loaded.suggest("ho", 10) == search.suggest("ho", 10)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
+from data.lookups import CSR_SUFFIX, load_csr, save_csr
 from recommenders.base import NotInModel, Recommendation, Recommender
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 MARKER = "model.json"
 ITEMS = "items"
 
-#: A fitted model's arrays by name (saved as `<name>.npy` or, sparse, `<name>.npz`).
+#: A fitted model's arrays by name (saved as `<name>.npy` or, sparse, the three CSR arrays in a `<name>.csr/` folder;
+#: both are memory-mapped on load).
 State = dict[str, np.ndarray | sp.csr_matrix]
 
 
@@ -180,7 +182,7 @@ class CFRecommender(Recommender):
         path = Path(path)
         for key, value in {ITEMS: self._items, **self._state()}.items():
             if sp.issparse(value):
-                sp.save_npz(path / f"{key}.npz", sp.csr_matrix(value), compressed=False)
+                save_csr(path / f"{key}{CSR_SUFFIX}", sp.csr_matrix(value))
             else:
                 np.save(path / f"{key}.npy", np.asarray(value))
         marker = {"class": self.name, "params": self.params(), "unit": self.unit, "n_items": len(self._items)}
@@ -214,8 +216,10 @@ class CFRecommender(Recommender):
         state: dict[str, Any] = {}
         for f in path.iterdir():
             if f.suffix == ".npy":
-                state[f.stem] = np.load(f)
-            elif f.suffix == ".npz":
+                state[f.stem] = np.load(f, mmap_mode="r")
+            elif f.suffix == CSR_SUFFIX:
+                state[f.stem] = load_csr(f)
+            elif f.suffix == ".npz":  # models saved before the arrays were memory-mappable
                 state[f.stem] = sp.load_npz(f).tocsr()
         self._set_items(state.pop(ITEMS))
         self._restore({**state, "marker": marker})

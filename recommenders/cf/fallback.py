@@ -8,13 +8,15 @@ otherwise walks the chain, each pick saying which step chose it:
 2. "tags": tracks sharing the seed's Last.fm tags, by tag-set Jaccard ("same tags: 80s, new wave");
 3. "dominant_tag": popular tracks in the seed's most common tag ("popular in rock");
 4. "popular": the most played tracks overall.
-It holds only lookups built from the corpus in a few seconds, so it is rebuilt at load time, never saved.
+It holds lookups built from the corpus (seconds on Yes.com, a minute at a million playlists); the serving snapshot
+loads a saved copy (`save`/`load`, memory-mapped arrays) made for the corpus it serves (`recommenders.indexes`).
 `NotInModel` is left only for ids that are not corpus tracks at all.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
+from data.lookups import Counts, Postings
 from recommenders.base import NotInModel, Recommendation, Recommender
 from recommenders.cf.itemknn import ItemKNN
 
@@ -41,35 +44,40 @@ class WithFallback(Recommender):
         self,
         inner: Recommender,
         playlists: Iterable[Sequence[int]],
-        track_artists: Mapping[int, tuple[int, ...]],
-        track_tags: Mapping[int, frozenset[str]],
+        track_artists: Mapping[int, Sequence[int]],
+        track_tags: Mapping[int, Collection[str]],
         *,
         artist_names: Mapping[int, str] | None = None,
         listener_artists: Sequence[Sequence[int]] = (),
         steps: Sequence[str] = STEPS,
     ) -> None:
-        unknown = [s for s in steps if s not in STEPS]
-        if unknown:
-            raise ValueError(f"unknown fallback steps {unknown}; choose from {STEPS}")
+        _check_steps(steps)
         self.inner, self.steps = inner, tuple(steps)
-        self.track_artists, self.track_tags = track_artists, track_tags
-        self.artist_names = dict(artist_names or {})
         plays: Counter[int] = Counter()
         artist_seqs: list[list[int]] = []
         for p in playlists:
-            plays.update(set(p))
-            artist_seqs.append([a for t in p for a in track_artists.get(int(t), ())[:1]])
-        self.plays = plays
-        self.popular = sorted(plays, key=lambda t: (-plays[t], t))
+            plays.update(int(t) for t in set(p))
+            artist_seqs.append([int(a) for t in p for a in list(track_artists.get(int(t), ()))[:1]])
+        self.plays = Counts(np.fromiter(plays.keys(), np.int64), np.fromiter(plays.values(), np.int64))
+        self.popular = self.plays.most_common_keys()
         by_artist: dict[int, list[int]] = defaultdict(list)
-        by_tag: dict[str, list[int]] = defaultdict(list)
-        for t in sorted({*track_artists, *plays}, key=lambda t: (-plays[t], t)):
+        tag_names = sorted({str(tag) for t in track_tags for tag in track_tags.get(t, ())})
+        tag_index = {tag: i for i, tag in enumerate(tag_names)}
+        by_tag: dict[int, list[int]] = defaultdict(list)
+        for t in sorted({*(int(t) for t in track_artists), *plays}, key=lambda t: (-plays[t], t)):
             for a in track_artists.get(t, ()):
-                by_artist[a].append(t)
+                by_artist[int(a)].append(t)
             for tag in track_tags.get(t, ()):
-                by_tag[tag].append(t)
-        self.by_artist, self.by_tag = dict(by_artist), dict(by_tag)
-        self.known = {*track_artists, *track_tags, *plays}
+                by_tag[tag_index[str(tag)]].append(t)
+        self.track_artists = Postings.from_mapping(track_artists)
+        self.track_tags = TagSets(
+            Postings.from_mapping({int(t): sorted(tag_index[str(g)] for g in track_tags[t]) for t in track_tags}),
+            tag_names,
+        )
+        self.by_artist = Postings.from_mapping(by_artist)
+        self.by_tag = TagPostings(Postings.from_mapping(by_tag), tag_names)
+        self.artist_names = {int(a): str(n) for a, n in (artist_names or {}).items()}
+        self.known = np.union1d(np.union1d(self.track_artists.keys, self.track_tags.postings.keys), self.plays.keys)
         self.artist_models = [
             ItemKNN(neighbours=RELATED_ARTISTS).fit_sequences(seqs)
             for seqs in (artist_seqs, list(listener_artists))
@@ -112,20 +120,20 @@ class WithFallback(Recommender):
         return sorted(score, key=lambda a: (-score[a], a))
 
     def _chain(self, seeds: Sequence[int]) -> Iterator[tuple[int, str]]:
-        artists = {a for s in seeds for a in self.track_artists.get(int(s), ())}
-        tags: Counter[str] = Counter(tag for s in seeds for tag in self.track_tags.get(int(s), ()))
+        artists = {int(a) for s in seeds for a in self.track_artists.get(int(s), ())}
+        tags: Counter[str] = Counter(tag for s in seeds for tag in self.track_tags.get(int(s)))
         for step in self.steps:
             if step == "artists":
                 for a in sorted(artists):
                     for t in self.by_artist.get(a, ()):
-                        yield t, "by the same artist"
+                        yield int(t), "by the same artist"
                 for a in self.related_artists(artists):
                     name = self.artist_names.get(a)
                     for t in self.by_artist.get(a, ())[:5]:
-                        yield t, f"by related artists: {name}" if name else "by related artists"
+                        yield int(t), f"by related artists: {name}" if name else "by related artists"
             elif step == "tags" and tags:
                 seed_tags = set(tags)
-                pool = {t for tag in seed_tags for t in self.by_tag.get(tag, ())[:2000]}
+                pool = {int(t) for tag in seed_tags for t in self.by_tag.get(tag, ())[:2000]}
                 scored = []
                 for t in pool:
                     theirs = self.track_tags.get(t, frozenset())
@@ -136,10 +144,10 @@ class WithFallback(Recommender):
             elif step == "dominant_tag" and tags:
                 dom = min(tags, key=lambda tag: (-tags[tag], -len(self.by_tag.get(tag, ())), tag))
                 for t in self.by_tag.get(dom, ()):
-                    yield t, f"popular in {dom}"
+                    yield int(t), f"popular in {dom}"
             elif step == "popular":
                 for t in self.popular:
-                    yield t, f"popular: in {self.plays[t]} playlists"
+                    yield int(t), f"popular: in {self.plays[int(t)]} playlists"
 
     def _pad(
         self, recs: list[Recommendation], seeds: Sequence[int], k: int, exclude: Collection[int]
@@ -160,11 +168,17 @@ class WithFallback(Recommender):
         return out
 
     # --- Recommender ------------------------------------------------------------------------------------------
+    def _knows(self, track_id: object) -> bool:
+        if not isinstance(track_id, int | np.integer):
+            return False
+        i = int(np.searchsorted(self.known, int(track_id)))
+        return i < len(self.known) and int(self.known[i]) == int(track_id)
+
     def __contains__(self, track_id: object) -> bool:
-        return isinstance(track_id, int | np.integer) and int(track_id) in self.known
+        return self._knows(track_id)
 
     def similar(self, track_id: int, k: int = 10, *, exclude: Collection[int] = ()) -> list[Recommendation]:
-        if int(track_id) not in self.known:
+        if not self._knows(track_id):
             raise NotInModel(int(track_id), self.name)
         try:
             recs = self.inner.similar(track_id, k, exclude=exclude)
@@ -183,7 +197,7 @@ class WithFallback(Recommender):
     ) -> list[Recommendation]:
         """The CF model's list, padded from the chain to `k` (`pad=False`: the chain only when the CF model knows
         none of the seeds — what group scoring wants, asking for deep lists where padding would only add noise)."""
-        if not any(int(s) in self.known for s in seeds):
+        if not any(self._knows(s) for s in seeds):
             raise NotInModel(int(seeds[0]) if len(seeds) else -1, self.name)
         try:
             recs = self.inner.similar_to_many(seeds, k, weights=weights, exclude=exclude)
@@ -195,11 +209,87 @@ class WithFallback(Recommender):
         raise NotImplementedError("fit the inner model, then wrap it with WithFallback.from_corpus")
 
     def save(self, path: Path) -> None:
-        raise NotImplementedError("the fallback chain is rebuilt from the corpus at load time: save the inner model")
+        """Save the chain's lookups (not the inner model, which is an artifact of its own) as memory-mappable
+        arrays: rebuilding them reads every playlist, a minute at a million playlists, so the serving snapshot
+        loads a saved chain instead (`recommenders.indexes`)."""
+        path = Path(path)
+        self.track_artists.save(path, "track_artists")
+        self.track_tags.postings.save(path, "track_tags")
+        self.by_artist.save(path, "by_artist")
+        self.by_tag.postings.save(path, "by_tag")
+        np.save(path / "plays.keys.npy", self.plays.keys)
+        np.save(path / "plays.counts.npy", self.plays.counts)
+        np.save(path / "popular.npy", self.popular)
+        np.save(path / "known.npy", self.known)
+        names = sorted(self.artist_names.items())
+        meta = {
+            "steps": list(self.steps),
+            "tags": self.track_tags.names,
+            "artist_ids": [a for a, _ in names],
+            "artist_names": [n for _, n in names],
+            "artist_models": len(self.artist_models),
+        }
+        (path / "chain.json").write_text(json.dumps(meta))
+        for i, model in enumerate(self.artist_models):
+            (path / f"artists{i}").mkdir()
+            model.save(path / f"artists{i}")
 
     @classmethod
-    def load(cls, path: Path) -> Self:
-        raise NotImplementedError("the fallback chain is rebuilt from the corpus at load time: load the inner model")
+    def load(cls, path: Path, inner: Recommender | None = None) -> Self:
+        """The chain `save` wrote, around `inner`."""
+        if inner is None:
+            raise ValueError("a saved fallback chain needs the CF model it wraps: load(path, inner)")
+        path = Path(path)
+        meta = json.loads((path / "chain.json").read_text())
+        chain = cls.__new__(cls)
+        chain.inner, chain.steps = inner, tuple(meta["steps"])
+        chain.track_artists = Postings.load(path, "track_artists")
+        chain.track_tags = TagSets(Postings.load(path, "track_tags"), list(meta["tags"]))
+        chain.by_artist = Postings.load(path, "by_artist")
+        chain.by_tag = TagPostings(Postings.load(path, "by_tag"), list(meta["tags"]))
+        chain.plays = Counts(np.load(path / "plays.keys.npy"), np.load(path / "plays.counts.npy"))
+        chain.popular = np.load(path / "popular.npy", mmap_mode="r")
+        chain.known = np.load(path / "known.npy", mmap_mode="r")
+        chain.artist_names = dict(zip(meta["artist_ids"], meta["artist_names"], strict=True))
+        chain.artist_models = [ItemKNN.load(path / f"artists{i}") for i in range(int(meta["artist_models"]))]
+        return chain
+
+
+class TagSets:
+    """Track id → its tag names (a frozenset), over postings of tag numbers."""
+
+    def __init__(self, postings: Postings, names: Sequence[str]) -> None:
+        self.postings, self.names = postings, list(names)
+
+    def get(self, track_id: int, default: frozenset[str] = frozenset()) -> frozenset[str]:
+        tags = self.postings.get(track_id)
+        return frozenset(self.names[int(i)] for i in tags) if len(tags) else default
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.postings)
+
+    def __getitem__(self, track_id: int) -> frozenset[str]:
+        if track_id not in self.postings:
+            raise KeyError(track_id)
+        return self.get(track_id)
+
+
+class TagPostings:
+    """Tag name → its tracks, most played first."""
+
+    def __init__(self, postings: Postings, names: Sequence[str]) -> None:
+        self.postings = postings
+        self.index = {name: i for i, name in enumerate(names)}
+
+    def get(self, tag: str, default: tuple[()] = ()) -> np.ndarray | tuple[()]:
+        i = self.index.get(tag)
+        return default if i is None else self.postings.get(i, default)
+
+
+def _check_steps(steps: Sequence[str]) -> None:
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        raise ValueError(f"unknown fallback steps {unknown}; choose from {STEPS}")
 
 
 def _listener_artists(corpus: Corpus, names: Mapping[int, str]) -> list[list[int]]:

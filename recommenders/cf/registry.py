@@ -244,6 +244,7 @@ def train_and_publish(
     """
     from data.progress import progress
     from recommenders.evaluation import PathReport, playlist_split, report_path
+    from recommenders.indexes import build_indexes, publish_indexes
 
     explicit = models is not None
     names = list(models) if models is not None else list(CANDIDATES)
@@ -275,6 +276,7 @@ def train_and_publish(
             val = {p: reports[a].validation[n] for a, p in SERVED.items()}
             summary["models"][n] = {"fit_seconds": round(fit_s, 2), "validation": val}
         summary["evaluation_seconds"] = round(time.perf_counter() - t0, 1)
+    watermark = corpus.watermark()  # before the read: rows added meanwhile make the indexes stale, not wrong
     playlists = corpus.playlists()
     with progress("refit and publish", total=len(winners), unit="artifacts") as bar:
         for artifact, name in winners.items():
@@ -296,6 +298,10 @@ def train_and_publish(
             summary["served"][artifact] = {"version": version, **meta}
             log.info("published %s as %s (version %s)", name, artifact, version)
             bar.update(1)
+    # the search and fallback indexes for this corpus, from the playlists read above: the bot loads them
+    t0 = time.perf_counter()
+    publish_indexes(store, build_indexes(corpus, model, playlists, watermark))
+    summary["indexes_seconds"] = round(time.perf_counter() - t0, 1)
     summary["winner"] = winners[CF_ARTIFACT]
     summary["version"] = summary["served"][CF_ARTIFACT]["version"]
     return summary

@@ -62,9 +62,11 @@ class SessionKNN(CFRecommender):
         return [f"appears with it in {int(v)} of its {len(near)} closest {self.unit}" for v in votes]
 
     def _state(self) -> State:
-        return {"playlists": self._x}
+        # the song × playlist transpose is saved too: at a million playlists building it is seconds of cold start
+        return {"playlists": self._x, "by_song": self._xt}
 
     def _restore(self, state: Mapping[str, Any]) -> None:
         self._x = sp.csr_matrix(state["playlists"], dtype=np.float32)
-        self._xt = self._x.T.tocsr()
+        by_song = state.get("by_song")
+        self._xt = sp.csr_matrix(by_song, dtype=np.float32) if by_song is not None else self._x.T.tocsr()
         self._lengths = np.maximum(np.diff(self._x.indptr).astype(np.float64), 1.0)

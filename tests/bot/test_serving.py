@@ -27,6 +27,7 @@ from recommenders.artifacts import ArtifactStore
 from recommenders.audio.service import embedder_identity
 from recommenders.audio.setup import ensure_index
 from recommenders.cf.registry import train_and_publish
+from recommenders.indexes import INDEXES
 from tests.audio_models import publish_shipped_model_as
 
 ANN = ChatContext("telegram", "chat-s", "u-ann", "Ann")
@@ -89,6 +90,40 @@ def test_a_crawled_track_is_found_by_name_after_the_next_look(serving_home) -> N
     # found by name; the CF model has never seen it, and says so
     assert "Quokka Serenade" in after.text and "never appeared in a playlist" in after.text
     assert app.watcher.refresh() is False, "nothing changed: no rebuild"
+
+
+def test_the_corpus_indexes_are_published_per_corpus_state_and_loaded_at_the_next_start(
+    serving_home, tmp_path, caplog
+) -> None:
+    """A bot builds the search and fallback indexes only for a corpus state nobody published them for; the next
+    process loads them (a minute of cold start at 100 k MPD playlists), and a grown corpus gets new ones."""
+    home = tmp_path / "home"
+    shutil.copytree(serving_home, home, symlinks=True)
+    settings = settings_for(home)
+    store = ArtifactStore(settings.models_dir)
+    first = build_app(settings)
+    mark = first.watcher.current().watermark
+    assert store.meta(INDEXES)["watermark"] == list(mark)
+    published = store.current_version(INDEXES)
+    first.close()
+
+    caplog.set_level("INFO", logger="recommenders.indexes")
+    second = build_app(settings)
+    assert "corpus indexes loaded" in caplog.text and "built" not in caplog.text
+    assert store.current_version(INDEXES) == published
+    [reply] = say(second, ANN, "/similar hotel califrnia")
+    assert reply.kind == "recommendations" and "Hotel California" in reply.title
+
+    title = "Wombat Nocturne For Index Tests"
+    with second.engine.begin() as conn:
+        ensure_tracks(conn, "crawl", {"w1": {"title": title}})
+    caplog.clear()
+    assert second.watcher.refresh() is True
+    assert "built" in caplog.text and store.current_version(INDEXES) != published
+    assert store.meta(INDEXES)["watermark"] == list(second.watcher.current().watermark) != list(mark)
+    [found] = say(second, ANN, f"/similar {title}")
+    assert "Wombat Nocturne" in found.text
+    second.close()
 
 
 def test_a_published_cf_model_is_served_whole_and_a_broken_one_is_not(serving_home, tmp_path) -> None:
