@@ -37,6 +37,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from recommenders.cf.registry import MAX_PAIR_MASS  # noqa: E402
+
 MURECOM = str(Path(sys.executable).parent / "murecom")
 SLICE = 1000
 #: Bumped whenever the generator changes, so cached slices of an older generator are not reused.
@@ -394,6 +396,18 @@ def reset_pg_database(url: str) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-qc", sql], check=True, capture_output=True)
 
 
+def co_occurring_pairs(db: Path) -> int:
+    """Σ|p|² over the imported playlists: what decides whether `murecom train` fits the item-item models."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        sql = "SELECT SUM(n * n) FROM (SELECT COUNT(*) AS n FROM playlist_tracks GROUP BY playlist_id)"
+        return int(con.execute(sql).fetchone()[0] or 0)
+    finally:
+        con.close()
+
+
 def fit_seconds(out: str) -> dict[str, float]:
     """`murecom train`'s per-model fit lines and the evaluation/publish figures it prints."""
     got = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\S+)\s+fit ([\d.]+)s", out, re.M)}
@@ -417,9 +431,9 @@ def measure_size(size: int, args: argparse.Namespace, pg_url: str | None) -> dic
     write_slices(cat, size // SLICE, 10, more, args.seed, "write 10 more slices")
     del cat
     print(f"{size:,} playlists: slices ready in {time.perf_counter() - t0:.0f}s", flush=True)
-    if home.exists():
+    if home.exists() and not args.only:
         shutil.rmtree(home)
-    home.mkdir(parents=True)
+    home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "MUREC_HOME": str(home),
@@ -439,19 +453,27 @@ def measure_size(size: int, args: argparse.Namespace, pg_url: str | None) -> dic
     scratch = {**env, "MUREC_MODELS_DIR": str(base / "scratch-models")}
     steps += [
         ("baseline: popularity fit", [MURECOM, "train", "--models", "popularity", "--no-eval"], scratch),
-        ("fit sknn (served /similar)", [MURECOM, "train", "--models", "sknn", "--no-eval"], scratch),
-        ("fit rp3beta (served sessions)", [MURECOM, "train", "--models", "rp3beta", "--no-eval"], scratch),
+        ("fit sknn", [MURECOM, "train", "--models", "sknn", "--no-eval"], scratch),
+        ("fit rp3beta", [MURECOM, "train", "--models", "rp3beta", "--no-eval"], scratch),
         ("murecom train", [MURECOM, "train"], env),
         ("serve: cold start + latency", [*me, "--child", "serve", "SPAWN", str(args.queries)], env),
         ("incremental import (10 slices)", [MURECOM, "import", "mpd", str(more)], env),
         ("retrain after increment", [MURECOM, "train"], env),
     ]
+    if args.only:
+        steps = [st for st in steps if any(st[0].startswith(o) for o in args.only.split(","))]
     results: dict[str, Measure] = {}
-    (base / "plain.db").unlink(missing_ok=True)
     with progress(f"measure {size:,}", total=len(steps), unit="steps") as bar:
         for label, cmd, step_env in steps:
             if label == "import (PostgreSQL)" and pg_url:
                 reset_pg_database(pg_url)
+            if label == "fit rp3beta":
+                pairs = co_occurring_pairs(home / "murecom.db")
+                if pairs > MAX_PAIR_MASS:  # what `murecom train` skips at this size is not fitted here either
+                    results[label] = Measure(0, 0, True, extra={"skipped": f"{pairs:,} pairs > {MAX_PAIR_MASS:,}"})
+                    print(f"  {label}: skipped ({pairs:,} co-occurring pairs, limit {MAX_PAIR_MASS:,})", flush=True)
+                    bar.update(1)
+                    continue
             cmd = [str(time.time()) if c == "SPAWN" else c for c in cmd]
             log_name = re.sub(r"\W+", "-", label).strip("-") + ".log"
             load_before = os.getloadavg()[0]
@@ -463,7 +485,11 @@ def measure_size(size: int, args: argparse.Namespace, pg_url: str | None) -> dic
                 print(f"    {m.extra}", flush=True)
             if label.startswith("murecom train"):
                 print(f"    {fit_seconds(m.out)}", flush=True)
+            if label.startswith("baseline: sqlite3"):
+                (base / "plain.db").unlink(missing_ok=True)  # measured; its GBs are not needed again
             bar.update(1)
+    if "baseline: sqlite3 executemany" not in results:
+        return results
     results["_entries"] = Measure(0, 0, True, extra=results["baseline: sqlite3 executemany"].extra)
     return results
 
@@ -478,18 +504,21 @@ def fmt_table(all_results: dict[int, dict[str, Measure]]) -> str:
         "import (SQLite)": "baseline: sqlite3 executemany",
         "import (PostgreSQL)": "baseline: sqlite3 executemany",
         "incremental import (10 slices)": None,
-        "fit sknn (served /similar)": "baseline: popularity fit",
-        "fit rp3beta (served sessions)": "baseline: popularity fit",
+        "fit sknn": "baseline: popularity fit",
+        "fit rp3beta": "baseline: popularity fit",
         "murecom train": "baseline: popularity fit",
         "retrain after increment": "baseline: popularity fit",
     }
-    labels = [k for k in all_results[sizes[0]] if not k.startswith("_")]
+    labels = list(dict.fromkeys(k for s in sizes for k in all_results[s] if not k.startswith("_")))
     for label in labels:
         cells = []
         for s in sizes:
             m = all_results[s].get(label)
             if m is None:
                 cells.append("–")
+                continue
+            if "skipped" in m.extra:
+                cells.append(f"skipped: {m.extra['skipped']}")
                 continue
             cell = f"{m.seconds:,.1f} s · {m.peak_mb:,.0f} MB"
             b = baseline_of.get(label)
@@ -532,6 +561,7 @@ def main() -> None:
     ap.add_argument("--work", default=str(ROOT / "var" / "bench" / "mpd-scale"), help="slices, homes and logs")
     ap.add_argument("--out", default=str(ROOT / "var" / "eval" / "mpd-scale.md"))
     ap.add_argument("--merge", action="store_true", help="keep the other sizes of the last run's .json in the table")
+    ap.add_argument("--only", default="", help="comma-separated step labels (prefixes) to run; the others are kept")
     args = ap.parse_args()
     if args.child:
         kind, *rest = args.child
@@ -546,12 +576,12 @@ def main() -> None:
     pg_url = start_postgres() if (args.pg or os.environ.get("MUREC_TEST_PG_URL")) else None
     all_results: dict[int, dict[str, Measure]] = {}
     raw_path = Path(args.out).with_suffix(".json")
-    if args.merge and raw_path.exists():  # sizes measured by an earlier run of the same generator
+    if (args.merge or args.only) and raw_path.exists():  # sizes (or steps) measured by an earlier run
         for size, steps in json.loads(raw_path.read_text()).items():
-            if int(size) not in sizes:
-                all_results[int(size)] = {k: Measure(**v) for k, v in steps.items()}
+            all_results[int(size)] = {k: Measure(**v) for k, v in steps.items()}
     for size in sizes:
-        all_results[size] = measure_size(size, args, pg_url)
+        earlier = all_results.get(size, {}) if args.only else {}
+        all_results[size] = {**earlier, **measure_size(size, args, pg_url)}
         raw = {s: {k: {**vars(m), "out": ""} for k, m in r.items()} for s, r in all_results.items()}
         raw_path.parent.mkdir(parents=True, exist_ok=True)
         raw_path.write_text(json.dumps(raw, indent=1))
