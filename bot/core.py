@@ -195,13 +195,17 @@ class ChatCore:
             if res.best.score < 0.6:
                 question = f"I found nothing close to “{query[:80]}”. Did you mean one of these?"
             return [Reply(question, kind="choices", buttons=buttons)]
-        return await self._recommend_page(snap, ctx, res.best.track.id, 0)
+        return await self._recommend_page(snap, ctx, res.best.track.id, 0, res.best.track)
 
-    async def _recommend_page(self, snap: Snapshot, ctx: ChatContext, track_id: int, page: int) -> list[Reply]:
+    async def _recommend_page(
+        self, snap: Snapshot, ctx: ChatContext, track_id: int, page: int, seed: TrackInfo | None = None
+    ) -> list[Reply]:
+        """One page of `/similar` for `track_id` (`seed`: its info when the caller has it, e.g. from the search)."""
         model = snap.cf
         if model is None:
             return [Reply("My recommender is still being trained; try again in a minute.", kind="error")]
-        seed = (await asyncio.to_thread(self.corpus.track_info, [track_id])).get(track_id)
+        if seed is None:
+            seed = (await asyncio.to_thread(self.corpus.track_info, [track_id])).get(track_id)
         if seed is None:
             return [Reply("I no longer know that track.", kind="error")]
         page = max(0, min(page, MAX_PAGES - 1))

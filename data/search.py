@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import func, select
 
 from data.corpus import Corpus, TrackInfo
-from data.lookups import StringTable, load_csr, save_csr
+from data.lookups import StringTable, load_csr, mapped, save_csr
 from data.models import Artist, Track, TrackArtist
 
 MAX_QUERY_CHARS = 200
@@ -35,6 +35,12 @@ _BARE_SPOTIFY_ID = re.compile(r"^[A-Za-z0-9]{22}$")
 _FEATURING = re.compile(r"[\(\[]\s*(?:w/|with|feat\.?|ft\.?|featuring)\b[^\)\]]*[\)\]]", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _SPLITTERS = (" - ", " – ", " — ", " by ", " / ")
+
+
+#: Candidate generation reads the query's rarest 3-grams' postings up to this many entries (at least MIN_GRAMS
+#: grams): bounded work per query whatever the catalogue size (see `TrackSearch._candidates`).
+POSTINGS_BUDGET = 60_000
+MIN_GRAMS = 4
 
 
 class QueryError(ValueError):
@@ -187,7 +193,7 @@ class TrackSearch:
         meta = json.loads((folder / "search.json").read_text())
         search = cls(corpus, int(meta["candidates"]), build=False)
         arrays = {
-            name: np.load(folder / f"{name}.npy", mmap_mode="r")
+            name: mapped(folder / f"{name}.npy")
             for name in ("ids", "pop_prior", "spotify_ids", "spotify_tracks", "order_by_pop")
         }
         vectorizer, matrix = None, None
@@ -219,14 +225,14 @@ class TrackSearch:
     # --- scoring ---------------------------------------------------------------------------------------------
     def _score(self, query: str, i: int) -> float:
         title, full, artist = self._titles[i], self._full_titles[i], self._artists[i]
+        both = f"{title} {artist}"
         scores = [
             fuzz.ratio(query, title),
             fuzz.ratio(query, full),
-            fuzz.token_sort_ratio(query, f"{title} {artist}"),
+            fuzz.token_sort_ratio(query, both),
             # a query whose words are all in the track ("fast lane eagles") scores high, scaled by how much of
             # the track it covers, so a lone common word ("and") does not look like a perfect match
-            fuzz.token_set_ratio(query, f"{title} {artist}")
-            * (0.8 + 0.17 * min(1.0, len(query) / len(f"{title} {artist}"))),
+            fuzz.token_set_ratio(query, both) * (0.8 + 0.17 * min(1.0, len(query) / len(both))),
             fuzz.ratio(query, f"{artist} {title}"),
         ]
         if artist and len(query) >= 4:
@@ -235,20 +241,57 @@ class TrackSearch:
             scores.append(max(fuzz.ratio(query, artist), fuzz.token_set_ratio(query, artist)) * 0.9)
         return max(scores) / 100.0
 
-    def _split_score(self, raw: str, i: int) -> float:
-        """Score of "title - artist" / "title by artist" / "artist - title" forms against track i."""
-        best = 0.0
+    @staticmethod
+    def _split_parts(raw: str) -> list[tuple[str, str]]:
+        """The (left, right) halves of "title - artist" / "title by artist" / "artist - title" forms, normalised
+        once per query (not once per candidate)."""
+        parts = []
         lowered = raw.casefold()
         for sep in _SPLITTERS:
             if sep in lowered:
                 left, right = (normalize(p) for p in lowered.split(sep, 1))
-                if not left or not right:
-                    continue
-                title, artist = self._titles[i], self._artists[i]
+                if left and right:
+                    parts.append((left, right))
+        return parts
+
+    def _split_score(self, parts: list[tuple[str, str]], i: int) -> float:
+        """Score of the query's split forms (`_split_parts`) against track i."""
+        best = 0.0
+        if parts:
+            title, artist = self._titles[i], self._artists[i]
+            for left, right in parts:
                 a = 0.6 * fuzz.ratio(left, title) + 0.4 * fuzz.ratio(right, artist)
                 b = 0.6 * fuzz.ratio(right, title) + 0.4 * fuzz.ratio(left, artist)
                 best = max(best, a / 100.0, b / 100.0)
         return best
+
+    def _candidates(self, grams: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Rows sharing the query's most telling 3-grams, best cosine first (at most `_n_candidates`).
+
+        A 3-gram's postings list grows with the catalogue ("the", " lo"), and summing every list of the query is
+        linear in it: 6 ms at 370 k tracks, ~35 ms at the MPD's 2.26 M. The rarest grams say the most (highest
+        idf) and the re-ranking scores the full strings anyway, so grams are taken rarest first until their
+        postings reach `POSTINGS_BUDGET` (at least `MIN_GRAMS` of them), and only the rows they touch are
+        scored."""
+        indptr = self._matrix.indptr
+        df = indptr[grams + 1] - indptr[grams]
+        order = np.argsort(df, kind="stable")
+        within = np.cumsum(df[order]) <= POSTINGS_BUDGET
+        within[:MIN_GRAMS] = True
+        keep = order[within]
+        rows, sims = [], []
+        for g, w in zip(grams[keep], weights[keep], strict=True):
+            lo, hi = indptr[g], indptr[g + 1]
+            rows.append(self._matrix.indices[lo:hi])
+            sims.append(self._matrix.data[lo:hi] * w)
+        if not rows:
+            return np.zeros(0, dtype=np.int64)
+        touched, where = np.unique(np.concatenate(rows), return_inverse=True)
+        score = np.bincount(where, weights=np.concatenate(sims), minlength=len(touched))
+        n = min(self._n_candidates, len(touched))
+        best = np.argpartition(-score, n - 1)[:n] if n < len(touched) else np.arange(len(touched))
+        best = best[np.argsort(-score[best], kind="stable")]
+        return touched[best[score[best] > 0]].astype(np.int64)
 
     def search(self, query: str, limit: int = 5) -> Resolution:
         """Ranked candidates for `query` (raises QueryError for empty or over-long input)."""
@@ -270,13 +313,11 @@ class TrackSearch:
                 pool = self._order_by_pop[: self._n_candidates]
                 pool = np.array([i for i in pool if self._titles[i].startswith(norm)], dtype=np.int64)
             else:
-                sims = np.asarray(self._matrix[:, qvec.indices] @ qvec.data).ravel()
-                n = min(self._n_candidates, len(sims))
-                pool = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
-                pool = pool[sims[pool] > 0]
+                pool = self._candidates(qvec.indices, qvec.data)
             scored: list[tuple[float, float, int]] = []
+            parts = self._split_parts(raw)
             for i in pool:
-                s = max(self._score(norm, int(i)), self._split_score(raw, int(i)))
+                s = max(self._score(norm, int(i)), self._split_score(parts, int(i)))
                 # a small popularity prior breaks ties between equally good matches
                 scored.append((s, s + 0.02 * self._pop_prior[i], int(i)))
         scored.sort(key=lambda x: (-x[1], self._ids[x[2]]))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from data.lookups import CSR_SUFFIX, load_csr, save_csr
+from data.lookups import CSR_SUFFIX, load_csr, mapped, save_csr
 from recommenders.base import NotInModel, Recommendation, Recommender
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ class CFRecommender(Recommender):
         state: dict[str, Any] = {}
         for f in path.iterdir():
             if f.suffix == ".npy":
-                state[f.stem] = np.load(f, mmap_mode="r")
+                state[f.stem] = mapped(f)
             elif f.suffix == CSR_SUFFIX:
                 state[f.stem] = load_csr(f)
             elif f.suffix == ".npz":  # models saved before the arrays were memory-mappable

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
-from data.lookups import Counts, Postings
+from data.lookups import Counts, Postings, mapped
 from recommenders.base import NotInModel, Recommendation, Recommender
 from recommenders.cf.itemknn import ItemKNN
 
@@ -248,8 +248,8 @@ class WithFallback(Recommender):
         chain.by_artist = Postings.load(path, "by_artist")
         chain.by_tag = TagPostings(Postings.load(path, "by_tag"), list(meta["tags"]))
         chain.plays = Counts(np.load(path / "plays.keys.npy"), np.load(path / "plays.counts.npy"))
-        chain.popular = np.load(path / "popular.npy", mmap_mode="r")
-        chain.known = np.load(path / "known.npy", mmap_mode="r")
+        chain.popular = mapped(path / "popular.npy")
+        chain.known = mapped(path / "known.npy")
         chain.artist_names = dict(zip(meta["artist_ids"], meta["artist_names"], strict=True))
         chain.artist_models = [ItemKNN.load(path / f"artists{i}") for i in range(int(meta["artist_models"]))]
         return chain

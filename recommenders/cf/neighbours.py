@@ -27,12 +27,18 @@ class NeighbourRecommender(CFRecommender):
         self._sim = sp.csr_matrix((0, 0), dtype=np.float32)
         self._cooc = sp.csr_matrix((0, 0), dtype=np.int32)
 
-    def _set_table(self, sim: sp.csr_matrix, cooc: sp.csr_matrix, item_ids: np.ndarray) -> None:
+    def _set_table(
+        self, sim: sp.csr_matrix, cooc: sp.csr_matrix, item_ids: np.ndarray, *, loaded: bool = False
+    ) -> None:
+        """Take a fitted table; `loaded` tables (saved sorted, memory-mapped) are checked by their row offsets only,
+        so a cold start does not read every entry of a table that may be GBs."""
         sim = sp.csr_matrix(sim, dtype=np.float32)
         cooc = sp.csr_matrix(cooc, dtype=np.int32)
-        sim.sort_indices()
-        cooc.sort_indices()
-        if sim.nnz != cooc.nnz or not np.array_equal(sim.indices, cooc.indices):
+        if not loaded:
+            sim.sort_indices()
+            cooc.sort_indices()
+        same = np.array_equal(sim.indptr, cooc.indptr) if loaded else np.array_equal(sim.indices, cooc.indices)
+        if sim.nnz != cooc.nnz or not same:
             raise ValueError("similarity and co-occurrence tables must have the same entries")
         self._sim, self._cooc = sim, cooc
         self._set_items(item_ids)
@@ -63,7 +69,7 @@ class NeighbourRecommender(CFRecommender):
         return {"similarity": self._sim, "cooccurrence": self._cooc}
 
     def _restore(self, state: Mapping[str, Any]) -> None:
-        self._set_table(state["similarity"], state["cooccurrence"], self._items)
+        self._set_table(state["similarity"], state["cooccurrence"], self._items, loaded=True)
 
     def _extra_marker(self) -> dict[str, Any]:
         return {"n_neighbours": self.neighbour_count()}
