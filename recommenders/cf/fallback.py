@@ -16,6 +16,7 @@ loads a saved copy (`save`/`load`, memory-mapped arrays) made for the corpus it 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -53,28 +54,36 @@ class WithFallback(Recommender):
     ) -> None:
         _check_steps(steps)
         self.inner, self.steps = inner, tuple(steps)
-        plays: Counter[int] = Counter()
-        artist_seqs: list[list[int]] = []
-        for p in playlists:
-            plays.update(int(t) for t in set(p))
-            artist_seqs.append([int(a) for t in p for a in list(track_artists.get(int(t), ()))[:1]])
-        self.plays = Counts(np.fromiter(plays.keys(), np.int64), np.fromiter(plays.values(), np.int64))
+        seqs = playlists if isinstance(playlists, Sequence) else list(playlists)
+        self.track_artists = Postings.from_mapping(track_artists)
+        # vectorised over the flat entries: a million playlists are 66 M of them
+        lengths = np.fromiter((len(p) for p in seqs), dtype=np.int64, count=len(seqs))
+        flat = np.fromiter(itertools.chain.from_iterable(seqs), dtype=np.int64, count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(seqs), dtype=np.int64), lengths)
+        pairs = np.unique(np.stack([rows, flat]), axis=1) if len(flat) else np.zeros((2, 0), np.int64)
+        played, counts = np.unique(pairs[1], return_counts=True)  # playlists holding each track
+        self.plays = Counts(played, counts)
         self.popular = self.plays.most_common_keys()
-        by_artist: dict[int, list[int]] = defaultdict(list)
+        artist_seqs = self._first_artist_sequences(rows, flat, len(seqs))
+        # an artist's tracks, most played first (ties by id): one sort of the (track, artist) pairs
+        ta = self.track_artists
+        pair_tracks = np.repeat(ta.keys, np.diff(ta.indptr))
+        pair_plays = self._plays_of(pair_tracks)
+        order = np.lexsort((pair_tracks, -pair_plays, ta.values))
+        artists_sorted = ta.values[order]
+        keys, starts = np.unique(artists_sorted, return_index=True)
+        self.by_artist = Postings(keys, np.append(starts, len(order)).astype(np.int64), pair_tracks[order])
         tag_names = sorted({str(tag) for t in track_tags for tag in track_tags.get(t, ())})
         tag_index = {tag: i for i, tag in enumerate(tag_names)}
         by_tag: dict[int, list[int]] = defaultdict(list)
-        for t in sorted({*(int(t) for t in track_artists), *plays}, key=lambda t: (-plays[t], t)):
-            for a in track_artists.get(t, ()):
-                by_artist[int(a)].append(t)
+        tagged = [int(t) for t in track_tags if int(t) in self.track_artists or self.plays[int(t)]]
+        for t in sorted(tagged, key=lambda t: (-self.plays[t], t)):
             for tag in track_tags.get(t, ()):
                 by_tag[tag_index[str(tag)]].append(t)
-        self.track_artists = Postings.from_mapping(track_artists)
         self.track_tags = TagSets(
             Postings.from_mapping({int(t): sorted(tag_index[str(g)] for g in track_tags[t]) for t in track_tags}),
             tag_names,
         )
-        self.by_artist = Postings.from_mapping(by_artist)
         self.by_tag = TagPostings(Postings.from_mapping(by_tag), tag_names)
         self.artist_names = {int(a): str(n) for a, n in (artist_names or {}).items()}
         self.known = np.union1d(np.union1d(self.track_artists.keys, self.track_tags.postings.keys), self.plays.keys)
@@ -83,6 +92,27 @@ class WithFallback(Recommender):
             for seqs in (artist_seqs, list(listener_artists))
             if any(len(s) > 1 for s in seqs)
         ]
+
+    def _plays_of(self, tracks: np.ndarray) -> np.ndarray:
+        """Play counts of many tracks at once (0 for unplayed)."""
+        keys, counts = self.plays.keys, self.plays.counts
+        i = np.minimum(np.searchsorted(keys, tracks), max(len(keys) - 1, 0))
+        return (
+            np.where(len(keys) > 0, np.where(keys[i] == tracks, counts[i], 0), 0)
+            if len(keys)
+            else np.zeros_like(tracks)
+        )
+
+    def _first_artist_sequences(self, rows: np.ndarray, flat: np.ndarray, n: int) -> list[np.ndarray]:
+        """Each playlist as the sequence of its tracks' first artists (tracks without an artist left out)."""
+        ta = self.track_artists
+        if not len(ta) or not len(flat):
+            return []
+        i = np.minimum(np.searchsorted(ta.keys, flat), len(ta.keys) - 1)
+        ok = (ta.keys[i] == flat) & (ta.indptr[i + 1] > ta.indptr[i])
+        artists = ta.values[ta.indptr[i[ok]]]
+        per_row = np.bincount(rows[ok], minlength=n)
+        return np.split(artists, np.cumsum(per_row)[:-1])
 
     @classmethod
     def from_corpus(
