@@ -87,10 +87,9 @@ class WithFallback(Recommender):
         self.by_tag = TagPostings(Postings.from_mapping(by_tag), tag_names)
         self.artist_names = {int(a): str(n) for a, n in (artist_names or {}).items()}
         self.known = np.union1d(np.union1d(self.track_artists.keys, self.track_tags.postings.keys), self.plays.keys)
+        sources: list[Sequence[Sequence[int]]] = [artist_seqs, list(listener_artists)]
         self.artist_models = [
-            ItemKNN(neighbours=RELATED_ARTISTS).fit_sequences(seqs)
-            for seqs in (artist_seqs, list(listener_artists))
-            if any(len(s) > 1 for s in seqs)
+            ItemKNN(neighbours=RELATED_ARTISTS).fit_sequences(seqs) for seqs in sources if any(len(s) > 1 for s in seqs)
         ]
 
     def _plays_of(self, tracks: np.ndarray) -> np.ndarray:
@@ -103,7 +102,7 @@ class WithFallback(Recommender):
             else np.zeros_like(tracks)
         )
 
-    def _first_artist_sequences(self, rows: np.ndarray, flat: np.ndarray, n: int) -> list[np.ndarray]:
+    def _first_artist_sequences(self, rows: np.ndarray, flat: np.ndarray, n: int) -> list[Sequence[int]]:
         """Each playlist as the sequence of its tracks' first artists (tracks without an artist left out)."""
         ta = self.track_artists
         if not len(ta) or not len(flat):
@@ -112,7 +111,7 @@ class WithFallback(Recommender):
         ok = (ta.keys[i] == flat) & (ta.indptr[i + 1] > ta.indptr[i])
         artists = ta.values[ta.indptr[i[ok]]]
         per_row = np.bincount(rows[ok], minlength=n)
-        return np.split(artists, np.cumsum(per_row)[:-1])
+        return list(np.split(artists, np.cumsum(per_row)[:-1]))  # type: ignore[arg-type]  # arrays are sequences
 
     @classmethod
     def from_corpus(
