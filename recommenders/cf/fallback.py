@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 STEPS = ("artists", "tags", "dominant_tag", "popular")
 RELATED_ARTISTS = 20
+#: Artist similarity is learnt from at most this many playlists (an even spread over all of them): its item × item
+#: fit grows with the playlists' co-occurring pairs, and at the MPD's million playlists it would cost more than
+#: the served model's; artist co-occurrence is stable long before that.
+ARTIST_PLAYLISTS = 100_000
 
 
 class WithFallback(Recommender):
@@ -65,6 +69,9 @@ class WithFallback(Recommender):
         self.plays = Counts(played, counts)
         self.popular = self.plays.most_common_keys()
         artist_seqs = self._first_artist_sequences(rows, flat, len(seqs))
+        if len(artist_seqs) > ARTIST_PLAYLISTS:
+            step = len(artist_seqs) / ARTIST_PLAYLISTS
+            artist_seqs = [artist_seqs[int(i * step)] for i in range(ARTIST_PLAYLISTS)]
         # an artist's tracks, most played first (ties by id): one sort of the (track, artist) pairs
         ta = self.track_artists
         pair_tracks = np.repeat(ta.keys, np.diff(ta.indptr))
