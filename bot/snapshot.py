@@ -116,20 +116,20 @@ class SnapshotBuilder:
         same_corpus = previous is not None and previous.watermark == watermark
         search = previous.search if previous is not None and same_corpus else None
         chain = previous.fallback if previous is not None and same_corpus else None
+        stats = previous.stats if previous is not None and same_corpus else None
         first = next((m for m in raw.values() if m is not None), None)
-        if search is None or (chain is None and first is not None):
+        if search is None or stats is None or (chain is None and first is not None):
             indexes = current_indexes(self.store, self.corpus, first, watermark)
-            search, chain = indexes.search, indexes.chain
+            search, chain, stats = indexes.search, indexes.chain, indexes.stats
         for attr, model in raw.items():
             parts[attr] = chain.with_inner(model) if chain is not None and model is not None else None
         parts["fallback"] = chain
         if previous is not None and same_corpus and previous.tags is not None:
-            stats, tags = previous.stats, previous.tags
+            tags = previous.tags
         else:
             t0 = time.perf_counter()
-            stats = self.corpus.stats()
             tags = TagIndex.from_corpus(self.corpus)
-            log.info("corpus figures and tag index read in %.1fs", time.perf_counter() - t0)
+            log.info("tag index read in %.1fs", time.perf_counter() - t0)
         old_version = previous.versions.get(AUDIO_INDEX) if previous else None
         old_audio: tuple[Any, Mapping[str, Any]] = (previous.audio if previous else None, {})
         parts["audio"], _, served[AUDIO_INDEX] = self._part(
