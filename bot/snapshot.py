@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -191,6 +192,7 @@ class SnapshotWatcher:
         self._refresh_lock = threading.Lock()
         self._listeners: list[Callable[[Snapshot], None]] = []
         self._snapshot = builder.build(None)
+        _freeze_long_lived()
 
     def current(self) -> Snapshot:
         """The snapshot to serve one request from (a reference read: take it once per request)."""
@@ -212,6 +214,7 @@ class SnapshotWatcher:
             if dict(new.versions) == dict(old.versions) and new.watermark == old.watermark:
                 return False  # what changed failed to load; the old parts stay
             self._snapshot = new
+        _freeze_long_lived()
         log.info("serving snapshot: %s", new.label)
         for listener in list(self._listeners):
             listener(new)
@@ -226,3 +229,15 @@ class SnapshotWatcher:
                 log.exception("snapshot refresh failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.check_every)
+
+
+def _freeze_long_lived() -> None:
+    """Move every object alive now (the snapshot's, mostly) out of the garbage collector's sight.
+
+    A snapshot lives for hours and holds up to millions of small objects (names, dict entries); without this each
+    full collection walks them all during some request, a pause of tens of milliseconds at the MPD's size. At each
+    swap the frozen objects are first handed back and collected once (off the request path, in the watcher), so the
+    cycles of a replaced snapshot (a Keras model has many) are freed rather than kept forever."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
