@@ -411,7 +411,7 @@ def co_occurring_pairs(db: Path) -> int:
 def fit_seconds(out: str) -> dict[str, float]:
     """`murecom train`'s per-model fit lines and the evaluation/publish figures it prints."""
     got = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\S+)\s+fit ([\d.]+)s", out, re.M)}
-    for key in ("evaluation", "refit and publish"):
+    for key in ("evaluation", "refit and publish", "search and fallback indexes"):
         m = re.search(rf"^{key} ([\d.]+)s", out, re.M)
         if m:
             got[key] = float(m.group(1))
@@ -451,10 +451,11 @@ def measure_size(size: int, args: argparse.Namespace, pg_url: str | None) -> dic
     if pg_url:
         steps.append(("import (PostgreSQL)", [MURECOM, "import", "mpd", str(slices)], {**env, "DATABASE_URL": pg_url}))
     scratch = {**env, "MUREC_MODELS_DIR": str(base / "scratch-models")}
+    fit_only = [MURECOM, "train", "--no-eval", "--no-indexes", "--models"]  # the fit and save, nothing else
     steps += [
-        ("baseline: popularity fit", [MURECOM, "train", "--models", "popularity", "--no-eval"], scratch),
-        ("fit sknn", [MURECOM, "train", "--models", "sknn", "--no-eval"], scratch),
-        ("fit rp3beta", [MURECOM, "train", "--models", "rp3beta", "--no-eval"], scratch),
+        ("baseline: popularity fit", [*fit_only, "popularity"], scratch),
+        ("fit sknn", [*fit_only, "sknn"], scratch),
+        ("fit rp3beta", [*fit_only, "rp3beta"], scratch),
         ("murecom train", [MURECOM, "train"], env),
         ("serve: cold start + latency", [*me, "--child", "serve", "SPAWN", str(args.queries)], env),
         ("incremental import (10 slices)", [MURECOM, "import", "mpd", str(more)], env),

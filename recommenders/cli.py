@@ -44,7 +44,9 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     models = args.models.split(",") if args.models else None
     try:
-        summary = train_and_publish(corpus, _store(args), models, evaluate=not args.no_eval, seed=args.seed)
+        summary = train_and_publish(
+            corpus, _store(args), models, evaluate=not args.no_eval, seed=args.seed, indexes=not args.no_indexes
+        )
     except ValueError as exc:
         print(f"error: {exc}")
         return 2
@@ -65,6 +67,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(note)
     if "evaluation_seconds" in summary:
         print(f"evaluation {summary['evaluation_seconds']:.1f}s (fits on the split included)")
+    if "indexes_seconds" in summary:
+        print(f"search and fallback indexes {summary['indexes_seconds']:.1f}s")
     for artifact, info in summary["served"].items():
         print(f"published {info['model']} as {artifact} (version {info['version']}): {served_figure(info)}")
         print(f"  refit on the whole corpus {info['fit_seconds']:.1f}s")
@@ -322,6 +326,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "holds under half of the corpus's entries; a note says which were skipped)",
     )
     t.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation (first model wins)")
+    t.add_argument(
+        "--no-indexes",
+        action="store_true",
+        help="do not publish the search and fallback indexes (a scratch store nothing serves, e.g. a benchmark)",
+    )
     t.add_argument("--seed", type=int, default=42)
     t.set_defaults(func=_train)
 

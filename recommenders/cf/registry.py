@@ -230,6 +230,7 @@ def train_and_publish(
     evaluate: bool = True,
     seed: int = 42,
     n_test: int = 1000,
+    indexes: bool = True,
 ) -> dict[str, Any]:
     """Fit the candidates on the held-out split (`n_test` test and as many validation playlists), choose each
     served path's default on validation, report it on test (ratios to every other candidate with 95% intervals),
@@ -240,7 +241,8 @@ def train_and_publish(
     Returns {"winner", "version" (of CF_ARTIFACT), "served": {artifact: {"model", "version", ...}},
     "models": {name: {"fit_seconds", "validation": {protocol: metrics}}}, "skipped": {name: note}}. With
     `evaluate=False` nothing is held out and the first model serves both paths (its meta then says it was not
-    evaluated).
+    evaluated). With `indexes` (default) the name search and fallback chain for this corpus are published too
+    (`recommenders.indexes`), so a bot's start loads them.
     """
     from data.progress import progress
     from recommenders.evaluation import PathReport, playlist_split, report_path
@@ -298,10 +300,10 @@ def train_and_publish(
             summary["served"][artifact] = {"version": version, **meta}
             log.info("published %s as %s (version %s)", name, artifact, version)
             bar.update(1)
-    # the search and fallback indexes for this corpus, from the playlists read above: the bot loads them
-    t0 = time.perf_counter()
-    publish_indexes(store, build_indexes(corpus, model, playlists, watermark))
-    summary["indexes_seconds"] = round(time.perf_counter() - t0, 1)
+    if indexes:  # the search and fallback indexes for this corpus, from the playlists read above: the bot loads them
+        t0 = time.perf_counter()
+        publish_indexes(store, build_indexes(corpus, model, playlists, watermark))
+        summary["indexes_seconds"] = round(time.perf_counter() - t0, 1)
     summary["winner"] = winners[CF_ARTIFACT]
     summary["version"] = summary["served"][CF_ARTIFACT]["version"]
     return summary
