@@ -5,7 +5,7 @@
    popularity inside ~200 "scenes" (so playlists are coherent and CF has something to learn), albums and artists
    with their own Zipf popularity, names built from the words of the real Yes.com titles and artists. The catalogue
    grows like the MPD's (111 k tracks at 20 k playlists, 2.26 M at 1 M).
-2. Measures, each step in its own process (wall time; peak RSS of that process from `os.wait4`):
+2. Measures, each step in its own process (wall time; peak RSS of that process, its VmHWM polled):
    baseline `sqlite3` executemany of the same rows; `murecom import mpd` into SQLite (and PostgreSQL when
    MUREC_TEST_PG_URL is set or `--pg` starts the local server with .ci/services.sh); baseline popularity fit
    (`murecom train --models popularity --no-eval`); the fit of each served model on the whole corpus; `murecom train`
@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,15 +240,35 @@ class Measure:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _peak_rss_mb(pid: int, stop: threading.Event, out: list[float]) -> None:
+    """Poll the child's VmHWM (its own high-water mark since exec) until `stop`. `os.wait4`'s ru_maxrss cannot be
+    used: Linux carries the parent's peak over the exec into the child's figure, so every small step showed this
+    benchmark's own RSS."""
+    status = Path(f"/proc/{pid}/status")
+    while not stop.is_set():
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    out.append(int(line.split()[1]) / 1024)
+        except (OSError, ValueError):
+            pass
+        stop.wait(0.2)
+
+
 def run_step(cmd: list[str], env: dict[str, str], log_path: Path) -> Measure:
-    """Run one step in its own process: wall seconds and that process's own peak RSS (`os.wait4`)."""
+    """Run one step in its own process: wall seconds and that process's own peak RSS (VmHWM, polled)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as err, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True) as p:
         t0 = time.perf_counter()
+        stop, peaks = threading.Event(), [0.0]
+        poller = threading.Thread(target=_peak_rss_mb, args=(p.pid, stop, peaks), daemon=True)
+        poller.start()
         assert p.stdout is not None
         out = p.stdout.read()
-        _, status, usage = os.wait4(p.pid, 0)
+        _, status, _usage = os.wait4(p.pid, 0)
         seconds = time.perf_counter() - t0
+        stop.set()
+        poller.join()
         p.returncode = os.waitstatus_to_exitcode(status)
     ok = p.returncode == 0
     if not ok:
@@ -257,7 +278,7 @@ def run_step(cmd: list[str], env: dict[str, str], log_path: Path) -> Measure:
     for line in out.splitlines():
         if line.startswith("RESULT "):
             extra = json.loads(line[7:])
-    return Measure(seconds, usage.ru_maxrss / 1024, ok, out, extra)
+    return Measure(seconds, max(peaks), ok, out, extra)
 
 
 def child_baseline_sqlite(folder: str, db: str) -> None:
@@ -592,7 +613,7 @@ def main() -> None:
         text = (
             f"## MPD-scale growth (synthetic slices in the MPD layout, seed {args.seed}, {os.cpu_count()} cores)\n\n"
             f"`{command}`\n\n{table}\n"
-            "Each step ran in its own process; peak RSS is that process's own (os.wait4). ×baseline: the import "
+            "Each step ran in its own process; peak RSS is that process's own (VmHWM, polled). ×baseline: the import "
             "steps against plain sqlite3 executemany of the same rows, the training steps against a popularity fit "
             "(`murecom train --models popularity --no-eval`: reading the corpus plus one counting pass).\n"
         )
