@@ -4,7 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# The extras installed: CI adds `spark` (pyspark, ~25 s to install) for the Spark test; a plain `make test` skips it
+EXTRAS ?= dev
+comma  := ,
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 # The pretrained music CNN (musicnn, ISC), rebuilt in our Keras from the wheel's TF1 checkpoints (a few seconds).
@@ -28,7 +31,7 @@ setup: $(STAMP) audio-data $(PRETRAINED)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 $(PRETRAINED): $(STAMP)

@@ -1,7 +1,8 @@
 """The Spark training path on the real Yes.com corpus: export → Spark MLlib ALS in local mode → an artifact the bot
 serves. One real `murecom train-spark` process (one Spark session, one JVM) trains and publishes; the tests then
 read what it left with the loaders the bot uses. Kept cheap: rank 32, 5 iterations, `local[2]`; the tests that
-need Spark are marked `spark` (skip them with `-m 'not spark'`; on CI a missing Java fails them instead).
+need Spark are marked `spark` (skip them with `-m 'not spark'`). pyspark is the `spark` extra, which CI installs
+(`make test EXTRAS=dev,spark`); without it, or without Java, they skip, except on CI, where they fail.
 """
 
 from __future__ import annotations
