@@ -11,11 +11,21 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def positions(keys: np.ndarray, wanted: Any) -> np.ndarray:
+    """The index of each `wanted` value in the sorted `keys`, -1 where it is absent (one value or an array)."""
+    wanted = np.asarray(wanted)
+    if not len(keys):
+        return np.full(wanted.shape, -1, dtype=np.int64)
+    i = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[i] == wanted, i, -1)
 
 
 def mapped(path: Path) -> np.ndarray:
@@ -48,8 +58,7 @@ class Postings:
         return cls(keys, indptr, values)
 
     def _row(self, key: int) -> int:
-        i = int(np.searchsorted(self.keys, key))
-        return i if i < len(self.keys) and int(self.keys[i]) == key else -1
+        return int(positions(self.keys, key))
 
     def get(self, key: object, default: np.ndarray | tuple[()] = ()) -> np.ndarray | tuple[()]:
         """The values of `key` (an array), or `default` when it has none."""
@@ -91,8 +100,13 @@ class Counts:
         self.keys, self.counts = np.asarray(keys)[order], np.asarray(counts)[order]
 
     def __getitem__(self, key: int) -> int:
-        i = int(np.searchsorted(self.keys, key))
-        return int(self.counts[i]) if i < len(self.keys) and int(self.keys[i]) == int(key) else 0
+        i = int(positions(self.keys, int(key)))
+        return int(self.counts[i]) if i >= 0 else 0
+
+    def of(self, keys: np.ndarray) -> np.ndarray:
+        """The counts of many keys at once (0 where absent)."""
+        i = positions(self.keys, keys)
+        return np.where(i >= 0, self.counts[np.maximum(i, 0)], 0) if len(self.keys) else np.zeros(len(keys), np.int64)
 
     def __len__(self) -> int:
         return len(self.keys)

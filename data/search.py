@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import func, select
 
 from data.corpus import Corpus, TrackInfo
-from data.lookups import StringTable, load_csr, mapped, save_csr
+from data.lookups import StringTable, load_csr, mapped, positions, save_csr
 from data.models import Artist, Track, TrackArtist
 
 MAX_QUERY_CHARS = 200
@@ -216,11 +216,8 @@ class TrackSearch:
         return len(self._ids)
 
     def _spotify_track(self, spotify_id: str) -> int | None:
-        key = spotify_id.encode("ascii", "replace")
-        i = int(np.searchsorted(self._spotify_ids, key))
-        if i < len(self._spotify_ids) and bytes(self._spotify_ids[i]) == key:
-            return int(self._spotify_tracks[i])
-        return None
+        i = int(positions(self._spotify_ids, spotify_id.encode("ascii", "replace")))
+        return int(self._spotify_tracks[i]) if i >= 0 else None
 
     # --- scoring ---------------------------------------------------------------------------------------------
     def _score(self, query: str, i: int) -> float:

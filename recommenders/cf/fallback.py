@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
-from data.lookups import Counts, Postings, mapped
+from data.lookups import Counts, Postings, mapped, positions
 from recommenders.base import NotInModel, Recommendation, Recommender
 from recommenders.cf.itemknn import ItemKNN
 
@@ -75,7 +75,7 @@ class WithFallback(Recommender):
         # an artist's tracks, most played first (ties by id): one sort of the (track, artist) pairs
         ta = self.track_artists
         pair_tracks = np.repeat(ta.keys, np.diff(ta.indptr))
-        pair_plays = self._plays_of(pair_tracks)
+        pair_plays = self.plays.of(pair_tracks)
         order = np.lexsort((pair_tracks, -pair_plays, ta.values))
         artists_sorted = ta.values[order]
         keys, starts = np.unique(artists_sorted, return_index=True)
@@ -99,24 +99,15 @@ class WithFallback(Recommender):
             ItemKNN(neighbours=RELATED_ARTISTS).fit_sequences(seqs) for seqs in sources if any(len(s) > 1 for s in seqs)
         ]
 
-    def _plays_of(self, tracks: np.ndarray) -> np.ndarray:
-        """Play counts of many tracks at once (0 for unplayed)."""
-        keys, counts = self.plays.keys, self.plays.counts
-        i = np.minimum(np.searchsorted(keys, tracks), max(len(keys) - 1, 0))
-        return (
-            np.where(len(keys) > 0, np.where(keys[i] == tracks, counts[i], 0), 0)
-            if len(keys)
-            else np.zeros_like(tracks)
-        )
-
     def _first_artist_sequences(self, rows: np.ndarray, flat: np.ndarray, n: int) -> list[Sequence[int]]:
         """Each playlist as the sequence of its tracks' first artists (tracks without an artist left out)."""
         ta = self.track_artists
         if not len(ta) or not len(flat):
             return []
-        i = np.minimum(np.searchsorted(ta.keys, flat), len(ta.keys) - 1)
-        ok = (ta.keys[i] == flat) & (ta.indptr[i + 1] > ta.indptr[i])
-        artists = ta.values[ta.indptr[i[ok]]]
+        i = positions(ta.keys, flat)
+        j = np.maximum(i, 0)
+        ok = (i >= 0) & (ta.indptr[j + 1] > ta.indptr[j])
+        artists = ta.values[ta.indptr[j[ok]]]
         per_row = np.bincount(rows[ok], minlength=n)
         return list(np.split(artists, np.cumsum(per_row)[:-1]))  # type: ignore[arg-type]  # arrays are sequences
 
@@ -207,8 +198,7 @@ class WithFallback(Recommender):
     def _knows(self, track_id: object) -> bool:
         if not isinstance(track_id, int | np.integer):
             return False
-        i = int(np.searchsorted(self.known, int(track_id)))
-        return i < len(self.known) and int(self.known[i]) == int(track_id)
+        return int(positions(self.known, int(track_id))) >= 0
 
     def __contains__(self, track_id: object) -> bool:
         return self._knows(track_id)
