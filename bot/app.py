@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from bot.command_spec import Command
+from bot.commands import COMMANDS
 from bot.core import ChatCore
 from bot.snapshot import SnapshotBuilder, SnapshotWatcher
 from data.corpus import Corpus
@@ -51,13 +53,17 @@ def build_app(
     engine: Engine | None = None,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
+    commands: Sequence[Command] = COMMANDS,
 ) -> App:
-    """Build the process: the first serving snapshot is loaded before this returns, so the first answer is fast."""
+    """Build the process: the first serving snapshot is loaded before this returns, so the first answer is fast.
+    `commands` is the command table served (each row names its feature handler)."""
     engine = engine if engine is not None else open_database(settings)
     corpus = Corpus(engine)
     store = ArtifactStore(settings.models_dir)
     watcher = SnapshotWatcher(SnapshotBuilder(corpus, store, settings), check_every=settings.snapshot_check_seconds)
-    core = ChatCore(watcher.current, corpus, SessionStore(engine), settings, clock=clock, wall_clock=wall_clock)
+    core = ChatCore(
+        watcher.current, corpus, SessionStore(engine), settings, clock=clock, wall_clock=wall_clock, commands=commands
+    )
     return App(settings, engine, corpus, store, watcher, core)
 
 

@@ -12,14 +12,13 @@ import re
 import sys
 from typing import TextIO
 
-from bot.commands import ANALYSING, AUDIO
+from bot.command_spec import ANALYSING
 from bot.core import ChatCore
 from bot.radio import Announcer
 from bot.replies import ChatContext, Reply
 
 PROMPT = "you> "
 BUTTON_NUMBER = re.compile(r"[0-9]{1,4}")  # ASCII digits only: "²".isdigit() is true but int("²") fails
-AUDIO_WORDS = {f"/{w}" for w in (AUDIO.name, *AUDIO.aliases)}
 
 
 def render(reply: Reply, actions: list[str]) -> str:
@@ -51,6 +50,7 @@ async def run_console(core: ChatCore, stdin: TextIO = sys.stdin, stdout: TextIO 
     ctx = ChatContext("console", "console", "you", "you")
     interactive = stdin.isatty()
     print("murecom console chat — /help for commands, a number to press a button, Ctrl-D to quit.", file=stdout)
+    audio_words = {f"/{w}" for c in core.commands if not c.typed for w in c.words}  # the clip command's
     actions: list[str] = []
     while True:
         if interactive:
@@ -66,7 +66,7 @@ async def run_console(core: ChatCore, stdin: TextIO = sys.stdin, stdout: TextIO 
         word, _, rest = line.partition(" ")
         if BUTTON_NUMBER.fullmatch(line) and 1 <= int(line) <= len(actions):
             replies = await core.handle_action(ctx, actions[int(line) - 1])
-        elif word.lower() in AUDIO_WORDS:
+        elif word.lower() in audio_words:
             path = rest.strip()
             try:
                 with open(path, "rb") as fh:

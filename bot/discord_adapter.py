@@ -28,15 +28,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.commands import (
-    ANALYSING,
-    AUDIO,
-    COMMANDS,
-    SOMETHING_WENT_WRONG,
-    Argument,
-    Command,
-    too_large,
-)
+from bot.actions import ACTION_PATTERN, Action, decode
+from bot.command_spec import ANALYSING, SOMETHING_WENT_WRONG, Argument, Command, too_large
 from bot.core import ChatCore
 from bot.radio import Announcer
 from bot.render import discord_button_rows, discord_embed_text
@@ -64,12 +57,17 @@ def context_of(user: discord.abc.User, channel_id: int | None) -> ChatContext:
     return ChatContext("discord", str(channel_id or user.id), str(user.id), user.display_name)
 
 
-class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=re.escape(CUSTOM_ID_PREFIX) + r"(?P<action>.+)"):
-    """A button carrying a core action in its custom id, so any press — even after a restart — maps back to it."""
+class ActionButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=re.escape(CUSTOM_ID_PREFIX) + f"(?P<action>{ACTION_PATTERN})",
+):
+    """A button carrying a core action in its custom id, so any press — even after a restart — maps back to it.
+    The template is the actions' wire grammar (`bot.actions`); a press is decoded into its typed action here (None
+    when it is not one this version writes: the core then says the button is no longer valid)."""
 
     def __init__(self, action: str, label: str = "·", row: int | None = None) -> None:
         super().__init__(discord.ui.Button(label=label, custom_id=CUSTOM_ID_PREFIX + action, row=row))
-        self.action = action
+        self.action = decode(action)
 
     @classmethod
     async def from_custom_id(
@@ -177,7 +175,7 @@ class MurecomDiscord(commands.Bot):
             await progress.delete()
 
     # --- buttons -----------------------------------------------------------------------------------------------
-    async def on_button(self, interaction: discord.Interaction, action: str) -> None:
+    async def on_button(self, interaction: discord.Interaction, action: Action | None) -> None:
         await interaction.response.defer()
         replies = await self.core.handle_action(context_of(interaction.user, interaction.channel_id), action)
         first, rest = replies[0], replies[1:]
@@ -259,10 +257,10 @@ def _command(bot: MurecomDiscord, command: Command, words: str) -> app_commands.
 
 
 def build_tree_commands(bot: MurecomDiscord) -> list[app_commands.Command[Any, ..., Any] | app_commands.Group]:
-    """Discord's application commands, from the command table."""
+    """Discord's application commands, from the command table the core serves."""
     out: list[app_commands.Command[Any, ..., Any] | app_commands.Group] = []
-    for command in COMMANDS:
-        if command is AUDIO:
+    for command in bot.core.commands:
+        if not command.typed:
             [clip_arg] = command.arguments
 
             async def similar_audio(interaction: discord.Interaction, clip: discord.Attachment) -> None:

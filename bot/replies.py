@@ -1,12 +1,14 @@
 """What the chat core answers, independent of any platform: text, ranked tracks, buttons, an image.
 
 Adapters render these: Discord as embeds and `discord.ui` buttons, Telegram as HTML text and inline keyboards,
-the console as numbered lines. Button actions are short strings (Telegram limits callback data to 64 bytes).
+the console as numbered lines. A button carries a typed action (`bot.actions`) in its wire form.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from bot.actions import Action, decode
 
 
 @dataclass(frozen=True)
@@ -32,12 +34,19 @@ class TrackLine:
 
 @dataclass(frozen=True)
 class Button:
+    """A button: its label, and its action's wire form (what Telegram's callback data and Discord's custom id carry,
+    and what `ChatCore.handle_action` decodes). Build it with `Button.of(label, action)`."""
+
     label: str
     action: str
 
     def __post_init__(self) -> None:
-        if len(self.action.encode()) > 64:
-            raise ValueError(f"button action too long for Telegram: {self.action!r}")
+        if decode(self.action) is None:
+            raise ValueError(f"not a button action (or over its 64 bytes): {self.action!r}")
+
+    @classmethod
+    def of(cls, label: str, action: Action) -> Button:
+        return cls(label, action.encode())
 
 
 @dataclass(frozen=True)

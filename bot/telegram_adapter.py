@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import (
@@ -41,7 +42,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import ANALYSING, SOMETHING_WENT_WRONG, dispatch_table, text_commands, too_large
+from bot.command_spec import ANALYSING, SOMETHING_WENT_WRONG, Command, too_large
+from bot.commands import COMMANDS, text_commands
 from bot.core import ChatCore
 from bot.radio import Announcer
 from bot.render import TELEGRAM_CAPTION_LIMIT, telegram_html
@@ -57,9 +59,9 @@ def render_html(reply: Reply) -> str:
     return telegram_html(reply).text
 
 
-def bot_commands() -> list[BotCommand]:
+def bot_commands(commands: Sequence[Command] = COMMANDS) -> list[BotCommand]:
     """Telegram's command menu, from the command table (aliases stay usable but unlisted)."""
-    return [BotCommand(c.name, c.description) for c in text_commands()]
+    return [BotCommand(c.name, c.description) for c in text_commands(commands)]
 
 
 def is_not_modified(exc: BadRequest) -> bool:
@@ -221,7 +223,7 @@ def build_application(core: ChatCore, settings: Settings) -> Application:
         builder = builder.base_file_url(settings.telegram_base_file_url)
     app = builder.build()
     bot = TelegramBot(core, settings)
-    app.add_handler(CommandHandler(list(dispatch_table()), bot.on_command))
+    app.add_handler(CommandHandler(core.command_words(), bot.on_command))
     app.add_handler(CallbackQueryHandler(bot.on_callback))
     audio_documents: filters.BaseFilter = filters.Document.AUDIO
     for extension in AUDIO_EXTENSIONS:
@@ -249,7 +251,7 @@ async def run_telegram(
     if announcers is not None:
         announcers["telegram"] = announce
     async with app:
-        await app.bot.set_my_commands(bot_commands())
+        await app.bot.set_my_commands(bot_commands(core.commands))
         await app.start()
         assert app.updater is not None  # the builder makes one unless told not to
         await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
