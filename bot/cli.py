@@ -1,4 +1,9 @@
-"""`murecom chat`, `murecom bot discord|telegram|all` and `murecom run` (bots when tokens are set, else the console)."""
+"""`murecom chat`, `murecom bot discord|telegram|all` and `murecom run` (bots when tokens are set, else the console).
+
+The bot's modules are imported when one of these commands runs, not when this module is: `murecom` imports every
+package's cli.py to build its parser, and the chat core with its adapters costs about 2.5 s of imports that
+`murecom stats` or `murecom import` should not pay.
+"""
 
 from __future__ import annotations
 

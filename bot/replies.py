@@ -6,7 +6,7 @@ the console as numbered lines. A button carries a typed action (`bot.actions`) i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.actions import Action, decode
 
@@ -77,12 +77,3 @@ class Reply:
         if self.footer:
             lines.append(self.footer)
         return "\n".join(lines)
-
-
-@dataclass
-class Page:
-    """A computed recommendation list kept for paging with next/previous buttons."""
-
-    title: str
-    lines: list[TrackLine] = field(default_factory=list)
-    footer: str = ""
