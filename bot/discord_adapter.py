@@ -178,6 +178,8 @@ class MurecomDiscord(commands.Bot):
     async def on_button(self, interaction: discord.Interaction, action: Action | None) -> None:
         await interaction.response.defer()
         replies = await self.core.handle_action(context_of(interaction.user, interaction.channel_id), action)
+        if not replies:  # a flood already told once: the press is acknowledged (above) and nothing more is sent
+            return
         first, rest = replies[0], replies[1:]
         if first.kind in ("recommendations", "choices") and first.image is None:
             payload = self._payload(first)

@@ -103,6 +103,7 @@ class Middleware:
             wait = max(1.0, buckets.retry_after(key))
             now = self._clock()
             if self._warned_until.get(key, 0.0) > now:
+                log.info("flood: a message of %s dropped unanswered (told once already)", key.split(":", 1)[0])
                 return []
             if len(self._warned_until) > 50_000:
                 self._warned_until = {k: t for k, t in self._warned_until.items() if t > now}

@@ -148,6 +148,8 @@ class TelegramBot:
             return
         await query.answer()
         replies = await self.core.handle_action(context_of(update), query.data or "")
+        if not replies:  # a flood already told once: the press is answered (above) and nothing more is sent
+            return
         first, rest = replies[0], replies[1:]
         if first.kind in ("recommendations", "choices") and first.image is None and query.message is not None:
             # paging and picks replace the message they came from, instead of flooding the chat

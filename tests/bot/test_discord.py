@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -266,3 +267,24 @@ def test_embeds_fit_discord_limits_by_construction() -> None:
     assert len(embed["title"]) <= 256 and embed["title"].endswith("…")
     assert re.search(r"… and \d+ more not shown", embed["description"])
     assert "\\*stars\\*" in embed["description"]  # user text is escaped, not formatted
+
+
+async def test_button_presses_past_the_flood_limit_raise_nothing(fake, dbot, caplog) -> None:
+    """Dana pages 14 times at once: her burst is answered, one "Easy there" follows, the rest are dropped — each
+    drop logged by the middleware, and none an exception in the button's callback (it used to index the empty reply
+    list: an IndexError discord.py logged, the press left unanswered)."""
+    caplog.set_level(logging.INFO)
+    [answer] = await answered(fake, await fake.slash("similar", [{"name": "song", "type": SONG, "value": "stairway"}]))
+    message_id = int(answer["id"])
+    presses = [await fake.click(message_id, custom_ids(fake.messages[message_id])[0]) for _ in range(14)]
+
+    def dropped() -> int:
+        return sum("dropped unanswered" in r.getMessage() for r in caplog.records)
+
+    def told() -> list[dict]:
+        return [m for m in fake.channel_messages(message_id) if "Easy there" in text_of(m)]
+
+    await fake.wait_until(lambda: dropped() >= 4 and told() and all(fake.interaction(t)["acked"] for t in presses))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert len(told()) == 1
+    assert fake.errors == []

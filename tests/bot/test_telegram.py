@@ -12,7 +12,7 @@ import re
 import time
 
 import pytest
-from telegram import Update
+from telegram import Bot, Update
 
 from bot.app import build_core
 from bot.commands import ANALYSING, SOMETHING_WENT_WRONG, text_commands
@@ -350,3 +350,31 @@ async def test_long_audio_answer_respects_the_caption_limit(fake_and_bot, core, 
         assert texts == [] and "\n10. " in parse_html(photo["caption"])
     else:
         assert "1. " not in parse_html(photo["caption"]) and len(texts) == 1
+
+
+async def test_button_presses_past_the_flood_limit_raise_nothing(bot_settings) -> None:
+    """Ann presses paging buttons 14 times at once: 10 answers (her burst), one "Easy there", then silence. Every
+    press is answered to Telegram, none crashes the handler (it used to index the empty reply list and answer
+    "Sorry, something went wrong")."""
+    fake = FakeTelegram()
+    await fake.start()
+    settings = pointed_at(fake, bot_settings)
+    core = build_core(settings)
+    try:
+        handlers = TelegramBot(core, settings)
+        resolved = core.snapshot().search.search("hotel california - eagles").best
+        assert resolved is not None
+        async with Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url) as bot:
+            shown = await bot.send_message(PRIVATE["id"], "Similar to Hotel California")
+            for i in range(14):
+                data = callback(f"page:{resolved.track.id}:{1 + i % 2}", shown.message_id, query_id=f"cb-{i}")
+                await handlers.on_callback(Update.de_json({"update_id": i + 1, **data}, bot), None)  # type: ignore[arg-type]
+        answered = [p["callback_query_id"] for m, p in fake.calls if m == "answerCallbackQuery"]
+        assert answered == [f"cb-{i}" for i in range(14)]
+        assert len([m for m, _ in fake.calls if m == "editMessageText"]) == settings.user_rate_per_minute // 2
+        sent = [p["text"] for m, p in fake.calls if m == "sendMessage"][1:]
+        assert len(sent) == 1 and sent[0].startswith("Easy there"), sent
+        assert fake.errors == []
+    finally:
+        core.close()
+        await fake.stop()
