@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.supervisor import Supervisor
     from data.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,34 +41,62 @@ def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run_bots(settings: Settings, platforms: list[str]) -> None:
+async def run_bots(
+    settings: Settings,
+    platforms: list[str],
+    supervisor: Supervisor | None = None,
+    stop: asyncio.Event | None = None,
+    embedded_jobs: bool = True,
+) -> bool:
+    """Serve the platforms' bots until `stop` is set or the process is interrupted (True), or until every adapter has
+    failed for good (False). `embedded_jobs=False` leaves the background jobs to other processes (or to none).
+
+    Each adapter runs under the supervisor (`bot.supervisor`): one that fails is explained in the log and started
+    again after a pause while the others keep answering."""
     from bot.app import build_app
+    from bot.radio import Announcer, RadioScheduler
+    from bot.supervisor import Adapter, Supervisor
 
     app = await asyncio.to_thread(build_app, settings)
     core = app.core
-    stop = asyncio.Event()
-    from bot.radio import Announcer, RadioScheduler
-
+    stop = stop or asyncio.Event()
+    supervisor = supervisor or Supervisor()
     announcers: dict[str, Announcer] = {}  # each adapter registers how to post to its chats as it starts
-    runners = [app.watch(stop), RadioScheduler(core, announcers, settings.radio_check_seconds).run(stop)]
+    adapters: list[Adapter] = []
     if "telegram" in platforms:
-        from bot.telegram_adapter import run_telegram
+        from bot import telegram_adapter
 
-        runners.append(run_telegram(core, settings, announcers=announcers))
+        adapters.append(
+            Adapter(
+                "telegram",
+                lambda: telegram_adapter.run_telegram(core, settings, announcers=announcers),
+                telegram_adapter.explain,
+            )
+        )
     if "discord" in platforms:
-        from bot.discord_adapter import run_discord
+        from bot import discord_adapter
 
-        runners.append(run_discord(core, settings, announcers=announcers))
-    if not settings.redis_url:
+        adapters.append(
+            Adapter("discord", lambda: discord_adapter.run_discord(core, settings, announcers), discord_adapter.explain)
+        )
+    background = [
+        asyncio.create_task(app.watch(stop)),
+        asyncio.create_task(RadioScheduler(core, announcers, settings.radio_check_seconds).run(stop)),
+    ]
+    if embedded_jobs and not settings.redis_url:
         # embedded default: the background jobs run in this process, in their own worker thread (with REDIS_URL
         # set, `murecom jobs worker` processes run them instead)
         from jobs.scheduler import Scheduler
 
-        runners.append(Scheduler.default(settings).run_forever(stop))
+        background.append(asyncio.create_task(Scheduler.default(settings).run_forever(stop)))
     try:
-        await asyncio.gather(*runners)
+        served = await supervisor.run(adapters, stop)
+        if not served:
+            log.error("every chat adapter has failed for good; stopping")
+        return served
     finally:
         stop.set()
+        await asyncio.gather(*background, return_exceptions=True)
         app.close()
 
 
@@ -78,8 +107,7 @@ def _bot(args: argparse.Namespace) -> int:
     if missing:
         print(f"no token for {', '.join(missing)}: set {', '.join(p.upper() + '_TOKEN' for p in missing)} in .env")
         return 2
-    asyncio.run(_run_bots(settings, platforms))
-    return 0
+    return 0 if asyncio.run(run_bots(settings, platforms)) else 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -89,8 +117,7 @@ def _run(args: argparse.Namespace) -> int:
         print("No DISCORD_TOKEN or TELEGRAM_TOKEN in .env: starting the local console chat.")
         return _chat(args)
     log.info("starting bots: %s", ", ".join(platforms))
-    asyncio.run(_run_bots(settings, platforms))
-    return 0
+    return 0 if asyncio.run(run_bots(settings, platforms)) else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:

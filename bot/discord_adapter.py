@@ -34,6 +34,7 @@ from bot.core import ChatCore
 from bot.radio import Announcer
 from bot.render import discord_button_rows, discord_embed_text
 from bot.replies import ChatContext, Reply
+from bot.supervisor import Diagnosis
 from data.audio_files import is_audio_name
 from data.settings import Settings
 
@@ -278,6 +279,24 @@ def build_tree_commands(bot: MurecomDiscord) -> list[app_commands.Command[Any, .
         else:
             out.append(_command(bot, command, command.name))
     return out
+
+
+def explain(exc: BaseException) -> Diagnosis | None:
+    """What a failure of the Discord adapter means to the operator (for `bot.supervisor`)."""
+    if isinstance(exc, discord.LoginFailure):
+        return Diagnosis(
+            "Discord refused the token: set DISCORD_TOKEN to the bot token of the Developer Portal "
+            "(your application → Bot → Reset Token) and restart",
+            permanent=True,
+        )
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return Diagnosis(
+            "Discord refused the Message Content intent: enable it in the Developer Portal (your application → Bot → "
+            "Privileged Gateway Intents → Message Content Intent); I keep trying"
+        )
+    if isinstance(exc, discord.HTTPException | discord.GatewayNotFound | OSError):
+        return Diagnosis("Discord is unreachable or failing; I keep trying")
+    return None
 
 
 async def run_discord(core: ChatCore, settings: Settings, announcers: dict[str, Announcer] | None = None) -> None:

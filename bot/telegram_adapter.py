@@ -30,7 +30,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -48,6 +48,7 @@ from bot.core import ChatCore
 from bot.radio import Announcer
 from bot.render import TELEGRAM_CAPTION_LIMIT, telegram_html
 from bot.replies import ChatContext, Reply
+from bot.supervisor import Diagnosis
 from data.audio_files import AUDIO_EXTENSIONS
 from data.settings import Settings
 
@@ -237,6 +238,18 @@ def build_application(core: ChatCore, settings: Settings) -> Application:
     return app
 
 
+def explain(exc: BaseException) -> Diagnosis | None:
+    """What a failure of the Telegram adapter means to the operator (for `bot.supervisor`)."""
+    if isinstance(exc, InvalidToken):
+        return Diagnosis(
+            "Telegram refused the token: set TELEGRAM_TOKEN to the token @BotFather gave (/token there) and restart",
+            permanent=True,
+        )
+    if isinstance(exc, NetworkError):
+        return Diagnosis("Telegram is unreachable or failing; I keep trying")
+    return None
+
+
 async def run_telegram(
     core: ChatCore,
     settings: Settings,
@@ -252,12 +265,20 @@ async def run_telegram(
 
     if announcers is not None:
         announcers["telegram"] = announce
-    async with app:
-        await app.bot.set_my_commands(bot_commands(core.commands))
-        await app.start()
-        assert app.updater is not None  # the builder makes one unless told not to
-        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        log.info("telegram bot @%s running", app.bot.username)
-        await (stop or asyncio.Event()).wait()
-        await app.updater.stop()
-        await app.stop()
+    try:
+        async with app:
+            await app.bot.set_my_commands(bot_commands(core.commands))
+            await app.start()
+            assert app.updater is not None  # the builder makes one unless told not to
+            try:
+                await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                log.info("telegram bot @%s running", app.bot.username)
+                await (stop or asyncio.Event()).wait()
+            finally:  # also when cancelled (the supervisor stops adapters so): leave the application closable
+                if app.updater.running:
+                    await app.updater.stop()
+                await app.stop()
+    finally:
+        # a start that failed (e.g. a refused token at getMe) leaves the bot's HTTP client open: PTB shuts down only
+        # what finished initialising; closing a closed client is a no-op
+        await app.bot.request.shutdown()

@@ -13,7 +13,11 @@ It enforces the rules the adapter depends on, answering with Discord's error cod
 - autocomplete: at most 25 choices, names and values of 1–100 characters;
 - messages: content ≤ 2,000, ≤ 10 embeds; embed title ≤ 256, description ≤ 4,096, ≤ 25 fields, footer ≤ 2,048,
   6,000 characters in all; components ≤ 5 action rows of ≤ 5 buttons, labels ≤ 80, custom ids 1–100 and unique;
-- application commands: names, descriptions and options as Discord validates them on a bulk overwrite.
+- application commands: names, descriptions and options as Discord validates them on a bulk overwrite;
+- gateway intents: an IDENTIFY asking for a privileged intent (GUILD_MEMBERS 1<<1, GUILD_PRESENCES 1<<8,
+  MESSAGE_CONTENT 1<<15) the application has not enabled in the Developer Portal is closed with 4014 "Disallowed
+  intent(s)" ("Opcodes and Status Codes" → Gateway Close Event Codes; "Gateway" → Privileged Intents); a wrong
+  token at IDENTIFY with 4004 "Authentication failed".
 Responses are `application/json` exactly (discord.py parses nothing else); a 429 carries `Via` and `retry_after`.
 """
 
@@ -32,6 +36,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 API = "/api/v10"
+#: Gateway intents that must be enabled per application in the Developer Portal ("Gateway" → Privileged Intents).
+GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT = 1 << 1, 1 << 8, 1 << 15
+PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 APP_ID = 880000000000000001
 GUILD_ID = 880000000000000002
 CHANNEL_ID = 880000000000000003
@@ -134,8 +141,11 @@ def check_commands(commands: list[dict[str, Any]], depth: int = 0) -> None:
 class FakeDiscord:
     """One guild, one text channel, one human member; tests push messages and interactions and read `messages`."""
 
-    def __init__(self, token: str = "fake-discord-token") -> None:
+    def __init__(self, token: str = "fake-discord-token", granted_intents: int = PRIVILEGED_INTENTS) -> None:
+        """`granted_intents`: the privileged intents enabled for the application in the Developer Portal."""
         self.token = token
+        self.granted_intents = granted_intents
+        self.identifies = 0  # IDENTIFY payloads received, accepted or not
         self.port = 0
         self.calls: list[tuple[str, str, Any]] = []  # (method, path, body)
         self.errors: list[tuple[str, str, int]] = []  # (method, path, code) of every error answered
@@ -274,8 +284,14 @@ class FakeDiscord:
                 if payload["op"] == 1:
                     await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
                 elif payload["op"] == 2:
+                    self.identifies += 1
                     if payload["d"]["token"] != self.token:
                         await ws.close(code=4004, message=b"Authentication failed.")
+                        break
+                    if payload["d"].get("intents", 0) & PRIVILEGED_INTENTS & ~self.granted_intents:
+                        # a privileged intent asked for but not enabled in the Developer Portal
+                        await ws.close(code=4014, message=b"Disallowed intent(s).")
+                        self._changed.set()
                         break
                     self._sockets.append(ws)
                     await self._ready(ws)
