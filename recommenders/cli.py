@@ -36,7 +36,7 @@ def _audio_cli():
 def _train(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
     from data.db import open_database
-    from recommenders.cf.registry import train_and_publish
+    from recommenders.cf.training import train_and_publish
 
     corpus = Corpus(open_database(args.settings))
     if not corpus.stats()["playlists"]:
@@ -56,7 +56,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def print_summary(summary: dict[str, Any]) -> None:
     """What `train` chose: each model's validation scores, and each served artifact with its test figure."""
-    from recommenders.cf.registry import served_figure
+    from recommenders.cf.serving import served_figure
 
     for name, info in summary["models"].items():
         val = " ".join(
@@ -107,8 +107,9 @@ def _similar(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
     from data.db import open_database
     from recommenders.base import NotInModel
-    from recommenders.cf.registry import CF_ARTIFACT, load_served, served_figure
+    from recommenders.cf.paths import CF_ARTIFACT
     from recommenders.cf.rerank import rerank
+    from recommenders.cf.serving import load_served, served_figure
 
     store = _store(args)
     name = args.model or CF_ARTIFACT
@@ -154,7 +155,7 @@ def _eval(args: argparse.Namespace) -> int:
         return _eval_groups(args)
     from data.corpus import Corpus
     from data.db import open_database
-    from recommenders.cf.registry import model_factories
+    from recommenders.cf.models import model_factories
     from recommenders.evaluation import write_table
 
     corpus = Corpus(open_database(args.settings))
@@ -191,7 +192,8 @@ def _eval_groups(args: argparse.Namespace) -> int:
     """Group picks on simulated groups of held-out Yes.com playlists and Last.fm listeners (recommenders/group_eval)."""
     from data.corpus import Corpus
     from data.db import open_database
-    from recommenders.cf.registry import SESSION_ARTIFACT, make_model
+    from recommenders.cf.models import make_model
+    from recommenders.cf.paths import SESSION_ARTIFACT
     from recommenders.evaluation import listener_split, playlist_split, write_table
     from recommenders.group_eval import Member, evaluate_groups, format_group_table
 
@@ -225,7 +227,7 @@ def _eval_playlists(corpus: Any, names: list[str], args: argparse.Namespace, res
     """Both served paths on one split, next-track on its own split, cold start, and the variety options."""
     from dataclasses import asdict
 
-    from recommenders.cf.registry import fit_for_paths
+    from recommenders.cf.training import fit_for_paths
     from recommenders.evaluation import cold_start_split, format_path_table, playlist_split, report_path
 
     text = ""
@@ -251,7 +253,7 @@ def _eval_playlists(corpus: Any, names: list[str], args: argparse.Namespace, res
 def _eval_cold_start(corpus: Any, cold: Any, args: argparse.Namespace, results: dict[str, Any]) -> str:
     """The fallback chain on songs removed from training, against popular tracks, one-seed."""
     from recommenders.cf.fallback import WithFallback
-    from recommenders.cf.registry import make_model
+    from recommenders.cf.models import make_model
     from recommenders.evaluation import evaluate_recommender, paired_ratio
 
     inner = cold.fit(make_model("itemknn", args.seed, "one-seed"))
@@ -282,7 +284,7 @@ def _eval_cold_start(corpus: Any, cold: Any, args: argparse.Namespace, results: 
 def _eval_listeners(corpus: Any, names: list[str], args: argparse.Namespace, results: dict[str, Any]) -> str:
     from dataclasses import asdict
 
-    from recommenders.cf.registry import fit_for_paths
+    from recommenders.cf.training import fit_for_paths
     from recommenders.evaluation import format_path_table, listener_split, report_path
 
     try:
