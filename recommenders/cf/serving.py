@@ -1,9 +1,10 @@
 """What serves: a published CF artifact loaded as the bot serves it, and the line `/about` prints for it.
 
-The bot's snapshot (`bot.snapshot.SnapshotBuilder`), `murecom similar` and the benchmarks all load a served model
-here: the published model (`load_recommender`) inside the fallback chain of the published `indexes` artifact
-(`recommenders.indexes.current_indexes`: loaded when it matches the corpus, else built and published), so every
-corpus track gets an answer and every caller gets the same one. Each artifact's meta holds
+A served model is the published model (`load_recommender`) inside the fallback chain of the published `indexes`
+artifact (`recommenders.indexes.current_indexes`: loaded when it matches the corpus, else built and published), so
+every corpus track gets an answer. `murecom similar` and the benchmarks load it here; the bot's snapshot
+(`bot.snapshot.SnapshotBuilder`) composes the same two loaders itself, sharing one chain between both paths' models,
+so both answer alike (tests/bot/test_cf_similar_parity.py). Each artifact's meta holds
 `served = {"path", "protocol", "model", "metrics", "ci", "split"}` measured on its path (`recommenders.cf.paths`),
 and `served_figure(meta)` is the line `/about` prints.
 """
