@@ -39,7 +39,7 @@ def real(db: str, n: int) -> None:
     from data.corpus import Corpus
     from data.db import make_engine
     from recommenders.cf.baselines import PopularityRecommender
-    from recommenders.cf.registry import model_factories
+    from recommenders.cf.models import model_factories
 
     playlists = [list(p) for p in Corpus(make_engine(db)).playlists()]
     factories = {"popularity": PopularityRecommender, **model_factories()}
@@ -65,7 +65,9 @@ def served(db: str, repeats: int = 5) -> None:
     from data.corpus import Corpus
     from data.db import make_engine
     from recommenders.artifacts import ArtifactStore
-    from recommenders.cf.registry import CF_ARTIFACT, load_recommender, load_served, make_model
+    from recommenders.cf.models import load_recommender, make_model
+    from recommenders.cf.paths import CF_ARTIFACT
+    from recommenders.cf.serving import load_served
 
     corpus = Corpus(make_engine(db))
     with tempfile.TemporaryDirectory() as tmp:

@@ -84,7 +84,7 @@ def main() -> None:
     from data.corpus import Corpus
     from data.db import make_engine
     from recommenders.base import NotInModel, Recommendation, Recommender
-    from recommenders.cf.registry import make_model
+    from recommenders.cf.models import make_model
     from recommenders.evaluation import Split, evaluate_recommender, paired_ratio, playlist_split
 
     split = playlist_split(Corpus(make_engine(args.db)), part="validation", protocol=args.protocol)

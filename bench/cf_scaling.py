@@ -25,7 +25,7 @@ def _child(spec: dict) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     import numpy as np
 
-    from recommenders.cf.registry import model_classes
+    from recommenders.cf.models import model_classes
 
     cls = model_classes()[spec["model"]]
     if spec["data"] == "yes":

@@ -40,7 +40,7 @@ def main() -> None:
     args = ap.parse_args()
     from data.corpus import Corpus
     from data.db import make_engine
-    from recommenders.cf.registry import make_model
+    from recommenders.cf.models import make_model
     from recommenders.evaluation import evaluate_recommender, playlist_split, primary_score
 
     split = playlist_split(Corpus(make_engine(args.db)), source=args.source, n_test=args.n_test, part="validation")

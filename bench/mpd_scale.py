@@ -38,7 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from recommenders.cf.registry import MAX_PAIR_MASS  # noqa: E402
+from recommenders.cf.scale import MAX_PAIR_MASS  # noqa: E402
 
 MURECOM = str(Path(sys.executable).parent / "murecom")
 SLICE = 1000

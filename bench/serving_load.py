@@ -42,7 +42,7 @@ from data.importers.yes import import_yes  # noqa: E402
 from data.settings import Settings  # noqa: E402
 from recommenders.artifacts import ArtifactStore  # noqa: E402
 from recommenders.audio.setup import ensure_index  # noqa: E402
-from recommenders.cf.registry import train_and_publish  # noqa: E402
+from recommenders.cf.training import train_and_publish  # noqa: E402
 
 REQUESTS = 200
 

@@ -33,6 +33,8 @@ from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.base import Recommender
 from recommenders.cf.fallback import WithFallback
+from recommenders.cf.models import load_recommender
+from recommenders.cf.serving import served_figure
 from recommenders.indexes import current_indexes
 from recommenders.tags import TagIndex
 
@@ -81,8 +83,6 @@ def describe_cf(meta: Mapping[str, Any]) -> str:
     (`served_figure` refuses a figure that belongs to another model)."""
     if not meta:
         return "not trained yet"
-    from recommenders.cf.registry import served_figure
-
     return f"{served_figure(meta)}; version {meta.get('version')}"
 
 
@@ -172,8 +172,6 @@ class SnapshotBuilder:
         return obj, meta, wanted
 
     def _load_cf(self, path: Path, meta: Mapping[str, Any]) -> Recommender:
-        from recommenders.cf.registry import load_recommender
-
         return load_recommender(path)
 
     def _load_audio(self, path: Path, meta: Mapping[str, Any], tags: TagIndex) -> AudioService | None:

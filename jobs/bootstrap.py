@@ -46,7 +46,8 @@ def setup(
     if not skip_audio:
         done["audio"] = _setup_audio(settings, engine, corpus, store)
 
-    from recommenders.cf.registry import CF_ARTIFACT, train_and_publish
+    from recommenders.cf.paths import CF_ARTIFACT
+    from recommenders.cf.training import train_and_publish
 
     if retrain or not _loads(store, CF_ARTIFACT):
         from jobs.retrain import record_trained
@@ -62,7 +63,7 @@ def setup(
 
 def _loads(store, name: str) -> bool:
     """Whether the published version of `name` exists and loads (a damaged one is trained again, not served)."""
-    from recommenders.cf.registry import load_recommender
+    from recommenders.cf.models import load_recommender
 
     path = store.path(name)
     if path is None:

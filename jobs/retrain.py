@@ -59,7 +59,9 @@ def retrain_if_needed(
     tolerance: float = 0.02,
     seed: int = 42,
 ) -> dict[str, Any]:
-    from recommenders.cf.registry import CF_ARTIFACT, SERVED, model_classes, train_and_publish
+    from recommenders.cf.models import model_classes
+    from recommenders.cf.paths import CF_ARTIFACT, SERVED
+    from recommenders.cf.training import train_and_publish
     from recommenders.evaluation import evaluate_recommender, is_not_worse, playlist_split, primary_score
 
     corpus = Corpus(engine)

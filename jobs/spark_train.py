@@ -173,7 +173,7 @@ def _train_spark(args: argparse.Namespace) -> int:
     from data.db import open_database
     from data.export import export_playlists, read_manifest
     from recommenders.artifacts import ArtifactStore
-    from recommenders.cf.registry import served_figure
+    from recommenders.cf.serving import served_figure
     from recommenders.cf.spark_als import spark_available, spark_session
 
     why_not = spark_available()
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     The master, executors and memory come from spark-submit's own options, so none is set here.
     """
     from recommenders.artifacts import ArtifactStore
-    from recommenders.cf.registry import served_figure
+    from recommenders.cf.serving import served_figure
     from recommenders.cf.spark_als import SparkConfig, spark_session
 
     p = argparse.ArgumentParser(prog="spark_train.py", description=main.__doc__)

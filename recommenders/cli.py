@@ -1,5 +1,10 @@
 """`murecom train`, `murecom similar "<song>"` and `murecom eval`: the CF models from the command line.
 
+`similar` answers through the objects the bot serves (`recommenders.cf.serving.open_served`: the published model
+in the published fallback chain, and the published name search) with the call the chat core makes, so the CLI and
+the bot give the same list. `eval` measures candidates fitted on a held-out split before anything is published
+(what `train` chooses from), not the served artifacts.
+
 The audio helper's `recommenders.audio.cli` adds its own commands and answers `similar --audio` / `eval --audio`;
 this module only delegates to it (imported lazily, so a missing audio stack never breaks the CF commands).
 """
@@ -10,19 +15,43 @@ import argparse
 import importlib.util
 import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+from data.corpus import Corpus
+from data.db import open_database
+from data.search import QueryError, TrackSearch
+from recommenders.artifacts import ArtifactStore
+from recommenders.base import NotInModel, Recommendation, Recommender
+from recommenders.cf.fallback import WithFallback
+from recommenders.cf.models import BASELINES, make_model, model_factories
+from recommenders.cf.paths import CF_ARTIFACT, SESSION_ARTIFACT
+from recommenders.cf.rerank import Reranked, rerank
+from recommenders.cf.serving import open_served, served_figure
+from recommenders.cf.training import fit_for_paths, train_and_publish
+from recommenders.evaluation import (
+    cold_start_split,
+    evaluate_recommender,
+    format_path_table,
+    format_table,
+    listener_split,
+    paired_ratio,
+    playlist_split,
+    report_path,
+    write_table,
+)
+from recommenders.group_eval import Member, evaluate_groups, format_group_table
 
 log = logging.getLogger(__name__)
 
 
-def _store(args: argparse.Namespace):
-    from recommenders.artifacts import ArtifactStore
-
+def _store(args: argparse.Namespace) -> ArtifactStore:
     return ArtifactStore(args.settings.models_dir)
 
 
-def _audio_cli():
+def _audio_cli() -> ModuleType | None:
     """The audio helper's CLI module, or None with a clear message when it is not installed."""
     if (
         importlib.util.find_spec("recommenders.audio") is None
@@ -34,10 +63,6 @@ def _audio_cli():
 
 
 def _train(args: argparse.Namespace) -> int:
-    from data.corpus import Corpus
-    from data.db import open_database
-    from recommenders.cf.registry import train_and_publish
-
     corpus = Corpus(open_database(args.settings))
     if not corpus.stats()["playlists"]:
         print("the corpus has no playlists: run `murecom import default` first")
@@ -56,8 +81,6 @@ def _train(args: argparse.Namespace) -> int:
 
 def print_summary(summary: dict[str, Any]) -> None:
     """What `train` chose: each model's validation scores, and each served artifact with its test figure."""
-    from recommenders.cf.registry import served_figure
-
     for name, info in summary["models"].items():
         val = " ".join(
             f"{p} R-prec {m['r_precision']:.4f} NDCG@100 {m['ndcg@100']:.4f};" for p, m in info["validation"].items()
@@ -74,18 +97,15 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  refit on the whole corpus {info['fit_seconds']:.1f}s")
 
 
-def resolve_track(corpus, query: str) -> tuple[int | None, str]:
-    """A track id from a numeric id or a name/link (via data.search.TrackSearch); (None, message) when not found."""
+def resolve_track(corpus: Corpus, search: TrackSearch, query: str) -> tuple[int | None, str]:
+    """A track id from a numeric id or a name/link (through `search`, the served name search); (None, message)
+    when not found."""
     query = query.strip()
     if query.isdigit():
         info = corpus.track_info([int(query)]).get(int(query))
         return (info.id, info.label) if info else (None, f"no track with id {query}")
     try:
-        from data.search import QueryError, TrackSearch
-    except ImportError:
-        return None, "name search is not available (data.search missing); pass a numeric track id"
-    try:
-        res = TrackSearch(corpus).search(query)
+        res = search.search(query)
     except QueryError as exc:
         return None, str(exc)
     if res.best is None:
@@ -97,6 +117,32 @@ def resolve_track(corpus, query: str) -> tuple[int | None, str]:
     return res.best.track.id, res.best.track.label + note
 
 
+def similar_picks(
+    model: Recommender,
+    corpus: Corpus,
+    track_id: int,
+    k: int,
+    *,
+    exclude_seed_artist: bool = False,
+    max_per_artist: int = 0,
+) -> list[Recommendation]:
+    """`murecom similar`'s list: the served model's `similar(track_id, k)`, the call the chat core makes for
+    `/similar`, so without options it is the bot's list. The options filter a deeper served list (the bot has no
+    such options, so with them the list differs from the bot's on purpose). NotInModel for a non-corpus id."""
+    if not exclude_seed_artist and max_per_artist <= 0:
+        return model.similar(track_id, k)
+    recs = model.similar(track_id, max(k * 5, 50))
+    artists = corpus.track_artists()
+    return rerank(
+        recs,
+        artists,
+        k=k,
+        seed_artists=artists.get(track_id, ()),
+        exclude_seed_artist=exclude_seed_artist,
+        max_per_artist=max_per_artist,
+    )
+
+
 def _similar(args: argparse.Namespace) -> int:
     if args.audio:
         audio = _audio_cli()
@@ -104,39 +150,33 @@ def _similar(args: argparse.Namespace) -> int:
     if not args.song:
         print('give a song: murecom similar "title - artist" (or a track id, or --audio FILE)')
         return 2
-    from data.corpus import Corpus
-    from data.db import open_database
-    from recommenders.base import NotInModel
-    from recommenders.cf.registry import CF_ARTIFACT, load_served, served_figure
-    from recommenders.cf.rerank import rerank
-
     store = _store(args)
     name = args.model or CF_ARTIFACT
     if store.path(name) is None:
         print(f"no {name} model is published: run `murecom train` first")
         return 2
     corpus = Corpus(open_database(args.settings))
-    track_id, label = resolve_track(corpus, args.song)
+    served = open_served(store, corpus, name)
+    if served is None:  # unpublished between the two reads
+        print(f"no {name} model is published: run `murecom train` first")
+        return 2
+    track_id, label = resolve_track(corpus, served.search, args.song)
     if track_id is None:
         print(label)
         return 1
-    model = load_served(store, corpus, name)
-    assert model is not None
-    print(f"seed: {label} (id {track_id}); model {served_figure(store.meta(name))}")
+    print(f"seed: {label} (id {track_id}); model {served_figure(served.meta)}")
     try:
-        recs = model.similar(track_id, max(args.k * 5, 50))
+        recs = similar_picks(
+            served.model,
+            corpus,
+            track_id,
+            args.k,
+            exclude_seed_artist=args.exclude_artist,
+            max_per_artist=args.max_per_artist,
+        )
     except NotInModel:
         print(f"track {track_id} is not in the corpus")
         return 1
-    artists = corpus.track_artists()
-    recs = rerank(
-        recs,
-        artists,
-        k=args.k,
-        seed_artists=artists.get(track_id, ()),
-        exclude_seed_artist=args.exclude_artist,
-        max_per_artist=args.max_per_artist,
-    )
     info = corpus.track_info([r.track_id for r in recs])
     print(f"{'#':>2}  {'title':40.40s}  {'artists':28.28s}  {'score':>7s}  reason / link")
     for i, r in enumerate(recs, 1):
@@ -147,16 +187,13 @@ def _similar(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    """Models fitted on a held-out split, before anything is published (what `train` chooses from); the served
+    artifacts are not read here (`--groups` reads only which model the session artifact is)."""
     if args.audio:
         audio = _audio_cli()
         return 2 if audio is None else int(audio.eval_audio(args) or 0)
     if args.groups:
         return _eval_groups(args)
-    from data.corpus import Corpus
-    from data.db import open_database
-    from recommenders.cf.registry import model_factories
-    from recommenders.evaluation import write_table
-
     corpus = Corpus(open_database(args.settings))
     factories = model_factories(args.seed)
     names = args.models.split(",") if args.models else list(factories)
@@ -184,17 +221,8 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-BASELINES = ("popularity", "random")
-
-
 def _eval_groups(args: argparse.Namespace) -> int:
     """Group picks on simulated groups of held-out Yes.com playlists and Last.fm listeners (recommenders/group_eval)."""
-    from data.corpus import Corpus
-    from data.db import open_database
-    from recommenders.cf.registry import SESSION_ARTIFACT, make_model
-    from recommenders.evaluation import listener_split, playlist_split, write_table
-    from recommenders.group_eval import Member, evaluate_groups, format_group_table
-
     corpus = Corpus(open_database(args.settings))
     name = _store(args).meta(SESSION_ARTIFACT).get("model", "rp3beta")  # the model sessions are served by
     sizes = tuple(int(n) for n in args.group_sizes.split(","))
@@ -223,11 +251,6 @@ def _eval_groups(args: argparse.Namespace) -> int:
 
 def _eval_playlists(corpus: Any, names: list[str], args: argparse.Namespace, results: dict[str, Any]) -> str:
     """Both served paths on one split, next-track on its own split, cold start, and the variety options."""
-    from dataclasses import asdict
-
-    from recommenders.cf.registry import fit_for_paths
-    from recommenders.evaluation import cold_start_split, format_path_table, playlist_split, report_path
-
     text = ""
     split = playlist_split(corpus, source=args.source, n_test=args.n_test, seed=args.seed)
     fitted = fit_for_paths(split, [*names, *BASELINES], ["one-seed", "multi-seed"], args.seed)
@@ -250,10 +273,6 @@ def _eval_playlists(corpus: Any, names: list[str], args: argparse.Namespace, res
 
 def _eval_cold_start(corpus: Any, cold: Any, args: argparse.Namespace, results: dict[str, Any]) -> str:
     """The fallback chain on songs removed from training, against popular tracks, one-seed."""
-    from recommenders.cf.fallback import WithFallback
-    from recommenders.cf.registry import make_model
-    from recommenders.evaluation import evaluate_recommender, paired_ratio
-
     inner = cold.fit(make_model("itemknn", args.seed, "one-seed"))
     chains = {
         "fallback chain": WithFallback.from_corpus(inner, corpus, cold.train),
@@ -280,11 +299,6 @@ def _eval_cold_start(corpus: Any, cold: Any, args: argparse.Namespace, results: 
 
 
 def _eval_listeners(corpus: Any, names: list[str], args: argparse.Namespace, results: dict[str, Any]) -> str:
-    from dataclasses import asdict
-
-    from recommenders.cf.registry import fit_for_paths
-    from recommenders.evaluation import format_path_table, listener_split, report_path
-
     try:
         split = listener_split(corpus, n_test=min(args.n_test, 500), seed=args.seed)
     except ValueError as exc:
@@ -302,9 +316,6 @@ def _eval_listeners(corpus: Any, names: list[str], args: argparse.Namespace, res
 
 def _variety(model: Any, split: Any, name: str) -> str:
     """The variety options on the one-seed default: what they cost in accuracy, gain in diversity."""
-    from recommenders.cf.rerank import Reranked
-    from recommenders.evaluation import evaluate_recommender, format_table
-
     options: dict[str, dict[str, Any]] = {
         "": {},
         " + artist cap 1": {"max_per_artist": 1},
@@ -338,8 +349,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("song", nargs="?", help="a title, 'title - artist', a Spotify link, or a numeric track id")
     s.add_argument("-k", type=int, default=10, help="how many picks")
     s.add_argument("--model", help="artifact name (default 'cf', the /similar default; 'cf-session' for sessions)")
-    s.add_argument("--exclude-artist", action="store_true", help="leave out the seed's own artist")
-    s.add_argument("--max-per-artist", type=int, default=2, help="artist cap in the list (0 = no cap)")
+    s.add_argument(
+        "--exclude-artist", action="store_true", help="leave out the seed's own artist (unlike the bot's list)"
+    )
+    s.add_argument(
+        "--max-per-artist", type=int, default=0, help="artist cap in the list (default 0: no cap, the bot's list)"
+    )
     s.add_argument("--audio", metavar="PATH", help="an audio file: content-based similarity (audio models)")
     s.set_defaults(func=_similar)
 

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from data.progress import Progress, progress
 from recommenders.base import NotInModel, Recommender
 
 if TYPE_CHECKING:
     from data.corpus import Corpus
-    from data.progress import Progress
     from recommenders.cf.common import CFRecommender
 
 LIST_LEN = 100
@@ -451,8 +451,6 @@ def report_path(
 ) -> PathReport:
     """Choose the default among `candidates` (all fitted models by default) on validation by `primary_score`,
     then evaluate every model on test with paired bootstrap intervals of its ratio to the default."""
-    from data.progress import progress
-
     val, test = split.view("validation", protocol), split.view("test", protocol)
     total = len(fitted) * (len(val.cases) + len(test.cases))
     with progress(f"evaluate {protocol}", total=total, unit="cases") as bar:

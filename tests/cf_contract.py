@@ -15,7 +15,7 @@ import pytest
 
 from recommenders.base import NotInModel
 from recommenders.cf.common import CFRecommender
-from recommenders.cf.registry import load_recommender
+from recommenders.cf.models import load_recommender
 
 
 class CFModelContract:

@@ -8,7 +8,7 @@ import pytest
 from recommenders.base import NotInModel
 from recommenders.cf.als import ALSRecommender
 from recommenders.cf.baselines import PopularityRecommender
-from recommenders.cf.registry import load_recommender
+from recommenders.cf.models import load_recommender
 from recommenders.evaluation import evaluate_recommender, playlist_split
 
 

@@ -7,15 +7,10 @@ import pytest
 
 from recommenders.artifacts import ArtifactStore
 from recommenders.base import NotInModel
-from recommenders.cf.registry import (
-    CF_ARTIFACT,
-    SERVED,
-    SESSION_ARTIFACT,
-    load_served,
-    make_model,
-    served_figure,
-    train_and_publish,
-)
+from recommenders.cf.models import make_model
+from recommenders.cf.paths import CF_ARTIFACT, SERVED, SESSION_ARTIFACT
+from recommenders.cf.serving import load_served, served_figure
+from recommenders.cf.training import train_and_publish
 from recommenders.evaluation import evaluate_recommender, playlist_split, primary_score
 
 N_TEST = 300

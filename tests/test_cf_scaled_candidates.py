@@ -3,7 +3,8 @@ note; on the real Yes.com corpus every candidate is kept."""
 
 from __future__ import annotations
 
-from recommenders.cf.registry import CANDIDATES, MIN_CAP_COVERAGE, scaled_candidates
+from recommenders.cf.paths import CANDIDATES
+from recommenders.cf.scale import MIN_CAP_COVERAGE, scaled_candidates
 from recommenders.evaluation import playlist_split
 
 

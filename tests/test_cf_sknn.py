@@ -8,7 +8,7 @@ import pytest
 
 from recommenders.cf.baselines import PopularityRecommender
 from recommenders.cf.ease import EASE, max_items_for
-from recommenders.cf.registry import make_model
+from recommenders.cf.models import make_model
 from recommenders.cf.sknn import SessionKNN
 from recommenders.evaluation import evaluate_recommender, paired_ratio, playlist_split
 

@@ -12,7 +12,7 @@ from data.corpus import Corpus
 from data.db import make_engine, migrate
 from recommenders.base import NotInModel
 from recommenders.cf.baselines import PopularityRecommender
-from recommenders.cf.registry import load_recommender
+from recommenders.cf.models import load_recommender
 from recommenders.cf.surprise_knn import SurpriseKNNBaseline, max_items_for
 from recommenders.evaluation import evaluate_recommender, listener_split, playlist_split
 

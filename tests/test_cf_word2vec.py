@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recommenders.base import NotInModel
-from recommenders.cf.registry import load_recommender
+from recommenders.cf.models import load_recommender
 from recommenders.cf.word2vec import Word2VecRecommender
 
 

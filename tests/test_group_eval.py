@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recommenders.cf.registry import model_factories
+from recommenders.cf.models import model_factories
 from recommenders.evaluation import playlist_split
 from recommenders.group import DEFAULT_STRATEGY, STRATEGIES
 from recommenders.group_eval import Member, alone, evaluate_groups, format_group_table, simulate

@@ -119,7 +119,7 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
     Nine kills at stratified random times over a setup's duration, one as the winner is being published.
     Bounded cost: Yes.com only (HetRec's resume is tested in-process), one fast CF model, no audio.
     """
-    from recommenders.cf.registry import load_recommender
+    from recommenders.cf.models import load_recommender
 
     rng = random.Random(20261125)
     data = tmp_path / "data"

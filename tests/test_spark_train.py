@@ -24,7 +24,8 @@ from data.settings import PROJECT_ROOT
 from recommenders.artifacts import ArtifactStore
 from recommenders.cf.als import ALSRecommender
 from recommenders.cf.baselines import PopularityRecommender
-from recommenders.cf.registry import load_recommender, load_served, served_figure
+from recommenders.cf.models import load_recommender
+from recommenders.cf.serving import load_served, served_figure
 from recommenders.cf.spark_als import find_java_home
 from recommenders.evaluation import evaluate_recommender, playlist_split
 

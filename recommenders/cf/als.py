@@ -62,6 +62,7 @@ class ALSRecommender(CFRecommender):
 
     def fit_matrix(self, user_items: sp.csr_matrix, item_ids: np.ndarray) -> Self:
         """Fit on a rows × items matrix of implicit feedback."""
+        # lazy: implicit (0.7 s to import) is needed only to fit, never to load or serve a saved model
         from implicit.cpu.als import AlternatingLeastSquares
         from implicit.nearest_neighbours import bm25_weight
         from threadpoolctl import threadpool_limits
@@ -96,7 +97,7 @@ class ALSRecommender(CFRecommender):
 
     def build_ann(self, connectivity: int = 16, expansion_search: int = 128) -> Any:
         """A usearch HNSW index (cosine) over the item factors; keys are row numbers (built, not saved)."""
-        from usearch.index import Index
+        from usearch.index import Index  # lazy: only the optional ANN index (use_ann) needs usearch
 
         index = Index(
             ndim=self.factors, metric="cos", dtype="f32", connectivity=connectivity, expansion_search=expansion_search

@@ -198,12 +198,13 @@ class CFRecommender(Recommender):
 
     @classmethod
     def load(cls, path: Path) -> Self:
-        """Read any saved CF model; called on a subclass, the folder must hold that class."""
-        from recommenders.cf.registry import model_classes
+        """Read any saved CF model; called on a subclass, the folder must hold that class.
 
+        The class is found by its `name` among the loaded subclasses of `CFRecommender` (no list here, so this
+        module imports none of the models; `recommenders.cf.models.load_recommender` imports them all)."""
         path = Path(path)
         marker = cls.read_marker(path)
-        classes = model_classes()
+        classes = saveable_classes()
         target = classes.get(marker["class"])
         if target is None:
             raise ValueError(f"{path} holds an unknown model class {marker['class']!r}; known: {sorted(classes)}")
@@ -225,6 +226,18 @@ class CFRecommender(Recommender):
         self._set_items(state.pop(ITEMS))
         self._restore({**state, "marker": marker})
         return self
+
+
+def saveable_classes() -> dict[str, type[CFRecommender]]:
+    """Every concrete `CFRecommender` subclass imported so far, by its `name` (what `model.json` records)."""
+    found: dict[str, type[CFRecommender]] = {}
+    todo = list(CFRecommender.__subclasses__())
+    while todo:
+        c = todo.pop()
+        todo.extend(c.__subclasses__())
+        if not inspect.isabstract(c):
+            found.setdefault(c.name, c)
+    return found
 
 
 def interaction_matrix(

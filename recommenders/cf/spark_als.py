@@ -132,7 +132,7 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
     Java is found by `find_java_home` (JAVA_HOME is set for the JVM launch when it was not). `SPARK_LOCAL_IP`
     defaults to 127.0.0.1 in local mode: Spark would otherwise pick a LAN address and warn about it.
     """
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # lazy: pyspark is the optional spark extra
 
     config = config or SparkConfig()
     home = find_java_home()
@@ -202,6 +202,7 @@ def fit_spark_als(
     temporary folder by default; on a cluster, a path every node and the driver can read), so the driver never
     holds a second copy in JVM rows; they are sorted by track id, so the artifact is deterministic.
     """
+    # lazy: pyspark is the optional spark extra
     from pyspark.ml.recommendation import ALS
     from pyspark.sql import functions as F
 
@@ -285,6 +286,7 @@ def fit_spark_als(
 
 def _read_factors(path: Path, rank: int) -> tuple[np.ndarray, np.ndarray]:
     """(track ids sorted, float32 factors in that order) from Spark's itemFactors Parquet (id, features)."""
+    # lazy: pyarrow reads Spark's output, so only the Spark path (the spark extra) needs it
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 

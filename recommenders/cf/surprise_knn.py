@@ -148,7 +148,7 @@ class SurpriseKNNBaseline(NeighbourRecommender):
 
     def _surprise_similarity(self, ratings: sp.csr_matrix) -> np.ndarray:
         """Run Surprise's KNNBaseline on a Trainset built straight from the ratings matrix; returns its sim."""
-        from surprise import KNNBaseline, Trainset
+        from surprise import KNNBaseline, Trainset  # lazy: Surprise is needed only to fit, never to serve
 
         ratings = ratings.tocsr()
         coo = ratings.tocoo()

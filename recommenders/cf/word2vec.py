@@ -86,7 +86,7 @@ class Word2VecRecommender(CFRecommender):
                 "Word2Vec needs a re-iterable corpus (a list or Corpus.playlists()), not a one-shot iterator: "
                 "gensim reads it once for the vocabulary and again for every epoch"
             )
-        from gensim.models import Word2Vec
+        from gensim.models import Word2Vec  # lazy: gensim takes 1.6 s to import and only fitting needs it
 
         model = Word2Vec(
             vector_size=self.vector_size,

@@ -22,7 +22,7 @@ from data.importers.audio_folder import import_audio_folder
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.setup import ensure_index
-from recommenders.cf.registry import train_and_publish
+from recommenders.cf.training import train_and_publish
 from tests.bot.fake_discord import FakeDiscord
 
 INDEXED_PER_LABEL = 2

@@ -26,7 +26,7 @@ from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.service import embedder_identity
 from recommenders.audio.setup import ensure_index
-from recommenders.cf.registry import train_and_publish
+from recommenders.cf.training import train_and_publish
 from recommenders.indexes import INDEXES
 from tests.audio_models import publish_shipped_model_as
 

@@ -19,7 +19,7 @@ from data.models import PlaylistTrack, Track
 from data.settings import PROJECT_ROOT, Settings
 from jobs.scheduler import ScheduledJob, Scheduler
 from recommenders.artifacts import ArtifactStore
-from recommenders.cf.registry import CF_ARTIFACT
+from recommenders.cf.paths import CF_ARTIFACT
 from tests.jobs.fake_spotify import Catalogue, FakeSpotify
 
 

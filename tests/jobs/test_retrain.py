@@ -21,7 +21,8 @@ from jobs.retrain import record_trained, retrain_if_needed
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.service import INDEX_ARTIFACT, embedder_identity
 from recommenders.audio.setup import ensure_index
-from recommenders.cf.registry import CF_ARTIFACT, train_and_publish
+from recommenders.cf.paths import CF_ARTIFACT
+from recommenders.cf.training import train_and_publish
 from tests.audio_models import publish_shipped_model_as
 
 
