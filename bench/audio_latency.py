@@ -27,10 +27,10 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from data.settings import Settings  # noqa: E402
-from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder  # noqa: E402
+from recommenders.audio.embedder import DEFAULT_MODEL_DIR  # noqa: E402
 from recommenders.audio.features import window_audio  # noqa: E402
 from recommenders.audio.index import AudioIndex  # noqa: E402
-from recommenders.audio.pretrained import PretrainedEmbedder  # noqa: E402
+from recommenders.audio.loader import AudioModels  # noqa: E402
 from recommenders.audio.service import AudioService  # noqa: E402
 from recommenders.audio.train import track_slices  # noqa: E402
 
@@ -98,8 +98,9 @@ def main() -> None:
     tracks = sorted(p for p in (settings.home / "audio-src").glob("*/*") if p.suffix in (".ogg", ".opus"))
     tracks = tracks[:: max(1, len(tracks) // args.tracks)][: args.tracks]
     cache = settings.home / "cache" / "audio-slices"
-    conv1d = Embedder.load(DEFAULT_MODEL_DIR)
-    pretrained = PretrainedEmbedder.load()
+    models = AudioModels()  # the served path below reuses these loaded models
+    conv1d = models.conv1d(DEFAULT_MODEL_DIR)
+    pretrained = models.pretrained()
     conv_index = catalogue(conv1d, tracks, cache, 60.0)
     pre_index = catalogue(pretrained, tracks, cache, 60.0)
     base, base_owners = conv_index.embeddings, conv_index.owners
@@ -124,7 +125,7 @@ def main() -> None:
     from data.db import open_database
     from recommenders.audio.service import load_audio_service
 
-    served = load_audio_service(settings, Corpus(open_database(settings)))
+    served = load_audio_service(settings, Corpus(open_database(settings)), models)
     if served is not None:
         served_lat = timed(served, clips)
         print(

@@ -15,6 +15,7 @@ from typing import Any
 
 from data.settings import Settings
 from jobs import tasks
+from recommenders.audio.loader import AudioModels
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ class Scheduler:
     @classmethod
     def default(cls, settings: Settings, names: list[str] | None = None) -> Scheduler:
         names = names or list(tasks.JOBS)
-        return cls(settings, [ScheduledJob(n, DEFAULT_INTERVALS[n]) for n in names])
+        # previews indexes new audio on each run: the scheduler owns the audio model, loaded once for all runs
+        kwargs: dict[str, dict[str, Any]] = {"previews": {"models": AudioModels()}}
+        return cls(settings, [ScheduledJob(n, DEFAULT_INTERVALS[n], dict(kwargs.get(n, {}))) for n in names])
 
     async def _loop(self, job: ScheduledJob, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from data.db import open_database
 from data.settings import Settings
+from recommenders.audio.loader import AudioModels
 
 log = logging.getLogger(__name__)
 JOBS = ("crawl", "previews", "retrain")
@@ -28,13 +29,14 @@ def crawl(settings: Settings, *, max_searches: int = 5, max_pages: int = 200) ->
         engine.dispose()
 
 
-def previews(settings: Settings, *, budget: int | None = None) -> dict:
-    """Fetch audio previews for tracks without audio, then index them for audio recommendations."""
+def previews(settings: Settings, *, budget: int | None = None, models: AudioModels | None = None) -> dict:
+    """Fetch audio previews for tracks without audio, then index them for audio recommendations (`models`: the
+    caller's loaded audio models, kept between runs by a scheduler or worker)."""
     from jobs.previews import fetch_previews
 
     engine = open_database(settings)
     try:
-        return asdict(fetch_previews(engine, settings, budget=budget))
+        return asdict(fetch_previews(engine, settings, budget=budget, models=models))
     finally:
         engine.dispose()
 

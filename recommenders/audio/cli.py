@@ -119,7 +119,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from recommenders.audio.pretrained import PretrainedEmbedder
 
     folder = Path(args.folder) if args.folder else args.settings.home / "audio-src"
-    print(json.dumps(calibrate(PretrainedEmbedder.load(), folder), indent=2))
+    print(json.dumps(calibrate(PretrainedEmbedder(), folder), indent=2))
     return 0
 
 

@@ -1,13 +1,13 @@
 """The trained classifier as an embedder: slice → 256-d embedding (penultimate layer) and label probabilities.
 
-A Keras model is loaded once per process and path (`Embedder.load` caches); its traced forward pass
-(`tf_runtime.BatchedForward`) serialises calls with a lock so the bot's worker threads can share it.
+Each `Embedder(...)` loads its Keras model (whoever loads repeatedly keeps models in a `loader.AudioModels`); its
+traced forward pass (`tf_runtime.BatchedForward`) serialises calls with a lock so the bot's worker threads can share
+it.
 """
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,11 +50,6 @@ class Embedder:
         self._forward = BatchedForward(
             keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])
         )
-
-    @classmethod
-    @lru_cache(maxsize=4)
-    def load(cls, model_dir: Path) -> Embedder:
-        return cls(model_dir)
 
     @property
     def version(self) -> str:

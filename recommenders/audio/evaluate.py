@@ -23,6 +23,7 @@ import numpy as np
 
 from recommenders.audio.features import CATALOGUE_SECONDS, SR, AudioError
 from recommenders.audio.index import AudioIndex
+from recommenders.audio.loader import AudioModels
 from recommenders.audio.train import Clip, list_clips, track_slices
 
 log = logging.getLogger(__name__)
@@ -145,16 +146,17 @@ def conv1d_held_out(folder: Path, cache: Path | None, epochs: int = 40) -> dict[
     return out
 
 
-def head_held_out(folder: Path, cache: Path | None, window: float = 60.0, epochs: int = 30) -> dict[str, Any]:
+def head_held_out(
+    folder: Path, cache: Path | None, window: float = 60.0, epochs: int = 30, models: AudioModels | None = None
+) -> dict[str, Any]:
     """The Conv1D head on musicnn's frames scored like `conv1d_held_out`: for each label, a head trained on the
     other labels only (validation: a sixth of each training label's tracks) embeds every track, and that label's
     tracks query the index. Frames are computed once for `window` seconds per track (all of it would not fit in
     memory), so the pretrained pooled embedding over the same seconds is returned beside it as the same-setting
     reference."""
     from recommenders.audio.head import FrameFeatures, fit_head, head_embeddings, stack, track_frames
-    from recommenders.audio.pretrained import PretrainedEmbedder
 
-    base = PretrainedEmbedder.load()
+    base = (models or AudioModels()).pretrained()
     clips = list_clips(folder)
     frames = track_frames(clips, base, FrameFeatures(base), window, cache)
     pooled = {i: base.embed(track_slices(clips[i].path, window, cache, base.patches, base.feature_id))[0]
@@ -233,34 +235,37 @@ def comparison_pairs(result: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-def default_features() -> list[Features]:
+def default_features(models: AudioModels | None = None) -> list[Features]:
     """MFCC, the shipped Conv1D and (when converted) the pretrained embedding: the comparison the README shows."""
-    from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
+    from recommenders.audio.embedder import DEFAULT_MODEL_DIR
     from recommenders.audio.features import logmel_patches
     from recommenders.audio.pretrained import PretrainedEmbedder
 
-    cnn = Embedder.load(DEFAULT_MODEL_DIR)
+    models = models or AudioModels()
+
+    cnn = models.conv1d(DEFAULT_MODEL_DIR)
     feats = [
         Features("MFCC mean/std", cnn.feature_id, logmel_patches, mfcc_vectors),
         Features(f"Conv1D CNN (trained on {', '.join(cnn.labels)})", cnn.feature_id, cnn.patches,
                  lambda x: cnn.embed(x)[0]),
     ]  # fmt: skip
     if PretrainedEmbedder.available():
-        pre = PretrainedEmbedder.load()
+        pre = models.pretrained()
         feats.append(Features(f"pretrained {pre.version}", pre.feature_id, pre.patches, lambda x: pre.embed(x)[0]))
     return feats
 
 
 def evaluate_audio(folder: Path, cache: Path | None, robustness: bool = True, conv1d_folds: bool = False) -> str:
-    """The tables of `murecom eval --audio`, as Markdown."""
-    feats = default_features()
+    """The tables of `murecom eval --audio`, as Markdown (each model loaded once for all of them)."""
+    models = AudioModels()
+    feats = default_features(models)
     result = evaluate_retrieval(folder, feats, cache)
     if conv1d_folds:
         result["Conv1D CNN trained without the held-out label"] = conv1d_held_out(folder, cache)
         from recommenders.audio.pretrained import PretrainedEmbedder
 
         if PretrainedEmbedder.available():
-            result.update(head_held_out(folder, cache))
+            result.update(head_held_out(folder, cache, models=models))
     tables = [format_table(result), format_comparisons(result, comparison_pairs(result))]
     if robustness:
         from recommenders.audio.robustness import evaluate_robustness, format_robustness
@@ -271,5 +276,5 @@ def evaluate_audio(folder: Path, cache: Path | None, robustness: bool = True, co
     if PretrainedEmbedder.available():
         from recommenders.audio.tag_sanity import format_tag_sanity, tag_sanity
 
-        tables.append(format_tag_sanity(tag_sanity(folder, cache), folder))
+        tables.append(format_tag_sanity(tag_sanity(folder, cache, models), folder))
     return "\n\n".join(tables)

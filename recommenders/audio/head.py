@@ -102,15 +102,23 @@ def is_head(model_dir: Path) -> bool:
     return meta.exists() and "base_path" in json.loads(meta.read_text())
 
 
+def head_base_path(model_dir: Path) -> Path:
+    """The pretrained model file the head in `model_dir` runs on."""
+    meta = json.loads((Path(model_dir) / "meta.json").read_text())
+    return Path(meta.get("base_path") or DEFAULT_PRETRAINED)
+
+
 class HeadEmbedder(Embedder):
     """A trained head on its pretrained base, behind the `AudioEmbedder` interface: patches are the base's log-mel
-    patches; `embed` runs the base to its frames, then the head (as any Conv1D model folder)."""
+    patches; `embed` runs the base to its frames, then the head (as any Conv1D model folder). `base`: the loaded
+    base model when the caller has it (`loader.AudioModels` shares one), else the one the head's meta names is
+    loaded."""
 
     feature_id = "mel96"
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, base: PretrainedEmbedder | None = None) -> None:
         super().__init__(model_dir)
-        self.frames = FrameFeatures(PretrainedEmbedder.load(Path(self.meta.get("base_path") or DEFAULT_PRETRAINED)))
+        self.frames = FrameFeatures(base if base is not None else PretrainedEmbedder(head_base_path(model_dir)))
 
     @property
     def version(self) -> str:
@@ -158,7 +166,7 @@ def train_head(
     its held-out track accuracy, and save it into `out_dir`."""
     from recommenders.audio.train import list_clips, split_by_track, track_accuracy
 
-    base = PretrainedEmbedder.load()
+    base = PretrainedEmbedder()
     extractor = FrameFeatures(base)
     clips = list_clips(folder)
     frames = track_frames(clips, base, extractor, window, cache_dir)
