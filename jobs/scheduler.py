@@ -36,6 +36,8 @@ class Scheduler:
     def __init__(self, settings: Settings, jobs: list[ScheduledJob]) -> None:
         self.settings = settings
         self.jobs = jobs
+        # each job's function from the registry now: a name that is not a job fails here, not at its first run
+        self._functions = {job.name: tasks.job_named(job.name) for job in jobs}
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="murecom-jobs")
 
     @classmethod
@@ -49,7 +51,9 @@ class Scheduler:
         while not stop.is_set():
             try:
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self._executor, partial(tasks.run, job.name, self.settings, **job.kwargs))
+                await loop.run_in_executor(
+                    self._executor, partial(tasks.run_job, self._functions[job.name], self.settings, **job.kwargs)
+                )
                 job.runs += 1
             except Exception:  # noqa: BLE001 - logged; the next interval tries again
                 job.failures += 1
