@@ -7,6 +7,7 @@ it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,7 @@ class Embedder:
 
     def __init__(self, model_dir: Path) -> None:
         import_tensorflow()
+        # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
         import keras
 
         self.model_dir = Path(model_dir)
@@ -58,7 +60,6 @@ class Embedder:
         recorded = self.meta.get("version")
         if recorded:
             return str(recorded)
-        import hashlib
 
         return "sha256:" + hashlib.sha256((self.model_dir / "model.keras").read_bytes()).hexdigest()[:16]
 

@@ -14,17 +14,24 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import librosa
 import numpy as np
 
-from recommenders.audio.features import CATALOGUE_SECONDS, SR, AudioError
+from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
+from recommenders.audio.features import CATALOGUE_SECONDS, SR, AudioError, logmel_patches
+from recommenders.audio.head import FrameFeatures, fit_head, head_embeddings, stack, track_frames
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.loader import AudioModels
-from recommenders.audio.train import Clip, list_clips, track_slices
+from recommenders.audio.pretrained import PretrainedEmbedder
+from recommenders.audio.tag_sanity import format_tag_sanity, tag_sanity
+from recommenders.audio.train import Clip, list_clips, track_slices, train_classifier
+from recommenders.evaluation import paired_ratio
 
 log = logging.getLogger(__name__)
 K = 5
@@ -43,8 +50,6 @@ class Features:
 
 def mfcc_vectors(slices: np.ndarray) -> np.ndarray:
     """MFCC mean/std (20 coefficients) of each log-mel slice: the baseline the embeddings must beat."""
-    import librosa
-
     feats = []
     for s in slices:
         mfcc = librosa.feature.mfcc(S=s.T, sr=SR, n_mfcc=20)
@@ -116,11 +121,6 @@ def evaluate_retrieval(folder: Path, features: list[Features], cache: Path | Non
 def conv1d_held_out(folder: Path, cache: Path | None, epochs: int = 40) -> dict[str, Any]:
     """The Conv1D CNN scored honestly: for each label, a model trained on the other labels only embeds every
     track, and that label's tracks query the index (minutes per label on 2 cores)."""
-    import tempfile
-
-    from recommenders.audio.embedder import Embedder
-    from recommenders.audio.train import train_classifier
-
     clips = list_clips(folder)
     labels = sorted({c.label for c in clips})
     out: dict[str, Any] = {}
@@ -154,8 +154,6 @@ def head_held_out(
     tracks query the index. Frames are computed once for `window` seconds per track (all of it would not fit in
     memory), so the pretrained pooled embedding over the same seconds is returned beside it as the same-setting
     reference."""
-    from recommenders.audio.head import FrameFeatures, fit_head, head_embeddings, stack, track_frames
-
     base = (models or AudioModels()).pretrained()
     clips = list_clips(folder)
     frames = track_frames(clips, base, FrameFeatures(base), window, cache)
@@ -207,8 +205,6 @@ def format_table(result: dict[str, Any]) -> str:
 def format_comparisons(result: dict[str, Any], pairs: list[tuple[str, str]]) -> str:
     """MAP and P@5 of one feature set over another on the same query tracks: ratio of means with a 95 % paired
     bootstrap interval (query tracks resampled jointly), so two rows of the table are compared with their noise."""
-    from recommenders.evaluation import paired_ratio
-
     lines = ["| compared (same query tracks) | queries | MAP ratio [95 % CI] | P@5 ratio [95 % CI] |",
              "| --- | ---: | --- | --- |"]  # fmt: skip
     for a, b in pairs:
@@ -237,12 +233,7 @@ def comparison_pairs(result: dict[str, Any]) -> list[tuple[str, str]]:
 
 def default_features(models: AudioModels | None = None) -> list[Features]:
     """MFCC, the shipped Conv1D and (when converted) the pretrained embedding: the comparison the README shows."""
-    from recommenders.audio.embedder import DEFAULT_MODEL_DIR
-    from recommenders.audio.features import logmel_patches
-    from recommenders.audio.pretrained import PretrainedEmbedder
-
     models = models or AudioModels()
-
     cnn = models.conv1d(DEFAULT_MODEL_DIR)
     feats = [
         Features("MFCC mean/std", cnn.feature_id, logmel_patches, mfcc_vectors),
@@ -262,19 +253,15 @@ def evaluate_audio(folder: Path, cache: Path | None, robustness: bool = True, co
     result = evaluate_retrieval(folder, feats, cache)
     if conv1d_folds:
         result["Conv1D CNN trained without the held-out label"] = conv1d_held_out(folder, cache)
-        from recommenders.audio.pretrained import PretrainedEmbedder
-
         if PretrainedEmbedder.available():
             result.update(head_held_out(folder, cache, models=models))
     tables = [format_table(result), format_comparisons(result, comparison_pairs(result))]
     if robustness:
+        # lazy: robustness imports this module (Features, track_vectors)
         from recommenders.audio.robustness import evaluate_robustness, format_robustness
 
         tables.append(format_robustness(evaluate_robustness(folder, feats[-1], cache)))
-    from recommenders.audio.pretrained import PretrainedEmbedder
 
     if PretrainedEmbedder.available():
-        from recommenders.audio.tag_sanity import format_tag_sanity, tag_sanity
-
         tables.append(format_tag_sanity(tag_sanity(folder, cache, models), folder))
     return "\n\n".join(tables)

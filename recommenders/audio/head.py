@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 
 from recommenders.audio.embedder import Embedder
+from recommenders.audio.features import AudioError
 from recommenders.audio.model import EMBEDDING_LAYER, build_conv1d
 from recommenders.audio.musicnn import mel_patches
 from recommenders.audio.pretrained import DEFAULT_PRETRAINED, PretrainedEmbedder
 from recommenders.audio.tf_runtime import BatchedForward, import_tensorflow
+from recommenders.audio.train import list_clips, split_by_track, track_accuracy, track_slices
 
 TIME_POOL = 4  # 187 frames → 46: the head sees 65 ms steps, a quarter of the memory per cached patch
 
@@ -33,6 +35,7 @@ class FrameFeatures:
 
     def __init__(self, base: PretrainedEmbedder) -> None:
         import_tensorflow()
+        # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
         import keras
 
         model = base._model
@@ -63,6 +66,7 @@ def fit_head(
     seed: int = 42,
 ) -> Any:
     """A head trained on frame features, stopped early on the validation tracks' loss."""
+    # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
     import keras
 
     model = build_head(x_train.shape[1], x_train.shape[2], n_labels, seed=seed)
@@ -81,6 +85,7 @@ def fit_head(
 
 def head_embeddings(model: Any, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings (n, 256), label probabilities (n, labels)) of frame features."""
+    # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
     import keras
 
     both = keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])
@@ -135,9 +140,6 @@ def track_frames(
     clips: list[Any], base: PretrainedEmbedder, frames: FrameFeatures, window: float, cache: Path | None
 ) -> dict[int, np.ndarray]:
     """Frame features of each readable clip's `window` seconds (the product's windows), by clip position."""
-    from recommenders.audio.features import AudioError
-    from recommenders.audio.train import track_slices
-
     out = {}
     for i, clip in enumerate(clips):
         try:
@@ -164,8 +166,6 @@ def train_head(
 ) -> dict[str, Any]:
     """Train a head on a label/clip folder (split by track: train / validation for early stopping / test), report
     its held-out track accuracy, and save it into `out_dir`."""
-    from recommenders.audio.train import list_clips, split_by_track, track_accuracy
-
     base = PretrainedEmbedder()
     extractor = FrameFeatures(base)
     clips = list_clips(folder)

@@ -27,6 +27,7 @@ class PretrainedEmbedder:
 
     def __init__(self, path: Path = DEFAULT_PRETRAINED, embedding: str = "pooled") -> None:
         import_tensorflow()
+        # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
         import keras
 
         if embedding not in EMBEDDINGS:
