@@ -15,6 +15,10 @@ from typing import Any, TypeVar
 
 from data.db import open_database
 from data.settings import Settings
+from jobs.crawl import Crawler
+from jobs.previews import fetch_previews
+from jobs.retrain import retrain_if_needed
+from jobs.spotify import SpotifyClient
 from recommenders.audio.loader import AudioModels
 
 log = logging.getLogger(__name__)
@@ -43,8 +47,6 @@ def crawl(settings: Settings, *, max_searches: int = 5, max_pages: int = 200) ->
     """Grow the corpus from Spotify (skipped, with a reason, when no Spotify credentials are configured)."""
     if not (settings.spotify_client_id and settings.spotify_client_secret):
         return {"skipped": "no SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"}
-    from jobs.crawl import Crawler
-    from jobs.spotify import SpotifyClient
 
     engine = open_database(settings)
     try:
@@ -57,8 +59,6 @@ def crawl(settings: Settings, *, max_searches: int = 5, max_pages: int = 200) ->
 def previews(settings: Settings, *, budget: int | None = None, models: AudioModels | None = None) -> dict:
     """Fetch audio previews for tracks without audio, then index them for audio recommendations (`models`: the
     caller's loaded audio models, kept between runs by a scheduler or worker)."""
-    from jobs.previews import fetch_previews
-
     engine = open_database(settings)
     try:
         return asdict(fetch_previews(engine, settings, budget=budget, models=models))
@@ -69,8 +69,6 @@ def previews(settings: Settings, *, budget: int | None = None, models: AudioMode
 @job
 def retrain(settings: Settings, *, force: bool = False) -> dict:
     """Retrain the CF model when the corpus grew enough; publish only if not worse on held-out playlists."""
-    from jobs.retrain import retrain_if_needed
-
     engine = open_database(settings)
     try:
         return retrain_if_needed(engine, settings, force=force)
