@@ -12,6 +12,9 @@ import importlib
 import os
 import sys
 
+from data.logsafe import configure_logging
+from data.settings import Settings
+
 COMMAND_MODULES = ("data.cli", "recommenders.cli", "bot.cli", "jobs.cli", "jobs.bootstrap", "jobs.spark_train")
 
 
@@ -32,12 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from data.settings import Settings
 
     settings = Settings.from_env()
     os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.home / "numba-cache"))
     args = build_parser().parse_args(argv)
-    from data.logsafe import configure_logging
 
     configure_logging(settings, verbose=args.verbose)
     args.settings = settings  # the one Settings of this process, handed to the command

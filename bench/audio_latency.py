@@ -16,7 +16,9 @@ import io
 import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,12 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
+from data.corpus import Corpus  # noqa: E402
+from data.db import open_database  # noqa: E402
 from data.settings import Settings  # noqa: E402
-from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder  # noqa: E402
+from recommenders.audio.embedder import DEFAULT_MODEL_DIR  # noqa: E402
 from recommenders.audio.features import window_audio  # noqa: E402
 from recommenders.audio.index import AudioIndex  # noqa: E402
-from recommenders.audio.pretrained import PretrainedEmbedder  # noqa: E402
-from recommenders.audio.service import AudioService  # noqa: E402
+from recommenders.audio.loader import AudioModels  # noqa: E402
+from recommenders.audio.service import AudioService, load_audio_service  # noqa: E402
 from recommenders.audio.train import track_slices  # noqa: E402
 
 
@@ -79,8 +83,6 @@ service.recommend_clip(Path(sys.argv[1]).read_bytes(), 10)
 def cold_start(clip: bytes, tmp: Path) -> float:
     """Seconds from process start (interpreter included) to the first ranked answer on the served path: the
     published index and the model that built it, the tag bridge over the corpus, as `murecom similar --audio`."""
-    import subprocess
-
     (tmp / "clip.wav").write_bytes(clip)
     (tmp / "cold.py").write_text(COLD)
     root = str(Path(__file__).resolve().parent.parent)
@@ -98,8 +100,9 @@ def main() -> None:
     tracks = sorted(p for p in (settings.home / "audio-src").glob("*/*") if p.suffix in (".ogg", ".opus"))
     tracks = tracks[:: max(1, len(tracks) // args.tracks)][: args.tracks]
     cache = settings.home / "cache" / "audio-slices"
-    conv1d = Embedder.load(DEFAULT_MODEL_DIR)
-    pretrained = PretrainedEmbedder.load()
+    models = AudioModels()  # the served path below reuses these loaded models
+    conv1d = models.conv1d(DEFAULT_MODEL_DIR)
+    pretrained = models.pretrained()
     conv_index = catalogue(conv1d, tracks, cache, 60.0)
     pre_index = catalogue(pretrained, tracks, cache, 60.0)
     base, base_owners = conv_index.embeddings, conv_index.owners
@@ -118,13 +121,7 @@ def main() -> None:
     for name, lat in (("Conv1D (baseline)", conv_lat), ("pretrained musicnn", pre_lat)):
         print(f"clip-to-answer {name}: p50 {statistics.median(lat) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms")
     print(f"pretrained / Conv1D p50 ratio: {statistics.median(pre_lat) / statistics.median(conv_lat):.2f}")
-    import tempfile
-
-    from data.corpus import Corpus
-    from data.db import open_database
-    from recommenders.audio.service import load_audio_service
-
-    served = load_audio_service(settings, Corpus(open_database(settings)))
+    served = load_audio_service(settings, Corpus(open_database(settings)), models)
     if served is not None:
         served_lat = timed(served, clips)
         print(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +21,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from cf_synthetic import synthetic_matrix, used_columns  # noqa: E402
+
+from data.corpus import Corpus  # noqa: E402
+from data.db import make_engine  # noqa: E402
+from recommenders.artifacts import ArtifactStore  # noqa: E402
+from recommenders.cf.als import ALSRecommender  # noqa: E402
+from recommenders.cf.baselines import PopularityRecommender  # noqa: E402
+from recommenders.cf.models import load_recommender, make_model, model_factories  # noqa: E402
+from recommenders.cf.paths import CF_ARTIFACT  # noqa: E402
+from recommenders.cf.serving import load_served  # noqa: E402
 
 
 def percentiles(samples_ms: list[float]) -> tuple[float, float]:
@@ -36,11 +48,6 @@ def time_calls(fn, seeds) -> list[float]:
 
 
 def real(db: str, n: int) -> None:
-    from data.corpus import Corpus
-    from data.db import make_engine
-    from recommenders.cf.baselines import PopularityRecommender
-    from recommenders.cf.models import model_factories
-
     playlists = [list(p) for p in Corpus(make_engine(db)).playlists()]
     factories = {"popularity": PopularityRecommender, **model_factories()}
     pop = PopularityRecommender().fit_sequences(playlists)
@@ -60,15 +67,6 @@ def real(db: str, n: int) -> None:
 
 def served(db: str, repeats: int = 5) -> None:
     """What publishing costs the bot: `load_served` (model + fallback chain) vs loading the bare model."""
-    import tempfile
-
-    from data.corpus import Corpus
-    from data.db import make_engine
-    from recommenders.artifacts import ArtifactStore
-    from recommenders.cf.models import load_recommender, make_model
-    from recommenders.cf.paths import CF_ARTIFACT
-    from recommenders.cf.serving import load_served
-
     corpus = Corpus(make_engine(db))
     with tempfile.TemporaryDirectory() as tmp:
         store = ArtifactStore(Path(tmp))
@@ -97,10 +95,6 @@ def served(db: str, repeats: int = 5) -> None:
 
 
 def synthetic(playlists: int, tracks: int, n: int, factors: int) -> None:
-    from cf_synthetic import synthetic_matrix, used_columns
-
-    from recommenders.cf.als import ALSRecommender
-
     m, items = used_columns(synthetic_matrix(playlists, tracks))
     t0 = time.perf_counter()
     model = ALSRecommender(factors=factors, iterations=8).fit_matrix(m, items)

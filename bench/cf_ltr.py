@@ -20,16 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from data.corpus import Corpus  # noqa: E402
+from data.db import make_engine  # noqa: E402
+from recommenders.base import NotInModel, Recommendation, Recommender  # noqa: E402
+from recommenders.cf.models import make_model  # noqa: E402
+from recommenders.evaluation import Case, Split, evaluate_recommender, paired_ratio, playlist_split  # noqa: E402
 
 PARTS = ("sknn", "rp3beta", "itemknn", "ease")
 N = 100
 
 
 def inner_split(train: list[list[int]], seed: int = 1, n: int = 3000) -> tuple[list[list[int]], list[Any]]:
-    from recommenders.evaluation import Case
-
     rng = np.random.default_rng(seed)
     eligible = [i for i, p in enumerate(train) if len(p) >= 5]
     rows = rng.choice(eligible, size=min(n, len(eligible)), replace=False)
@@ -79,14 +84,6 @@ def main() -> None:
     ap.add_argument("--db", required=True)
     ap.add_argument("--protocol", choices=("one-seed", "multi-seed"), default="one-seed")
     args = ap.parse_args()
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    from data.corpus import Corpus
-    from data.db import make_engine
-    from recommenders.base import NotInModel, Recommendation, Recommender
-    from recommenders.cf.models import make_model
-    from recommenders.evaluation import Split, evaluate_recommender, paired_ratio, playlist_split
-
     split = playlist_split(Corpus(make_engine(args.db)), part="validation", protocol=args.protocol)
     t0 = time.perf_counter()
     inner_train, inner_cases = inner_split(split.train)

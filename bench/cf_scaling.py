@@ -23,12 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def _child(spec: dict) -> dict:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
+    # lazy: only the measured child process loads the models and their libraries (the parent just spawns it)
     import numpy as np
 
     from recommenders.cf.models import model_classes
 
     cls = model_classes()[spec["model"]]
     if spec["data"] == "yes":
+        # lazy: as above, in the measured child only
         from data.corpus import Corpus
         from data.db import make_engine
 
@@ -39,6 +41,7 @@ def _child(spec: dict) -> dict:
         t0 = time.perf_counter()
         model = cls(**spec["params"]).fit_sequences(playlists)
     else:
+        # lazy: as above, in the measured child only
         from cf_synthetic import synthetic_matrix, used_columns
 
         m, items = used_columns(synthetic_matrix(spec["playlists"], spec["tracks"], seed=spec.get("seed", 0)))

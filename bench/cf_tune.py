@@ -15,6 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from data.corpus import Corpus  # noqa: E402
+from data.db import make_engine  # noqa: E402
+from recommenders.cf.models import make_model  # noqa: E402
+from recommenders.evaluation import evaluate_recommender, playlist_split, primary_score  # noqa: E402
+
 GRIDS: dict[str, list[dict]] = {
     "sknn": [{"neighbours": n} for n in (50, 100, 200, 500, 1000, 3000)],
     "ease": [{"l2": v} for v in (25.0, 50.0, 100.0, 200.0, 500.0, 1000.0)] + [{"max_items": 3000}],
@@ -38,11 +43,6 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=1000)
     ap.add_argument("--source", default=None)
     args = ap.parse_args()
-    from data.corpus import Corpus
-    from data.db import make_engine
-    from recommenders.cf.models import make_model
-    from recommenders.evaluation import evaluate_recommender, playlist_split, primary_score
-
     split = playlist_split(Corpus(make_engine(args.db)), source=args.source, n_test=args.n_test, part="validation")
     print(f"validation: {len(split.cases)} playlists (seed {split.seed}); the test part is not read\n")
     for model in args.model or sorted(GRIDS):

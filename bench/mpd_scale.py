@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -38,6 +39,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from data.progress import progress  # noqa: E402
 from recommenders.cf.scale import MAX_PAIR_MASS  # noqa: E402
 
 MURECOM = str(Path(sys.executable).parent / "murecom")
@@ -216,8 +218,6 @@ def write_slice(cat: Catalogue, first_pid: int, folder: Path, seed: int) -> Path
 
 def write_slices(cat: Catalogue, first: int, count: int, folder: Path, seed: int, desc: str) -> list[Path]:
     """Slices `first`..`first+count-1` (playlist ids 1000·i …) in `folder`; slices already written are kept."""
-    from data.progress import progress
-
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     with progress(desc, total=count, unit="slices") as bar:
@@ -284,8 +284,6 @@ def run_step(cmd: list[str], env: dict[str, str], log_path: Path) -> Measure:
 def child_baseline_sqlite(folder: str, db: str) -> None:
     """The plain baseline: the same rows into three plain tables with sqlite3 executemany (no ids, no get-or-create
     of artists/albums, no ORM), one transaction per slice."""
-    import sqlite3
-
     con = sqlite3.connect(db)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("CREATE TABLE IF NOT EXISTS tracks (uri TEXT PRIMARY KEY, name TEXT, artist TEXT, album TEXT, ms INT)")
@@ -314,6 +312,9 @@ def _pct(values: list[float], q: float) -> float:
 
 def child_serve(spawned_at: float, n_queries: int, seed: int) -> None:
     """Cold start (process start → first /similar answer), then serving RSS and latencies, in one bot process."""
+    # lazy: the cold start measured here includes loading the bot; the parent and other children never load it
+    from sqlalchemy import text
+
     from bot.app import build_app
     from bot.replies import ChatContext
     from data.settings import Settings
@@ -322,8 +323,6 @@ def child_serve(spawned_at: float, n_queries: int, seed: int) -> None:
     app = build_app(settings)
     snap = app.watcher.current()
     with app.engine.connect() as conn:
-        from sqlalchemy import text
-
         first = conn.execute(text("SELECT track_id FROM playlist_tracks LIMIT 1")).scalar_one()
     info = app.corpus.track_info([first])[first]
     ctx = ChatContext("console", "bench", "bench", "bench")
@@ -419,8 +418,6 @@ def reset_pg_database(url: str) -> None:
 
 def co_occurring_pairs(db: Path) -> int:
     """Σ|p|² over the imported playlists: what decides whether `murecom train` fits the item-item models."""
-    import sqlite3
-
     con = sqlite3.connect(db)
     try:
         sql = "SELECT SUM(n * n) FROM (SELECT COUNT(*) AS n FROM playlist_tracks GROUP BY playlist_id)"
@@ -440,8 +437,6 @@ def fit_seconds(out: str) -> dict[str, float]:
 
 
 def measure_size(size: int, args: argparse.Namespace, pg_url: str | None) -> dict[str, Measure]:
-    from data.progress import progress
-
     base = Path(args.work) / f"{GENERATOR}-{size}"
     slices, more = base / "slices", base / "more"
     home = base / "home"

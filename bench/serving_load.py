@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,6 +40,7 @@ from data.corpus import Corpus  # noqa: E402
 from data.db import make_engine, migrate  # noqa: E402
 from data.importers.audio_folder import import_audio_folder  # noqa: E402
 from data.importers.yes import import_yes  # noqa: E402
+from data.sessions import ListeningSession, SessionEvent  # noqa: E402
 from data.settings import Settings  # noqa: E402
 from recommenders.artifacts import ArtifactStore  # noqa: E402
 from recommenders.audio.setup import ensure_index  # noqa: E402
@@ -125,10 +127,6 @@ async def sessions(apps) -> tuple[int, int, int, list[float]]:
             latencies.append(ms)
 
     await asyncio.gather(*(member(f"g{c}", m) for c in range(20) for m in range(5)))
-    from sqlalchemy import func, select
-
-    from data.sessions import ListeningSession, SessionEvent
-
     with apps[0].engine.connect() as conn:
         per_chat = conn.execute(
             select(func.count()).where(ListeningSession.active.is_(True)).group_by(ListeningSession.chat_id)

@@ -31,6 +31,7 @@ from data.corpus import Corpus
 from data.search import TrackSearch
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
+from recommenders.audio.loader import AudioModels
 from recommenders.base import Recommender
 from recommenders.cf.fallback import WithFallback
 from recommenders.cf.models import load_recommender
@@ -94,6 +95,7 @@ class SnapshotBuilder:
         self.store = store
         self.settings = settings
         self._failed: set[tuple[str, str]] = set()
+        self.audio_models = AudioModels()  # the audio models its snapshots serve, reused across swaps
 
     def wanted(self) -> tuple[dict[str, str | None], tuple[int, int]]:
         """The published versions and the corpus watermark now (a few file reads and one cheap query)."""
@@ -178,7 +180,7 @@ class SnapshotBuilder:
         """The audio service; its tag bridge reads the snapshot's own tag index (one tf-idf over the corpus's tags)."""
         from recommenders.audio.service import load_audio_pair
 
-        return load_audio_pair(path, meta, self.settings, tags)
+        return load_audio_pair(path, meta, self.settings, tags, self.audio_models)
 
 
 class SnapshotWatcher:

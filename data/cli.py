@@ -11,8 +11,12 @@ log = logging.getLogger(__name__)
 
 
 def _import(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from data.corpus import Corpus
     from data.db import open_database, safe_url
+    from data.importers.hetrec import import_hetrec
+    from data.importers.mpd import import_mpd
+    from data.importers.yes import import_yes
 
     settings = args.settings
     engine = open_database(args.settings)
@@ -20,19 +24,13 @@ def _import(args: argparse.Namespace) -> int:
     kind = args.kind
     reports: list[object] = []
     if kind in ("yes", "default"):
-        from data.importers.yes import import_yes
-
         reports.append(import_yes(engine, Path(args.path or data_dir / "yes_big"), limit=args.limit))
     if kind in ("hetrec", "default"):
-        from data.importers.hetrec import import_hetrec
-
         reports.append(import_hetrec(engine, Path(args.path or data_dir / "hetrec-lastfm-2k")))
     if kind == "mpd":
         if not args.path:
             print("murecom import mpd needs the path of an MPD slice file or of the folder holding them")
             return 2
-        from data.importers.mpd import import_mpd
-
         reports.append(import_mpd(engine, [Path(args.path)]))
     for report in reports:
         print(report)
@@ -41,6 +39,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from data.corpus import Corpus
     from data.db import open_database
 

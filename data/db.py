@@ -11,14 +11,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-if TYPE_CHECKING:
-    from data.settings import Settings
+from data.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: How long a write waits for another writer's lock before giving up (milliseconds).
@@ -66,6 +64,7 @@ _MIGRATING = threading.Lock()
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision of every migration branch (idempotent)."""
+    # lazy: alembic (~150 ms) only when a database is migrated, not for every importer of data.db
     from alembic import command
     from alembic.config import Config
 

@@ -22,12 +22,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from data.corpus import Corpus
+from data.corpus import Corpus
 
 #: Column names of the export (the Spark trainer reads these).
 ROW, POSITION, TRACK = "row", "position", "track_id"
@@ -57,6 +56,7 @@ class ExportReport:
 
 
 def _schema() -> Any:
+    # lazy: pyarrow is optional (the spark and dev extras); serving never writes Parquet
     import pyarrow as pa
 
     return pa.schema([(ROW, pa.int32()), (POSITION, pa.int32()), (TRACK, pa.int64())])
@@ -67,6 +67,7 @@ def write_sequences(sequences: Iterable[Sequence[int]], path: Path, *, batch: in
     `path`, replacing it atomically. A sequence's number is its `row`; empty sequences keep their number and
     write no entry (as `interaction_matrix` counts them)."""
     try:
+        # lazy: pyarrow is optional (the spark and dev extras); serving never writes Parquet
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:  # the spark extra is optional for serving

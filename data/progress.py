@@ -124,6 +124,7 @@ class _BarProgress:
     """tqdm on the terminal, with the same small interface."""
 
     def __init__(self, desc: str, total: int | None, unit: str, stream: IO[str]) -> None:
+        # lazy: only a terminal draws a bar; services and CI never load tqdm (tests/test_progress.py)
         from tqdm import tqdm
 
         self._bar: Any = tqdm(total=total, desc=desc, unit=f" {unit}", file=stream, dynamic_ncols=True, leave=True)

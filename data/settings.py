@@ -114,6 +114,7 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             out[f.name] = ("set" if value else "unset") if not f.repr else str(value)
+        # lazy: data.db loads sqlalchemy, and every `murecom` command (--help too) reads Settings
         from data.db import safe_url
 
         out["database_url"] = safe_url(self.database_url)

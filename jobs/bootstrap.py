@@ -13,10 +13,8 @@ import argparse
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from data.settings import Settings
+from data.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +23,16 @@ def setup(
     settings: Settings, retrain: bool = False, skip_audio: bool = False, models: Sequence[str] | None = None
 ) -> dict:
     """Prepare the corpus and models; returns what each step did. `models` limits the CF candidates trained."""
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from data.corpus import Corpus
     from data.db import open_database
     from data.importers.hetrec import hetrec_spec
     from data.importers.progress import ensure_imported
     from data.importers.yes import yes_spec
+    from jobs.retrain import record_trained
     from recommenders.artifacts import ArtifactStore
+    from recommenders.cf.paths import CF_ARTIFACT
+    from recommenders.cf.training import train_and_publish
 
     engine = open_database(settings)
     corpus = Corpus(engine)
@@ -46,12 +48,7 @@ def setup(
     if not skip_audio:
         done["audio"] = _setup_audio(settings, engine, corpus, store)
 
-    from recommenders.cf.paths import CF_ARTIFACT
-    from recommenders.cf.training import train_and_publish
-
     if retrain or not _loads(store, CF_ARTIFACT):
-        from jobs.retrain import record_trained
-
         t0 = time.perf_counter()
         done["cf"] = train_and_publish(corpus, store, models)
         record_trained(engine, done["cf"]["version"])
@@ -63,6 +60,7 @@ def setup(
 
 def _loads(store, name: str) -> bool:
     """Whether the published version of `name` exists and loads (a damaged one is trained again, not served)."""
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from recommenders.cf.models import load_recommender
 
     path = store.path(name)
@@ -82,6 +80,7 @@ def _setup_audio(settings, engine, corpus, store) -> str:
     if not audio_src.exists():
         return "no local audio fetched (scripts/get_audio.sh); audio recommendations stay off"
     try:
+        # lazy: `murecom --help` imports this module (and a missing audio part is reported, not raised)
         from data.importers.audio_folder import import_audio_folder
         from recommenders.audio import setup as audio_setup
     except ModuleNotFoundError as exc:

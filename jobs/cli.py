@@ -8,7 +8,9 @@ import json
 
 
 def _run(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from jobs import tasks
+    from jobs.scheduler import Scheduler
 
     settings = args.settings
     names = [n.strip() for n in args.only.split(",")] if args.only else list(tasks.JOBS)
@@ -25,13 +27,12 @@ def _run(args: argparse.Namespace) -> int:
         for name in names:
             print(f"{name}: {json.dumps(tasks.run(name, settings, **options[name]), default=str)}")
         return 0
-    from jobs.scheduler import Scheduler
-
     asyncio.run(Scheduler.default(settings, names).run_forever())
     return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from jobs.worker import run_worker
 
     run_worker(args.settings)
@@ -39,6 +40,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _enqueue(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from jobs.worker import enqueue
 
     print(asyncio.run(enqueue(args.job, args.settings)))

@@ -28,9 +28,13 @@ import httpx
 import soundfile as sf
 from sqlalchemy import Engine, select, update
 
+from data.corpus import Corpus
 from data.models import Artist, Track, TrackArtist
 from data.settings import Settings
 from jobs.safe_fetch import Deadline, FetchRefused, PinnedClient, Resolver, check_url, system_resolver
+from recommenders.artifacts import ArtifactStore
+from recommenders.audio.loader import AudioModels
+from recommenders.audio.setup import ensure_index
 
 log = logging.getLogger(__name__)
 DOWNLOAD_DEADLINE = 120.0
@@ -125,6 +129,7 @@ class _BodyReader(io.RawIOBase):
 
 def _guarded_handler(client: PinnedClient) -> Any:
     """yt-dlp's only request handler: every request, redirects included, through the checked, pinned `client`."""
+    # lazy: yt-dlp (~170 ms) only when a preview is searched or fetched through it
     from yt_dlp.networking.common import RequestHandler, Response
     from yt_dlp.networking.exceptions import HTTPError, TransportError
 
@@ -200,6 +205,7 @@ def ytdlp_fetch(
     Every HTTP request yt-dlp makes goes through one `PinnedClient` (allow-list, public pinned address, checked
     redirects) under one deadline for the whole search and download.
     """
+    # lazy: yt-dlp (~170 ms) only when a preview is searched or fetched through it
     import yt_dlp
     from yt_dlp.utils import match_filter_func
 
@@ -242,8 +248,11 @@ def ytdlp_fetch(
     return path
 
 
-def fetch_previews(engine: Engine, settings: Settings, *, budget: int | None = None) -> PreviewReport:
-    """Fetch up to `budget` previews for the most popular tracks without audio."""
+def fetch_previews(
+    engine: Engine, settings: Settings, *, budget: int | None = None, models: AudioModels | None = None
+) -> PreviewReport:
+    """Fetch up to `budget` previews for the most popular tracks without audio, then index them (with the caller's
+    loaded audio `models`, if it keeps any)."""
     budget = settings.preview_run_budget if budget is None else budget
     report = PreviewReport()
     folder = settings.audio_dir / "previews"
@@ -295,17 +304,10 @@ def fetch_previews(engine: Engine, settings: Settings, *, budget: int | None = N
             conn.execute(update(Track).where(Track.id == track_id).values(audio_path=str(path)))
         report.fetched += 1
     if report.fetched:
-        report.indexed = index_new_audio(engine, settings)
+        report.indexed = index_new_audio(engine, settings, models)
     return report
 
 
-def index_new_audio(engine: Engine, settings: Settings) -> str:
-    """Refresh the audio index so new previews are searchable (when the audio recommender is installed)."""
-    try:
-        from recommenders.audio.setup import ensure_index
-    except ModuleNotFoundError:
-        return "audio recommender not installed; previews stored for later indexing"
-    from data.corpus import Corpus
-    from recommenders.artifacts import ArtifactStore
-
-    return ensure_index(Corpus(engine), ArtifactStore(settings.models_dir), settings)
+def index_new_audio(engine: Engine, settings: Settings, models: AudioModels | None = None) -> str:
+    """Refresh the audio index so new previews are searchable."""
+    return ensure_index(Corpus(engine), ArtifactStore(settings.models_dir), settings, models=models)

@@ -24,6 +24,10 @@ from data.kv import read_state, write_state
 from data.models import PlaylistTrack
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
+from recommenders.cf.models import model_classes
+from recommenders.cf.paths import CF_ARTIFACT, SERVED
+from recommenders.cf.training import train_and_publish
+from recommenders.evaluation import evaluate_recommender, is_not_worse, playlist_split, primary_score
 
 log = logging.getLogger(__name__)
 STATE_KEY = "retrain:cf"
@@ -59,11 +63,6 @@ def retrain_if_needed(
     tolerance: float = 0.02,
     seed: int = 42,
 ) -> dict[str, Any]:
-    from recommenders.cf.models import model_classes
-    from recommenders.cf.paths import CF_ARTIFACT, SERVED
-    from recommenders.cf.training import train_and_publish
-    from recommenders.evaluation import evaluate_recommender, is_not_worse, playlist_split, primary_score
-
     corpus = Corpus(engine)
     store = ArtifactStore(settings.models_dir)
     if store.current_version(CF_ARTIFACT) is None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from data.settings import Settings
 from jobs import tasks
+from recommenders.audio.loader import AudioModels
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +36,24 @@ class Scheduler:
     def __init__(self, settings: Settings, jobs: list[ScheduledJob]) -> None:
         self.settings = settings
         self.jobs = jobs
+        # each job's function from the registry now: a name that is not a job fails here, not at its first run
+        self._functions = {job.name: tasks.job_named(job.name) for job in jobs}
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="murecom-jobs")
 
     @classmethod
     def default(cls, settings: Settings, names: list[str] | None = None) -> Scheduler:
         names = names or list(tasks.JOBS)
-        return cls(settings, [ScheduledJob(n, DEFAULT_INTERVALS[n]) for n in names])
+        # previews indexes new audio on each run: the scheduler owns the audio model, loaded once for all runs
+        kwargs: dict[str, dict[str, Any]] = {"previews": {"models": AudioModels()}}
+        return cls(settings, [ScheduledJob(n, DEFAULT_INTERVALS[n], dict(kwargs.get(n, {}))) for n in names])
 
     async def _loop(self, job: ScheduledJob, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self._executor, partial(tasks.run, job.name, self.settings, **job.kwargs))
+                await loop.run_in_executor(
+                    self._executor, partial(tasks.run_job, self._functions[job.name], self.settings, **job.kwargs)
+                )
                 job.runs += 1
             except Exception:  # noqa: BLE001 - logged; the next interval tries again
                 job.failures += 1

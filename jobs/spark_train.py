@@ -65,6 +65,7 @@ def train_spark_and_publish(
     other models are chosen on gives each published path its `served` figure (test part) first.
     Returns {"served": {artifact: meta + version}, "spark": training facts, "evaluation": {...} or absent}.
     """
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from recommenders.cf.spark_als import fit_spark_als
 
     unknown = [p for p in publish if p not in PROTOCOLS]
@@ -115,6 +116,7 @@ def _evaluate(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """The `served` block of each published path's protocol: Spark ALS fitted on the split's training part,
     measured on its test part (validation too, for the record), as `recommenders.evaluation` measures the others."""
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from data.export import write_sequences
     from recommenders.cf.spark_als import fit_spark_als
     from recommenders.evaluation import PATHS, evaluate_recommender, playlist_split
@@ -143,6 +145,7 @@ def _evaluate(
 
 
 def _spark_config(args: argparse.Namespace) -> Any:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from recommenders.cf.spark_als import SparkConfig
 
     extra = dict(kv.split("=", 1) for kv in args.conf or [])
@@ -159,6 +162,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _export(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from data.corpus import Corpus
     from data.db import open_database
     from data.export import export_playlists
@@ -169,6 +173,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _train_spark(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from data.corpus import Corpus
     from data.db import open_database
     from data.export import export_playlists, read_manifest
@@ -263,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
     The master, executors and memory come from spark-submit's own options, so none is set here.
     """
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from recommenders.artifacts import ArtifactStore
     from recommenders.cf.serving import served_figure
     from recommenders.cf.spark_als import SparkConfig, spark_session

@@ -1,25 +1,52 @@
 """The job functions, each a plain synchronous call on (settings): the embedded scheduler runs them in a worker
 thread of the bot process, `murecom jobs run` runs them in the foreground, and arq workers run the very same
-functions on Redis when the deployment scales out. Each returns a small JSON-able summary for logs and tests."""
+functions on Redis when the deployment scales out. Each returns a small JSON-able summary for logs and tests.
+
+`JOBS` is the registry all three read: each job function is registered under its own name by `@job`, so a name
+that is not a job fails at once with the list of jobs, and no caller finds a function by its name in this module.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
+from typing import Any, TypeVar
 
 from data.db import open_database
 from data.settings import Settings
+from jobs.crawl import Crawler
+from jobs.previews import fetch_previews
+from jobs.retrain import retrain_if_needed
+from jobs.spotify import SpotifyClient
+from recommenders.audio.loader import AudioModels
 
 log = logging.getLogger(__name__)
-JOBS = ("crawl", "previews", "retrain")
+
+Job = Callable[..., dict]
+J = TypeVar("J", bound=Job)
+#: the registered jobs by name, in the order they were defined (crawl, previews, retrain)
+JOBS: dict[str, Job] = {}
 
 
+def job(fn: J) -> J:
+    """Register `fn` as the job named after it."""
+    JOBS[fn.__name__] = fn
+    return fn
+
+
+def job_named(name: str) -> Job:
+    """The registered job `name`; a name that is not a job raises ValueError naming the jobs."""
+    if name not in JOBS:
+        raise ValueError(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
+    return JOBS[name]
+
+
+@job
 def crawl(settings: Settings, *, max_searches: int = 5, max_pages: int = 200) -> dict:
     """Grow the corpus from Spotify (skipped, with a reason, when no Spotify credentials are configured)."""
     if not (settings.spotify_client_id and settings.spotify_client_secret):
         return {"skipped": "no SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"}
-    from jobs.crawl import Crawler
-    from jobs.spotify import SpotifyClient
 
     engine = open_database(settings)
     try:
@@ -28,21 +55,20 @@ def crawl(settings: Settings, *, max_searches: int = 5, max_pages: int = 200) ->
         engine.dispose()
 
 
-def previews(settings: Settings, *, budget: int | None = None) -> dict:
-    """Fetch audio previews for tracks without audio, then index them for audio recommendations."""
-    from jobs.previews import fetch_previews
-
+@job
+def previews(settings: Settings, *, budget: int | None = None, models: AudioModels | None = None) -> dict:
+    """Fetch audio previews for tracks without audio, then index them for audio recommendations (`models`: the
+    caller's loaded audio models, kept between runs by a scheduler or worker)."""
     engine = open_database(settings)
     try:
-        return asdict(fetch_previews(engine, settings, budget=budget))
+        return asdict(fetch_previews(engine, settings, budget=budget, models=models))
     finally:
         engine.dispose()
 
 
+@job
 def retrain(settings: Settings, *, force: bool = False) -> dict:
     """Retrain the CF model when the corpus grew enough; publish only if not worse on held-out playlists."""
-    from jobs.retrain import retrain_if_needed
-
     engine = open_database(settings)
     try:
         return retrain_if_needed(engine, settings, force=force)
@@ -50,9 +76,13 @@ def retrain(settings: Settings, *, force: bool = False) -> dict:
         engine.dispose()
 
 
-def run(name: str, settings: Settings, **kwargs) -> dict:
-    if name not in JOBS:
-        raise ValueError(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
-    result = globals()[name](settings, **kwargs)
-    log.info("job %s: %s", name, result)
+def run(name: str, settings: Settings, **kwargs: Any) -> dict:
+    """Run the job registered as `name` (a name from the command line or a schedule)."""
+    return run_job(job_named(name), settings, **kwargs)
+
+
+def run_job(fn: Job, settings: Settings, **kwargs: Any) -> dict:
+    """Run one job function and log its summary."""
+    result = fn(settings, **kwargs)
+    log.info("job %s: %s", fn.__name__, result)
     return result

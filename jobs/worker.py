@@ -16,6 +16,7 @@ from arq.connections import RedisSettings
 
 from data.settings import Settings
 from jobs import tasks
+from recommenders.audio.loader import AudioModels
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
@@ -23,15 +24,15 @@ def redis_settings(settings: Settings) -> RedisSettings:
 
 
 async def crawl_job(ctx: dict[str, Any], **kwargs: Any) -> dict:
-    return await asyncio.to_thread(tasks.run, "crawl", ctx["settings"], **kwargs)
+    return await asyncio.to_thread(tasks.run_job, tasks.crawl, ctx["settings"], **kwargs)
 
 
 async def previews_job(ctx: dict[str, Any], **kwargs: Any) -> dict:
-    return await asyncio.to_thread(tasks.run, "previews", ctx["settings"], **kwargs)
+    return await asyncio.to_thread(tasks.run_job, tasks.previews, ctx["settings"], models=ctx["audio_models"], **kwargs)
 
 
 async def retrain_job(ctx: dict[str, Any], **kwargs: Any) -> dict:
-    return await asyncio.to_thread(tasks.run, "retrain", ctx["settings"], **kwargs)
+    return await asyncio.to_thread(tasks.run_job, tasks.retrain, ctx["settings"], **kwargs)
 
 
 def worker_settings(settings: Settings, *, burst: bool = False, crons: bool = True) -> dict[str, Any]:
@@ -39,6 +40,7 @@ def worker_settings(settings: Settings, *, burst: bool = False, crons: bool = Tr
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
+        ctx["audio_models"] = AudioModels()  # this worker's audio models, loaded once for all its previews runs
 
     return {
         "functions": [crawl_job, previews_job, retrain_job],

@@ -12,10 +12,9 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import ClassVar, Self
 
-if TYPE_CHECKING:
-    from data.corpus import Corpus
+from data.corpus import Corpus
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+from rapidfuzz import fuzz, process
 
-if TYPE_CHECKING:
-    from data.corpus import Corpus
+from data.corpus import Corpus
 
 _SPACES = re.compile(r"[\s_\-]+")
 
@@ -104,8 +103,6 @@ class TagIndex:
 
     def closest(self, text: str, k: int = 5) -> list[str]:
         """Known tags closest to `text` (typos, "chillwave" → "chill", "chillout"), the more used first on ties."""
-        from rapidfuzz import fuzz, process
-
         query = normalise_tag(text)
         if not query:
             return []

@@ -22,6 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import soundfile as sf
+from music21 import common, corpus, instrument
+
 COMPOSERS = ("bach", "palestrina", "monteverdi", "josquin")  # Baroque and Renaissance; small scores parse fast
 SOUNDFONTS = (  # Debian fluid-soundfont-gm (MIT); the 6 MB timgm6mb-soundfont (GPL-2) only when it is missing: it
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",  # sounds synthetic enough that musicnn tags its strings "electronic"
@@ -41,8 +44,6 @@ def soundfont() -> str | None:
 def render(midi: Path, out: Path, font: str) -> None:
     """MIDI → 22,050 Hz WAV through fluidsynth (faster than real time), then Ogg Vorbis written in blocks
     (libsndfile's Vorbis encoder crashes on one multi-minute write)."""
-    import soundfile as sf
-
     wav = out.with_suffix(".wav")
     subprocess.run(
         ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(RATE), "-F", str(wav), font, str(midi)],
@@ -61,8 +62,6 @@ def render(midi: Path, out: Path, font: str) -> None:
 
 
 def _score_size(entry: object) -> int:
-    from music21 import common
-
     path = common.getCorpusFilePath() / str(getattr(entry, "sourcePath", ""))
     return path.stat().st_size if path.exists() else 0
 
@@ -75,8 +74,6 @@ def strings(score: object) -> object:
     """Every part played by one string-ensemble sound. The corpus's own instruments (voices, which music21 maps to
     arbitrary MIDI programs, a guitar for Bach's chorales) would make a composer label recognisable by timbre
     alone; with one sound for all, labels differ by the music itself."""
-    from music21 import instrument
-
     for part in getattr(score, "parts", [score]):
         for old in list(part.recurse().getElementsByClass(instrument.Instrument)):
             old.activeSite.remove(old)
@@ -95,7 +92,6 @@ def main() -> int:
     if shutil.which("fluidsynth") is None or font is None:
         print("render_music21: fluidsynth or a GM soundfont is missing; music21 renderings skipped", file=sys.stderr)
         return 0
-    from music21 import corpus
 
     dest = Path(os.environ.get("MUREC_HOME", "var")) / "audio-src"
     for composer in COMPOSERS:

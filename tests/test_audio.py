@@ -21,6 +21,7 @@ from recommenders.artifacts import ArtifactStore
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
 from recommenders.audio.features import SLICE_FRAMES, AudioError, clip_slices, decode
 from recommenders.audio.index import AudioIndex
+from recommenders.audio.loader import AudioModels
 from recommenders.audio.service import INDEX_ARTIFACT, load_audio_service, render_label_chart
 from recommenders.audio.setup import ensure_index
 from recommenders.audio.train import list_clips, split_by_track, train_classifier
@@ -195,8 +196,9 @@ def test_index_grows_incrementally_and_atomically(indexed_home, audio_src) -> No
 
 
 def test_shipped_model_loads_once_and_reports_honest_metrics() -> None:
-    emb = Embedder.load(DEFAULT_MODEL_DIR)
-    assert Embedder.load(DEFAULT_MODEL_DIR) is emb
+    models = AudioModels()
+    emb = models.conv1d(DEFAULT_MODEL_DIR)
+    assert models.conv1d(DEFAULT_MODEL_DIR) is emb
     metrics = emb.meta["metrics"]
     assert 0 <= metrics["test_track_accuracy"] <= 1 and metrics["test_track_accuracy"] > metrics["majority_baseline"]
     x = np.random.default_rng(0).normal(size=(4, SLICE_FRAMES, 128)).astype(np.float32)

@@ -33,7 +33,7 @@ def test_retrieval_and_robustness_tables_on_real_audio(tmp_path: Path) -> None:
         (tmp_path / label).mkdir()
         for clip in sorted((src / label).iterdir())[10:13]:
             (tmp_path / label / clip.name).symlink_to(clip)
-    cnn = Embedder.load(DEFAULT_MODEL_DIR)
+    cnn = Embedder(DEFAULT_MODEL_DIR)
     feats = [
         Features("MFCC", "logmel128", logmel_patches, mfcc_vectors),
         Features("Conv1D", "logmel128", cnn.patches, lambda x: cnn.embed(x)[0]),

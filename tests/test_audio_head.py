@@ -11,6 +11,7 @@ import pytest
 from data.settings import Settings
 from recommenders.audio.head import HeadEmbedder, train_head
 from recommenders.audio.index import AudioIndex
+from recommenders.audio.loader import AudioModels
 from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.service import AudioService, embedder_at, embedder_identity
 from recommenders.audio.train import track_slices
@@ -22,6 +23,12 @@ SECONDS = 30.0
 @pytest.fixture(scope="module")
 def src() -> Path:
     return Settings.from_env(dotenv=False).home / "audio-src"
+
+
+@pytest.fixture(scope="module")
+def models() -> AudioModels:
+    """The models these tests share (each loaded once for the module)."""
+    return AudioModels()
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +44,8 @@ def head_dir(tmp_path_factory, src) -> Path:
     return root / "model"
 
 
-def test_the_head_tells_unseen_tracks_apart(head_dir, src) -> None:
-    head = HeadEmbedder.load(head_dir)
+def test_the_head_tells_unseen_tracks_apart(head_dir, src, models) -> None:
+    head = models.head(head_dir)
     hits = 0
     unseen = [(label, path) for label in LABELS for path in sorted((src / label).iterdir())[10:14]]
     for label, path in unseen:
@@ -48,16 +55,16 @@ def test_the_head_tells_unseen_tracks_apart(head_dir, src) -> None:
     assert hits >= len(unseen) - 1, f"{hits}/{len(unseen)}"
 
 
-def test_a_saved_head_reloads_as_the_same_model(head_dir, src) -> None:
-    x = track_slices(sorted((src / "wesnoth").iterdir())[12], SECONDS, None, PretrainedEmbedder.load().patches)
+def test_a_saved_head_reloads_as_the_same_model(head_dir, src, models) -> None:
+    x = track_slices(sorted((src / "wesnoth").iterdir())[12], SECONDS, None, models.pretrained().patches)
     first = HeadEmbedder(head_dir)
-    again = embedder_at(str(head_dir))
+    again = embedder_at(str(head_dir), AudioModels())
     assert isinstance(again, HeadEmbedder) and embedder_identity(again) == embedder_identity(first)
     np.testing.assert_allclose(first.embed(x)[0], again.embed(x)[0], rtol=1e-5, atol=1e-5)
 
 
-def test_the_head_serves_clips_through_the_index(head_dir, src) -> None:
-    head = HeadEmbedder.load(head_dir)
+def test_the_head_serves_clips_through_the_index(head_dir, src, models) -> None:
+    head = models.head(head_dir)
     tracks = {i: path for i, path in enumerate(p for label in LABELS for p in sorted((src / label).iterdir())[5:9])}
     embs = {i: head.embed(track_slices(p, SECONDS, None, head.patches, head.feature_id))[0] for i, p in tracks.items()}
     index = AudioIndex().fit(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
+from data.db import make_engine
 from data.models import Base
+from data.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
@@ -13,9 +15,6 @@ target_metadata = Base.metadata
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        from data.db import make_engine
-        from data.settings import Settings
-
         engine = make_engine(config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url)
         with engine.begin() as conn:
             _run_on(conn)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from recommenders.audio.features import SR, AudioError, decode, duration_of, wav_bytes, window_audio
+from recommenders.audio.train import list_clips
 
 UNSURE_FILE = Path(__file__).resolve().parent / "unsure.json"
 SENTENCES = [
@@ -70,8 +71,6 @@ def noise_clips(seed: int = 0, seconds: float = 15.0) -> list[tuple[str, bytes]]
 
 
 def music_clips(folder: Path, seed: int = 0) -> list[tuple[str, bytes]]:
-    from recommenders.audio.train import list_clips
-
     rng = np.random.default_rng(seed)
     out = []
     for clip in list_clips(folder):
@@ -127,6 +126,7 @@ class UnsureModel:
 
 def calibrate(embedder, folder: Path, out: Path = UNSURE_FILE, seed: int = 0) -> dict[str, Any]:
     """Fit on half of the sources, choose the threshold there (music kept ≥ 97 %), measure on the other half."""
+    # lazy: ~130 ms on the bot's start (the service imports this module); only calibrate fits
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 
 def _train(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from recommenders.artifacts import ArtifactStore
     from recommenders.audio.head import train_head
     from recommenders.audio.service import MODEL_ARTIFACT
@@ -34,6 +35,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from data.corpus import Corpus
     from data.db import open_database
     from data.importers.audio_folder import import_audio_folder
@@ -50,6 +52,7 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def similar_audio(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from data.corpus import Corpus
     from data.db import open_database
     from recommenders.audio.service import AudioError, load_audio_service
@@ -81,6 +84,7 @@ def similar_audio(args: argparse.Namespace) -> int:
 def eval_audio(args: argparse.Namespace) -> int:
     """`murecom eval --audio [FOLDER]` / `murecom eval-audio [FOLDER]`: leave-one-label-out retrieval (and
     robustness unless --no-robustness) on a label/clip folder, default the fetched soundtracks."""
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from recommenders.audio.evaluate import evaluate_audio
 
     settings = args.settings
@@ -100,26 +104,26 @@ def eval_audio(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from recommenders.audio.musicnn import PRETRAINED_DIR, convert
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
+    from recommenders.audio.musicnn import PRETRAINED_DIR, compare_with_reference, convert
 
     out = Path(args.out) if args.out else PRETRAINED_DIR
     for name in args.models:
         meta = convert(name, out)
         print(f"{name}: {meta['variables_restored']} variables, {meta['parameters']:,} parameters -> {out}")
         if args.verify:
-            from recommenders.audio.musicnn import compare_with_reference
-
             diffs = compare_with_reference(name, out, Path(args.verify))
             print("  max |keras - TF1 graph|: " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
     return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
     from recommenders.audio.calibrate import calibrate
     from recommenders.audio.pretrained import PretrainedEmbedder
 
     folder = Path(args.folder) if args.folder else args.settings.home / "audio-src"
-    print(json.dumps(calibrate(PretrainedEmbedder.load(), folder), indent=2))
+    print(json.dumps(calibrate(PretrainedEmbedder(), folder), indent=2))
     return 0
 
 

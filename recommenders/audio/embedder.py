@@ -1,13 +1,14 @@
 """The trained classifier as an embedder: slice → 256-d embedding (penultimate layer) and label probabilities.
 
-A Keras model is loaded once per process and path (`Embedder.load` caches); its traced forward pass
-(`tf_runtime.BatchedForward`) serialises calls with a lock so the bot's worker threads can share it.
+Each `Embedder(...)` loads its Keras model (whoever loads repeatedly keeps models in a `loader.AudioModels`); its
+traced forward pass (`tf_runtime.BatchedForward`) serialises calls with a lock so the bot's worker threads can share
+it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +42,7 @@ class Embedder:
 
     def __init__(self, model_dir: Path) -> None:
         import_tensorflow()
+        # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
         import keras
 
         self.model_dir = Path(model_dir)
@@ -51,11 +53,6 @@ class Embedder:
             keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])
         )
 
-    @classmethod
-    @lru_cache(maxsize=4)
-    def load(cls, model_dir: Path) -> Embedder:
-        return cls(model_dir)
-
     @property
     def version(self) -> str:
         """The model's identity: its recorded version, else a hash of its weights (the shipped model is replaced in
@@ -63,7 +60,6 @@ class Embedder:
         recorded = self.meta.get("version")
         if recorded:
             return str(recorded)
-        import hashlib
 
         return "sha256:" + hashlib.sha256((self.model_dir / "model.keras").read_bytes()).hexdigest()[:16]
 

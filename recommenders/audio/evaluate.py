@@ -14,16 +14,24 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import librosa
 import numpy as np
 
-from recommenders.audio.features import CATALOGUE_SECONDS, SR, AudioError
+from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
+from recommenders.audio.features import CATALOGUE_SECONDS, SR, AudioError, logmel_patches
+from recommenders.audio.head import FrameFeatures, fit_head, head_embeddings, stack, track_frames
 from recommenders.audio.index import AudioIndex
-from recommenders.audio.train import Clip, list_clips, track_slices
+from recommenders.audio.loader import AudioModels
+from recommenders.audio.pretrained import PretrainedEmbedder
+from recommenders.audio.tag_sanity import format_tag_sanity, tag_sanity
+from recommenders.audio.train import Clip, list_clips, track_slices, train_classifier
+from recommenders.evaluation import paired_ratio
 
 log = logging.getLogger(__name__)
 K = 5
@@ -42,8 +50,6 @@ class Features:
 
 def mfcc_vectors(slices: np.ndarray) -> np.ndarray:
     """MFCC mean/std (20 coefficients) of each log-mel slice: the baseline the embeddings must beat."""
-    import librosa
-
     feats = []
     for s in slices:
         mfcc = librosa.feature.mfcc(S=s.T, sr=SR, n_mfcc=20)
@@ -115,11 +121,6 @@ def evaluate_retrieval(folder: Path, features: list[Features], cache: Path | Non
 def conv1d_held_out(folder: Path, cache: Path | None, epochs: int = 40) -> dict[str, Any]:
     """The Conv1D CNN scored honestly: for each label, a model trained on the other labels only embeds every
     track, and that label's tracks query the index (minutes per label on 2 cores)."""
-    import tempfile
-
-    from recommenders.audio.embedder import Embedder
-    from recommenders.audio.train import train_classifier
-
     clips = list_clips(folder)
     labels = sorted({c.label for c in clips})
     out: dict[str, Any] = {}
@@ -145,16 +146,15 @@ def conv1d_held_out(folder: Path, cache: Path | None, epochs: int = 40) -> dict[
     return out
 
 
-def head_held_out(folder: Path, cache: Path | None, window: float = 60.0, epochs: int = 30) -> dict[str, Any]:
+def head_held_out(
+    folder: Path, cache: Path | None, window: float = 60.0, epochs: int = 30, models: AudioModels | None = None
+) -> dict[str, Any]:
     """The Conv1D head on musicnn's frames scored like `conv1d_held_out`: for each label, a head trained on the
     other labels only (validation: a sixth of each training label's tracks) embeds every track, and that label's
     tracks query the index. Frames are computed once for `window` seconds per track (all of it would not fit in
     memory), so the pretrained pooled embedding over the same seconds is returned beside it as the same-setting
     reference."""
-    from recommenders.audio.head import FrameFeatures, fit_head, head_embeddings, stack, track_frames
-    from recommenders.audio.pretrained import PretrainedEmbedder
-
-    base = PretrainedEmbedder.load()
+    base = (models or AudioModels()).pretrained()
     clips = list_clips(folder)
     frames = track_frames(clips, base, FrameFeatures(base), window, cache)
     pooled = {i: base.embed(track_slices(clips[i].path, window, cache, base.patches, base.feature_id))[0]
@@ -205,8 +205,6 @@ def format_table(result: dict[str, Any]) -> str:
 def format_comparisons(result: dict[str, Any], pairs: list[tuple[str, str]]) -> str:
     """MAP and P@5 of one feature set over another on the same query tracks: ratio of means with a 95 % paired
     bootstrap interval (query tracks resampled jointly), so two rows of the table are compared with their noise."""
-    from recommenders.evaluation import paired_ratio
-
     lines = ["| compared (same query tracks) | queries | MAP ratio [95 % CI] | P@5 ratio [95 % CI] |",
              "| --- | ---: | --- | --- |"]  # fmt: skip
     for a, b in pairs:
@@ -233,43 +231,37 @@ def comparison_pairs(result: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-def default_features() -> list[Features]:
+def default_features(models: AudioModels | None = None) -> list[Features]:
     """MFCC, the shipped Conv1D and (when converted) the pretrained embedding: the comparison the README shows."""
-    from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
-    from recommenders.audio.features import logmel_patches
-    from recommenders.audio.pretrained import PretrainedEmbedder
-
-    cnn = Embedder.load(DEFAULT_MODEL_DIR)
+    models = models or AudioModels()
+    cnn = models.conv1d(DEFAULT_MODEL_DIR)
     feats = [
         Features("MFCC mean/std", cnn.feature_id, logmel_patches, mfcc_vectors),
         Features(f"Conv1D CNN (trained on {', '.join(cnn.labels)})", cnn.feature_id, cnn.patches,
                  lambda x: cnn.embed(x)[0]),
     ]  # fmt: skip
     if PretrainedEmbedder.available():
-        pre = PretrainedEmbedder.load()
+        pre = models.pretrained()
         feats.append(Features(f"pretrained {pre.version}", pre.feature_id, pre.patches, lambda x: pre.embed(x)[0]))
     return feats
 
 
 def evaluate_audio(folder: Path, cache: Path | None, robustness: bool = True, conv1d_folds: bool = False) -> str:
-    """The tables of `murecom eval --audio`, as Markdown."""
-    feats = default_features()
+    """The tables of `murecom eval --audio`, as Markdown (each model loaded once for all of them)."""
+    models = AudioModels()
+    feats = default_features(models)
     result = evaluate_retrieval(folder, feats, cache)
     if conv1d_folds:
         result["Conv1D CNN trained without the held-out label"] = conv1d_held_out(folder, cache)
-        from recommenders.audio.pretrained import PretrainedEmbedder
-
         if PretrainedEmbedder.available():
-            result.update(head_held_out(folder, cache))
+            result.update(head_held_out(folder, cache, models=models))
     tables = [format_table(result), format_comparisons(result, comparison_pairs(result))]
     if robustness:
+        # lazy: robustness imports this module (Features, track_vectors)
         from recommenders.audio.robustness import evaluate_robustness, format_robustness
 
         tables.append(format_robustness(evaluate_robustness(folder, feats[-1], cache)))
-    from recommenders.audio.pretrained import PretrainedEmbedder
 
     if PretrainedEmbedder.available():
-        from recommenders.audio.tag_sanity import format_tag_sanity, tag_sanity
-
-        tables.append(format_tag_sanity(tag_sanity(folder, cache), folder))
+        tables.append(format_tag_sanity(tag_sanity(folder, cache, models), folder))
     return "\n\n".join(tables)

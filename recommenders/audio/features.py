@@ -15,9 +15,14 @@ block, not the declared channels of a minute); undecodable input, silence and cl
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 from pathlib import Path
 
+import librosa
 import numpy as np
+import soundfile as sf
+import soxr
 
 SR = 22_050
 N_FFT = 2048
@@ -72,8 +77,6 @@ def decode(data: bytes | str | Path, *, max_bytes: int, max_seconds: float, offs
 def _read_soundfile(data: bytes | str | Path, max_seconds: float, offset: float) -> np.ndarray | None:
     """libsndfile (wav, flac, ogg/vorbis, opus, mp3): seek to `offset`, then read, downmix and resample block by
     block, so memory stays at one block whatever rate and channel count the file declares."""
-    import soundfile as sf
-
     source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
     try:
         with sf.SoundFile(source) as fh:
@@ -106,8 +109,6 @@ def check_decode_budget(rate: int, channels: int, frames: int) -> None:
 
 def _stream_mono(blocks, rate: int) -> np.ndarray:
     """Downmix each block and feed it through one streaming soxr resampler (the quality librosa's soxr_hq uses)."""
-    import soxr
-
     resampler = soxr.ResampleStream(rate, SR, 1, dtype="float32", quality="HQ") if rate != SR else None
     out: list[np.ndarray] = []
     for block in blocks:
@@ -120,9 +121,6 @@ def _stream_mono(blocks, rate: int) -> np.ndarray:
 
 def _read_ffmpeg(data: bytes | str | Path, max_seconds: float, offset: float) -> np.ndarray | None:
     """Formats libsndfile cannot read (m4a/aac) through Debian's ffmpeg when it is installed; bounded in time."""
-    import shutil
-    import subprocess
-
     if shutil.which("ffmpeg") is None:
         return None
     cmd = ["ffmpeg", "-nostdin", "-v", "error", "-ss", str(offset), "-t", str(max_seconds)]
@@ -138,8 +136,6 @@ def _read_ffmpeg(data: bytes | str | Path, max_seconds: float, offset: float) ->
 
 def log_mel(y: np.ndarray) -> np.ndarray:
     """(frames, 128) log-mel spectrogram in dB relative to the clip's loudest bin."""
-    import librosa
-
     mel = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
     return librosa.power_to_db(mel, ref=np.max, top_db=80.0).T.astype(np.float32)
 
@@ -184,8 +180,6 @@ def windows(duration: float | None, budget: float) -> list[tuple[float, float]]:
 
 def duration_of(data: bytes | str | Path) -> float | None:
     """Seconds declared by the header, or None when libsndfile cannot tell (then the start is read)."""
-    import soundfile as sf
-
     try:
         return float(sf.info(io.BytesIO(data) if isinstance(data, bytes) else str(data)).duration)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
@@ -212,8 +206,6 @@ def window_audio(data: bytes | str | Path, *, max_bytes: int, budget: float) -> 
 
 def wav_bytes(y: np.ndarray, rate: int = SR) -> bytes:
     """16-bit WAV bytes of mono samples (clipped to full scale): clips built in evaluation, as a user would send."""
-    import soundfile as sf
-
     buf = io.BytesIO()
     sf.write(buf, np.clip(y, -1, 1).astype(np.float32), rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()

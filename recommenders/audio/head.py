@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 
 from recommenders.audio.embedder import Embedder
+from recommenders.audio.features import AudioError
 from recommenders.audio.model import EMBEDDING_LAYER, build_conv1d
 from recommenders.audio.musicnn import mel_patches
 from recommenders.audio.pretrained import DEFAULT_PRETRAINED, PretrainedEmbedder
 from recommenders.audio.tf_runtime import BatchedForward, import_tensorflow
+from recommenders.audio.train import list_clips, split_by_track, track_accuracy, track_slices
 
 TIME_POOL = 4  # 187 frames → 46: the head sees 65 ms steps, a quarter of the memory per cached patch
 
@@ -33,6 +35,7 @@ class FrameFeatures:
 
     def __init__(self, base: PretrainedEmbedder) -> None:
         import_tensorflow()
+        # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
         import keras
 
         model = base._model
@@ -63,6 +66,7 @@ def fit_head(
     seed: int = 42,
 ) -> Any:
     """A head trained on frame features, stopped early on the validation tracks' loss."""
+    # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
     import keras
 
     model = build_head(x_train.shape[1], x_train.shape[2], n_labels, seed=seed)
@@ -81,6 +85,7 @@ def fit_head(
 
 def head_embeddings(model: Any, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings (n, 256), label probabilities (n, labels)) of frame features."""
+    # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
     import keras
 
     both = keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])
@@ -102,15 +107,23 @@ def is_head(model_dir: Path) -> bool:
     return meta.exists() and "base_path" in json.loads(meta.read_text())
 
 
+def head_base_path(model_dir: Path) -> Path:
+    """The pretrained model file the head in `model_dir` runs on."""
+    meta = json.loads((Path(model_dir) / "meta.json").read_text())
+    return Path(meta.get("base_path") or DEFAULT_PRETRAINED)
+
+
 class HeadEmbedder(Embedder):
     """A trained head on its pretrained base, behind the `AudioEmbedder` interface: patches are the base's log-mel
-    patches; `embed` runs the base to its frames, then the head (as any Conv1D model folder)."""
+    patches; `embed` runs the base to its frames, then the head (as any Conv1D model folder). `base`: the loaded
+    base model when the caller has it (`loader.AudioModels` shares one), else the one the head's meta names is
+    loaded."""
 
     feature_id = "mel96"
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, base: PretrainedEmbedder | None = None) -> None:
         super().__init__(model_dir)
-        self.frames = FrameFeatures(PretrainedEmbedder.load(Path(self.meta.get("base_path") or DEFAULT_PRETRAINED)))
+        self.frames = FrameFeatures(base if base is not None else PretrainedEmbedder(head_base_path(model_dir)))
 
     @property
     def version(self) -> str:
@@ -127,9 +140,6 @@ def track_frames(
     clips: list[Any], base: PretrainedEmbedder, frames: FrameFeatures, window: float, cache: Path | None
 ) -> dict[int, np.ndarray]:
     """Frame features of each readable clip's `window` seconds (the product's windows), by clip position."""
-    from recommenders.audio.features import AudioError
-    from recommenders.audio.train import track_slices
-
     out = {}
     for i, clip in enumerate(clips):
         try:
@@ -156,9 +166,7 @@ def train_head(
 ) -> dict[str, Any]:
     """Train a head on a label/clip folder (split by track: train / validation for early stopping / test), report
     its held-out track accuracy, and save it into `out_dir`."""
-    from recommenders.audio.train import list_clips, split_by_track, track_accuracy
-
-    base = PretrainedEmbedder.load()
+    base = PretrainedEmbedder()
     extractor = FrameFeatures(base)
     clips = list_clips(folder)
     frames = track_frames(clips, base, extractor, window, cache_dir)

@@ -68,6 +68,7 @@ class AudioIndex:
         if len(self.embeddings) == 0:
             self._nn = None
         elif len(self.embeddings) > self.ann_threshold:
+            # lazy: only past ann_threshold vectors; ~60 ms on every bot start otherwise
             from usearch.index import Index
 
             index = Index(

@@ -30,6 +30,7 @@ def build_conv1d(
     BatchNorm + MaxPool1D(2) block, GlobalMaxPool1D, an optional Dense(256) + Dropout(0.5) (`hidden`), the
     Dense(256) embedding layer + Dropout(0.5), softmax over the labels."""
     import_tensorflow()
+    # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
     import keras
     from keras import layers
 

@@ -18,14 +18,17 @@ per 3 s patch.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
+import librosa
 import numpy as np
+import soxr
 
-from recommenders.audio.features import SR
+from recommenders.audio.features import SR, decode
 from recommenders.audio.tf_runtime import import_tensorflow
 
 log = logging.getLogger(__name__)
@@ -65,9 +68,6 @@ LABELS = {"MSD_musicnn": MSD_LABELS, "MTT_musicnn": MTT_LABELS}
 
 def log_mel96(y: np.ndarray) -> np.ndarray:
     """(frames, 96) float32 log-compressed mel spectrogram of mono 22,050 Hz audio, at musicnn's 16 kHz."""
-    import librosa
-    import soxr
-
     y16 = soxr.resample(np.asarray(y, np.float32), SR, MUSICNN_SR, quality="HQ")
     mel = librosa.feature.melspectrogram(y=y16, sr=MUSICNN_SR, hop_length=HOP, n_fft=N_FFT, n_mels=N_MELS)
     return np.log10(np.float32(10000.0) * mel.T.astype(np.float32) + np.float32(1.0)).astype(np.float32)
@@ -86,6 +86,7 @@ def build_musicnn(n_classes: int = 50, midend_filters: int = 64, backend_units: 
     """The inference graph of upstream `build_musicnn` (dropout is the identity there), with Keras layers named as
     the checkpoint's variable scopes. Outputs: [tags, penultimate, pooled]."""
     import_tensorflow()
+    # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
     import keras
     from keras import layers
 
@@ -152,8 +153,6 @@ WEIGHT_NAMES = {
 
 def wheel_dir() -> Path:
     """The installed musicnn package folder (installed by the Makefile with `pip install --no-deps musicnn==0.1.0`)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("musicnn")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("musicnn is not installed: run `.venv/bin/pip install --no-deps musicnn==0.1.0`")
@@ -163,6 +162,7 @@ def wheel_dir() -> Path:
 def checkpoint_variables(name: str, source: Path | None = None) -> dict[str, np.ndarray]:
     """The trained variables of one checkpoint (optimizer slots left out). The prefix is the model folder itself:
     the shipped `checkpoint` index file names its author's home folder and cannot be followed."""
+    # lazy: TensorFlow takes seconds to import; only the one-off conversion reads checkpoints
     import tensorflow as tf
 
     reader = tf.compat.v1.train.NewCheckpointReader(str((source or wheel_dir()) / name) + "/")
@@ -213,9 +213,10 @@ def compare_with_reference(name: str, out_dir: Path, audio: Path, seconds: float
     """Largest absolute difference, per output, between the converted model and upstream's TF1 graph on
     `seconds` of real audio (the check `tests/test_audio_musicnn.py` makes)."""
     import_tensorflow()
+    # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
     import keras
 
-    from recommenders.audio.features import decode
+    # lazy: musicnn_reference imports this module (wheel_dir)
     from recommenders.audio.musicnn_reference import reference_outputs
 
     x = mel_patches(decode(audio, max_bytes=500_000_000, max_seconds=seconds))

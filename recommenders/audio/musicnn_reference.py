@@ -21,6 +21,7 @@ INPUT = "model/Placeholder"
 
 def reference_outputs(name: str, x: np.ndarray, source: Path | None = None) -> list[np.ndarray]:
     """[tags, penultimate, pooled] of upstream's graph for patches `x` (n, 187, 96), in inference mode."""
+    # lazy: TensorFlow takes seconds to import; only the conversion check runs the TF1 graph
     import tensorflow as tf
     from tensorflow.core.framework import graph_pb2
     from tensorflow.core.protobuf import meta_graph_pb2

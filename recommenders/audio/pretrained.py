@@ -2,14 +2,14 @@
 
 One model answers both questions a clip raises: its 50 Last.fm tag probabilities ("rock", "80s", "instrumental",
 …), the vocabulary of the Yes.com corpus's own tags, and an embedding of each 3 s patch for nearest neighbours
-(the pooled mid-end features: max and mean over time of the 753 front/mid-end channels). The Keras model is loaded
-once per process and path; calls run under a lock so the bot's worker threads can share it.
+(the pooled mid-end features: max and mean over time of the 753 front/mid-end channels). Each instance loads
+the Keras model (whoever loads repeatedly keeps models in a `loader.AudioModels`); calls run under a lock so the
+bot's worker threads can share it.
 """
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class PretrainedEmbedder:
 
     def __init__(self, path: Path = DEFAULT_PRETRAINED, embedding: str = "pooled") -> None:
         import_tensorflow()
+        # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
         import keras
 
         if embedding not in EMBEDDINGS:
@@ -37,11 +38,6 @@ class PretrainedEmbedder:
         self.embedding = embedding
         self._model = keras.models.load_model(self.path, compile=False)
         self._forward = BatchedForward(self._model)
-
-    @classmethod
-    @lru_cache(maxsize=4)
-    def load(cls, path: Path = DEFAULT_PRETRAINED, embedding: str = "pooled") -> PretrainedEmbedder:
-        return cls(path, embedding)
 
     @staticmethod
     def available(path: Path = DEFAULT_PRETRAINED) -> bool:

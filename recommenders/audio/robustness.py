@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
+import soxr
 
 from recommenders.audio.evaluate import Features, track_vectors
 from recommenders.audio.features import SR, AudioError, decode, duration_of, wav_bytes, window_audio
@@ -24,8 +26,6 @@ MP3_LEVEL = 0.63  # libsndfile maps level 0..1 onto 160..8 kbit/s for 22,050 Hz 
 
 
 def _mp3(y: np.ndarray) -> bytes:
-    import soundfile as sf
-
     buf = io.BytesIO()
     with sf.SoundFile(
         buf, "w", SR, 1, format="MP3", subtype="MPEG_LAYER_III", compression_level=MP3_LEVEL, bitrate_mode="CONSTANT"
@@ -36,8 +36,6 @@ def _mp3(y: np.ndarray) -> bytes:
 
 def variants(path: Path, rng: np.random.Generator) -> dict[str, bytes]:
     """The four changed copies of one track, as the bytes a user would send."""
-    import soxr
-
     head = decode(path, max_bytes=10**9, max_seconds=QUERY_SECONDS)
     duration = duration_of(path) or len(head) / SR
     start = float(rng.uniform(0, max(0.0, duration - 10.0)))

@@ -10,10 +10,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from data.corpus import Corpus
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.calibrate import UnsureModel, unsure_features
@@ -21,18 +22,24 @@ from recommenders.audio.embedder import DEFAULT_MODEL_DIR, AudioEmbedder, Embedd
 from recommenders.audio.features import SR, AudioError, window_audio
 from recommenders.audio.head import HeadEmbedder, is_head
 from recommenders.audio.index import AudioIndex
+from recommenders.audio.loader import AudioModels
 from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.tags import TagBridge
 from recommenders.base import Recommendation
 from recommenders.tags import TagIndex
 
-if TYPE_CHECKING:
-    from data.corpus import Corpus
-
 log = logging.getLogger(__name__)
 INDEX_ARTIFACT = "audio-index"
 MODEL_ARTIFACT = "audio-model"
-__all__ = ["AudioError", "AudioService", "ClipResult", "load_audio_pair", "load_audio_service", "render_label_chart"]
+__all__ = [
+    "AudioError",
+    "AudioModels",
+    "AudioService",
+    "ClipResult",
+    "load_audio_pair",
+    "load_audio_service",
+    "render_label_chart",
+]
 
 
 @dataclass(frozen=True)
@@ -49,15 +56,15 @@ class ClipResult:
     confidence: float = 1.0
 
 
-def load_embedder(store: ArtifactStore) -> AudioEmbedder:
+def load_embedder(store: ArtifactStore, models: AudioModels) -> AudioEmbedder:
     """A published (trained) Conv1D model if there is one; else the pretrained music CNN once converted; else the
-    Conv1D model shipped with the code."""
+    Conv1D model shipped with the code (each from the caller's `models`)."""
     published = store.path(MODEL_ARTIFACT)
     if published is not None:
-        return embedder_at(str(published))
+        return embedder_at(str(published), models)
     if PretrainedEmbedder.available():
-        return PretrainedEmbedder.load()
-    return Embedder.load(DEFAULT_MODEL_DIR)
+        return models.pretrained()
+    return models.conv1d(DEFAULT_MODEL_DIR)
 
 
 def embedder_identity(embedder: AudioEmbedder) -> str:
@@ -73,12 +80,13 @@ def embedder_location(embedder: AudioEmbedder) -> str:
     return str(embedder.model_dir)
 
 
-def embedder_at(location: str) -> AudioEmbedder:
-    """The model stored at `location`: the pretrained model's file, a head on it, or a log-mel Conv1D folder."""
+def embedder_at(location: str, models: AudioModels) -> AudioEmbedder:
+    """The model stored at `location` (from the caller's `models`): the pretrained model's file, a head on it, or a
+    log-mel Conv1D folder."""
     path = Path(location)
     if path.suffix == ".keras":
-        return PretrainedEmbedder.load(path)
-    return HeadEmbedder.load(path) if is_head(path) else Embedder.load(path)
+        return models.pretrained(path)
+    return models.head(path) if is_head(path) else models.conv1d(path)
 
 
 class AudioService:
@@ -140,6 +148,7 @@ class AudioService:
 
 def render_label_chart(labels: list[tuple[str, float]]) -> bytes:
     """A small horizontal bar chart of the label probabilities, as PNG bytes."""
+    # lazy: matplotlib adds ~0.4 s to the bot's start; only a clip's chart needs it
     import matplotlib
 
     matplotlib.use("Agg")
@@ -161,11 +170,15 @@ def render_label_chart(labels: list[tuple[str, float]]) -> bytes:
     return buf.getvalue()
 
 
-def load_audio_pair(index_path: Path, meta: Mapping[str, Any], settings: Settings, tags: TagIndex) -> AudioService:
+def load_audio_pair(
+    index_path: Path, meta: Mapping[str, Any], settings: Settings, tags: TagIndex, models: AudioModels
+) -> AudioService:
     """The service over one published index and the very model that embedded it (the index's meta names it), so a
     query is never embedded by one model and compared against vectors of another. With the pretrained tagger, the
-    tag bridge reads the corpus's tag index `tags` (the one the serving snapshot holds)."""
-    embedder = embedder_at(meta["model_path"])
+    tag bridge reads the corpus's tag index `tags` (the one the serving snapshot holds). The model comes from the
+    caller's `models` (the snapshot builder keeps one across swaps, so an index published for the same model reuses
+    the loaded model)."""
+    embedder = embedder_at(meta["model_path"], models)
     if embedder_identity(embedder) != meta.get("model"):
         raise ValueError(f"index was built with {meta.get('model')}, but {meta['model_path']} now holds "
                          f"{embedder_identity(embedder)}")  # fmt: skip
@@ -173,12 +186,14 @@ def load_audio_pair(index_path: Path, meta: Mapping[str, Any], settings: Setting
     return AudioService(embedder, AudioIndex.load(index_path), settings, bridge)
 
 
-def load_audio_service(settings: Settings, corpus: Corpus) -> AudioService | None:
-    """The service over the published audio index (for the command line), or None while there is none."""
+def load_audio_service(settings: Settings, corpus: Corpus, models: AudioModels | None = None) -> AudioService | None:
+    """The service over the published audio index (for the command line), or None while there is none. `models`:
+    the caller's loaded models to reuse, if it keeps any."""
     store = ArtifactStore(settings.models_dir)
     version = store.current_version(INDEX_ARTIFACT)
     if version is None:
         return None
     path = store.path(INDEX_ARTIFACT, version)
     assert path is not None
-    return load_audio_pair(path, store.meta(INDEX_ARTIFACT, version), settings, TagIndex.from_corpus(corpus))
+    meta = store.meta(INDEX_ARTIFACT, version)
+    return load_audio_pair(path, meta, settings, TagIndex.from_corpus(corpus), models or AudioModels())

@@ -14,20 +14,28 @@ from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.features import CATALOGUE_SECONDS, AudioError
 from recommenders.audio.index import AudioIndex
+from recommenders.audio.loader import AudioModels
 from recommenders.audio.service import INDEX_ARTIFACT, embedder_identity, embedder_location, load_embedder
 from recommenders.audio.train import track_slices
 
 log = logging.getLogger(__name__)
 
 
-def ensure_index(corpus: Corpus, store: ArtifactStore, settings: Settings, seconds: float = CATALOGUE_SECONDS) -> str:
+def ensure_index(
+    corpus: Corpus,
+    store: ArtifactStore,
+    settings: Settings,
+    seconds: float = CATALOGUE_SECONDS,
+    models: AudioModels | None = None,
+) -> str:
     """Embed every track with audio that the current index lacks, and publish the grown index (if it grew).
 
     A new model version means new embeddings, so the index is rebuilt from scratch when the model changed.
-    `seconds`: audio analysed per track (`features.windows`); tests use less to stay quick.
+    `seconds`: audio analysed per track (`features.windows`); tests use less to stay quick. `models`: the caller's
+    loaded models (a scheduler that indexes every run keeps one), else the model is loaded for this call.
     """
     t0 = time.perf_counter()
-    embedder = load_embedder(store)
+    embedder = load_embedder(store, models or AudioModels())
     identity = embedder_identity(embedder)
     meta = store.meta(INDEX_ARTIFACT)
     current = None

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from recommenders.audio.features import AudioError
+from recommenders.audio.loader import AudioModels
 from recommenders.audio.musicnn import PRETRAINED_DIR
 from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.train import list_clips, track_slices
@@ -56,10 +57,9 @@ def track_tag_means(folder: Path, tagger: PretrainedEmbedder, cache: Path | None
     return out
 
 
-def tag_sanity(folder: Path, cache: Path | None = None) -> list[LabelTags]:
-    taggers = {
-        name: PretrainedEmbedder.load(PRETRAINED_DIR / f"{name}.keras") for name in ("MSD_musicnn", "MTT_musicnn")
-    }
+def tag_sanity(folder: Path, cache: Path | None = None, models: AudioModels | None = None) -> list[LabelTags]:
+    models = models or AudioModels()
+    taggers = {name: models.pretrained(PRETRAINED_DIR / f"{name}.keras") for name in ("MSD_musicnn", "MTT_musicnn")}
     firsts: dict[str, dict[Path, str]] = {}
     for name, tagger in taggers.items():
         means = track_tag_means(folder, tagger, cache)

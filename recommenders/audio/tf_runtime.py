@@ -31,6 +31,7 @@ def import_tensorflow() -> ModuleType:
         if "tensorflow" in sys.modules:
             return sys.modules["tensorflow"]
         with filtered_stderr(NATIVE_NOISE):
+            # lazy: the one import of TensorFlow (seconds), with its start-up notes filtered
             import tensorflow
         return tensorflow
 

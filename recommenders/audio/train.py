@@ -23,6 +23,7 @@ import numpy as np
 
 from data.audio_files import audio_files
 from recommenders.audio.features import SLICE_HOP, AudioError, logmel_patches, window_audio
+from recommenders.audio.model import build_cnn
 from recommenders.audio.tf_runtime import import_tensorflow
 
 log = logging.getLogger(__name__)
@@ -134,9 +135,8 @@ def train_classifier(
 ) -> dict[str, Any]:
     """Train, evaluate on the held-out test tracks, and write `model.keras` + `meta.json` into `out_dir`."""
     import_tensorflow()
+    # lazy: Keras loads TensorFlow (seconds), so only when a model is built or loaded
     import keras
-
-    from recommenders.audio.model import build_cnn
 
     t0 = time.perf_counter()
     clips = []
