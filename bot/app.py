@@ -24,6 +24,7 @@ from data.db import open_database
 from data.sessions import SessionStore
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
+from recommenders.audio.loader import AudioModels
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class App:
     store: ArtifactStore
     watcher: SnapshotWatcher
     core: ChatCore
+    audio_models: AudioModels
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Keep the serving snapshot current until `stop` is set."""
@@ -60,11 +62,13 @@ def build_app(
     engine = engine if engine is not None else open_database(settings)
     corpus = Corpus(engine)
     store = ArtifactStore(settings.models_dir)
-    watcher = SnapshotWatcher(SnapshotBuilder(corpus, store, settings), check_every=settings.snapshot_check_seconds)
+    audio_models = AudioModels()  # one copy of each audio model for the snapshots and the embedded jobs
+    builder = SnapshotBuilder(corpus, store, settings, audio_models)
+    watcher = SnapshotWatcher(builder, check_every=settings.snapshot_check_seconds)
     core = ChatCore(
         watcher.current, corpus, SessionStore(engine), settings, clock=clock, wall_clock=wall_clock, commands=commands
     )
-    return App(settings, engine, corpus, store, watcher, core)
+    return App(settings, engine, corpus, store, watcher, core, audio_models)
 
 
 def build_core(settings: Settings, clock: Callable[[], float] = time.monotonic) -> ChatCore:

@@ -88,7 +88,9 @@ async def run_bots(
         # set, `murecom jobs worker` processes run them instead)
         from jobs.scheduler import Scheduler
 
-        background.append(asyncio.create_task(Scheduler.default(settings).run_forever(stop)))
+        background.append(
+            asyncio.create_task(Scheduler.default(settings, audio_models=app.audio_models).run_forever(stop))
+        )
     try:
         served = await supervisor.run(adapters, stop)
         if not served:

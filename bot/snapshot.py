@@ -90,12 +90,15 @@ def describe_cf(meta: Mapping[str, Any]) -> str:
 class SnapshotBuilder:
     """Reads what is published and loads it."""
 
-    def __init__(self, corpus: Corpus, store: ArtifactStore, settings: Settings) -> None:
+    def __init__(
+        self, corpus: Corpus, store: ArtifactStore, settings: Settings, audio_models: AudioModels | None = None
+    ) -> None:
         self.corpus = corpus
         self.store = store
         self.settings = settings
         self._failed: set[tuple[str, str]] = set()
-        self.audio_models = AudioModels()  # the audio models its snapshots serve, reused across swaps
+        # the audio models its snapshots serve, reused across swaps (the composition root shares them with the jobs)
+        self.audio_models = audio_models if audio_models is not None else AudioModels()
 
     def wanted(self) -> tuple[dict[str, str | None], tuple[int, int]]:
         """The published versions and the corpus watermark now (a few file reads and one cheap query)."""

@@ -41,10 +41,14 @@ class Scheduler:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="murecom-jobs")
 
     @classmethod
-    def default(cls, settings: Settings, names: list[str] | None = None) -> Scheduler:
+    def default(
+        cls, settings: Settings, names: list[str] | None = None, audio_models: AudioModels | None = None
+    ) -> Scheduler:
+        """`audio_models`: the models previews indexes with (a bot process passes the ones it serves, so one copy is
+        loaded); by default the scheduler owns its own, loaded once for all runs."""
         names = names or list(tasks.JOBS)
-        # previews indexes new audio on each run: the scheduler owns the audio model, loaded once for all runs
-        kwargs: dict[str, dict[str, Any]] = {"previews": {"models": AudioModels()}}
+        models = audio_models if audio_models is not None else AudioModels()
+        kwargs: dict[str, dict[str, Any]] = {"previews": {"models": models}}
         return cls(settings, [ScheduledJob(n, DEFAULT_INTERVALS[n], dict(kwargs.get(n, {}))) for n in names])
 
     async def _loop(self, job: ScheduledJob, stop: asyncio.Event) -> None:
