@@ -94,7 +94,7 @@ class Supervisor:
             status.advice = diagnosis.advice
             if diagnosis.permanent:
                 status.state = "failed"
-                log.error("%s adapter stopped for good: %s (%s)", adapter.name, diagnosis.advice, failure)
+                log.error("%s adapter stopped for good: %s", adapter.name, diagnosis.advice, exc_info=failure)
                 return
             pause = min(self.max_pause, self.first_pause * 2 ** (status.failures - 1))
             status.state = "retrying"
