@@ -141,6 +141,7 @@ def test_next_track_includes_short_playlists(yes_corpus) -> None:
     assert all(len(c.hidden) == 1 for c in nt.cases)
 
 
+@pytest.mark.fast
 def test_paired_ratio_interval() -> None:
     rng = np.random.default_rng(1)
     b = rng.random(500)
@@ -171,6 +172,7 @@ def test_default_is_chosen_on_validation_never_test(split) -> None:
     assert served["metrics"] == report.test["val_only"]
 
 
+@pytest.mark.fast
 def test_case_anchor() -> None:
     assert Case((1, 2, 3), (4,)).one_seed == 3
     assert Case((1, 2, 3), (4,), anchor=1).one_seed == 1
