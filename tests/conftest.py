@@ -6,8 +6,9 @@ their own database from `empty_engine`. `small_yes_engine` is the same import cu
 exactly a prefix of the full corpus): the data of the fast tier.
 
 The fast tier (`pytest -m fast`, `make test-fast`): unit tests on small real data, no TensorFlow, no subprocess.
-`_fast_tier_guard` makes a fast test that spawns a process (or imports TensorFlow) fail, and a run of only fast
-tests fails at its end if TensorFlow was imported at all (collection and fixtures included).
+`_fast_tier_guard` makes a fast test that starts a process (or imports TensorFlow) fail in any run; in a run of only
+fast tests `_fast_run_guard` refuses processes for the whole session (fixtures of every scope) and
+`pytest_sessionfinish` fails the run if TensorFlow was imported at all (collection and fixtures included).
 """
 
 from __future__ import annotations
