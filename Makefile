@@ -14,7 +14,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba-cache
 # Defined before the rules that depend on it: make expands prerequisites as it reads them.
 PRETRAINED := recommenders/audio/pretrained/MSD_musicnn.keras
 
-.PHONY: run test setup audio-data lint bench clean
+.PHONY: run test test-fast setup audio-data lint bench clean
 
 run: setup
 	$(BIN)/murecom run
@@ -23,7 +23,12 @@ test: $(STAMP) audio-data $(PRETRAINED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -m fast
+	$(BIN)/pytest -m "not fast"
+
+# The fast tier alone, while editing: unit tests on small real data, no TensorFlow, no subprocess (under a minute).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m fast
 
 setup: $(STAMP) audio-data $(PRETRAINED)
 	$(BIN)/murecom setup

@@ -1,8 +1,9 @@
 """The contract every CF model keeps, as a mixin test class (in the style of `implicit`'s RecommenderBase tests).
 
 A model's test class sets `make` (a factory of an unfitted model) and inherits these tests, run on the first
-6,000 real Yes.com playlists: scores sorted, seeds and `exclude` left out, an unknown seed raises `NotInModel`,
-`params()` re-creates the model, a save/load round trip answers identically, and refitting gives the same lists.
+6,000 real Yes.com playlists (the fast tier's `small_yes_corpus` holds exactly those): scores sorted, seeds and
+`exclude` left out, an unknown seed raises `NotInModel`, `params()` re-creates the model, a save/load round trip
+answers identically, and refitting gives the same lists.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ class CFModelContract:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def playlists(cls, yes_corpus) -> list[list[int]]:
-        return [list(p) for p in yes_corpus.playlists()][:6000]
+    def playlists(cls, small_yes_corpus) -> list[list[int]]:
+        return [list(p) for p in small_yes_corpus.playlists()][:6000]
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -54,6 +54,7 @@ def test_idf_lets_a_rare_tag_outweigh_a_common_one(bridge, corpus) -> None:
     assert sum("punk" in tags[r.track_id] for r in recs) >= 8
 
 
+@pytest.mark.fast
 def test_popularity_breaks_ties_between_equally_tagged_tracks() -> None:
     tags = TagIndex({1: frozenset({"jazz"}), 2: frozenset({"jazz"}), 3: frozenset({"rock"})}, {1: 3, 2: 300, 3: 1000})
     bridge = TagBridge(tags, MSD_LABELS)

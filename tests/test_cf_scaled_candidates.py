@@ -3,6 +3,8 @@ note; on the real Yes.com corpus every candidate is kept."""
 
 from __future__ import annotations
 
+import pytest
+
 from recommenders.cf.paths import CANDIDATES
 from recommenders.cf.scale import MIN_CAP_COVERAGE, scaled_candidates
 from recommenders.evaluation import playlist_split
@@ -14,6 +16,7 @@ def test_every_candidate_is_kept_on_yes_com(yes_corpus) -> None:
     assert names == list(CANDIDATES) and skipped == {}
 
 
+@pytest.mark.fast
 def test_a_capped_model_is_skipped_when_its_cap_holds_under_half_the_entries() -> None:
     # 20,000 songs played equally often: EASE^R's 5,000-song cap holds 25 % of the entries
     flat = [[i, i + 1, i + 2, i + 3] for i in range(0, 20_000, 4)] * 3
@@ -36,6 +39,7 @@ def test_views_of_a_split_share_one_count_of_the_catalogue(yes_corpus) -> None:
     assert n == len({t for seq in split.train for t in seq})
 
 
+@pytest.mark.fast
 def test_item_item_models_are_skipped_when_the_co_occurring_pairs_outgrow_the_budget() -> None:
     playlists = [list(range(i, i + 50)) for i in range(0, 5_000, 50)] * 4  # 400 playlists × 50² pairs = 10⁶
     names, skipped = scaled_candidates(CANDIDATES, playlists, max_pairs=999_999)

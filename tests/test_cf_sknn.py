@@ -31,6 +31,7 @@ def test_sknn_reasons_quote_true_counts(playlists) -> None:
     assert all(r.reason.endswith("playlists like yours") for r in model.similar_to_many([rare, hot], 5))
 
 
+@pytest.mark.fast
 def test_ease_cap_is_refused_beyond_the_memory_budget() -> None:
     with pytest.raises(ValueError, match="limit is"):
         EASE(max_items=max_items_for() + 1)

@@ -58,12 +58,14 @@ class Oracle(Recommender):
 
 
 @pytest.fixture(scope="module")
-def split(yes_corpus):
-    return playlist_split(yes_corpus, n_test=300, seed=9)
+def split(small_yes_corpus):
+    """300 + 300 held-out playlists of the fast tier's 6,000 (what these tests assert holds for any corpus)."""
+    return playlist_split(small_yes_corpus, n_test=300, seed=9)
 
 
-def test_split_holds_out_the_last_songs(yes_corpus, split) -> None:
-    playlists = [list(p) for p in yes_corpus.playlists()]
+@pytest.mark.fast
+def test_split_holds_out_the_last_songs(small_yes_corpus, split) -> None:
+    playlists = [list(p) for p in small_yes_corpus.playlists()]
     assert len(split.cases) >= 290 and len(split.view("validation").cases) >= 290
     by_seeds: dict[tuple[int, ...], list[tuple[int, list[int]]]] = {}
     changed = 0
@@ -85,13 +87,14 @@ def test_split_holds_out_the_last_songs(yes_corpus, split) -> None:
             assert len(tail) == max(1, round(len(orig) * 0.2))
             assert case.one_seed == case.seeds[-1]
     assert not rows["test"] & rows["validation"]
-    again = playlist_split(yes_corpus, n_test=300, seed=9)
+    again = playlist_split(small_yes_corpus, n_test=300, seed=9)
     assert again.cases == split.cases
-    assert playlist_split(yes_corpus, n_test=300, seed=10).cases != split.cases
+    assert playlist_split(small_yes_corpus, n_test=300, seed=10).cases != split.cases
     with pytest.raises(ValueError):
-        playlist_split(yes_corpus, min_len=10_000)
+        playlist_split(small_yes_corpus, min_len=10_000)
 
 
+@pytest.mark.fast
 def test_perfect_and_shifted_oracles(split) -> None:
     answers = {c.seeds: c.hidden for c in split.cases}
     perfect = evaluate_recommender(Oracle(answers), split)
@@ -111,6 +114,7 @@ def test_perfect_and_shifted_oracles(split) -> None:
     assert single["ndcg@100"] == pytest.approx(1.0 / math.log2(12))
 
 
+@pytest.mark.fast
 def test_table_and_gate(split, tmp_path) -> None:
     answers = {c.seeds: c.hidden for c in split.cases}
     rows = {"oracle": evaluate_recommender(Oracle(answers), split)}
@@ -123,6 +127,7 @@ def test_table_and_gate(split, tmp_path) -> None:
     assert not is_not_worse(weaker, rows["oracle"]) and is_not_worse(rows["oracle"], weaker)
 
 
+@pytest.mark.fast
 def test_one_seed_asks_similar_of_the_last_visible_song(split) -> None:
     one = split.view(protocol="one-seed")
     answers = {(c.one_seed,): c.hidden for c in one.cases}
@@ -141,6 +146,7 @@ def test_next_track_includes_short_playlists(yes_corpus) -> None:
     assert all(len(c.hidden) == 1 for c in nt.cases)
 
 
+@pytest.mark.fast
 def test_paired_ratio_interval() -> None:
     rng = np.random.default_rng(1)
     b = rng.random(500)
@@ -155,6 +161,7 @@ def test_paired_ratio_interval() -> None:
         paired_ratio(a[:10], b)
 
 
+@pytest.mark.fast
 def test_default_is_chosen_on_validation_never_test(split) -> None:
     """A model perfect on the test playlists but blind on validation must not become the default."""
     test_only = Oracle({c.seeds: c.hidden for c in split.parts["test"]})
@@ -171,6 +178,7 @@ def test_default_is_chosen_on_validation_never_test(split) -> None:
     assert served["metrics"] == report.test["val_only"]
 
 
+@pytest.mark.fast
 def test_case_anchor() -> None:
     assert Case((1, 2, 3), (4,)).one_seed == 3
     assert Case((1, 2, 3), (4,), anchor=1).one_seed == 1

@@ -105,6 +105,7 @@ def _mpd_slice_from_yes(shared_data, n_playlists: int) -> dict:
     return {"info": {"generated_on": "2017-12-03", "slice": "0-999", "version": "v1"}, "playlists": playlists}
 
 
+@pytest.mark.fast
 def test_mpd_slice_import_keeps_order_and_is_idempotent(empty_engine, shared_data, tmp_path) -> None:
     doc = _mpd_slice_from_yes(shared_data, 300)
     path = tmp_path / "mpd.slice.0-999.json"
@@ -127,6 +128,7 @@ def test_mpd_slice_import_keeps_order_and_is_idempotent(empty_engine, shared_dat
         assert conn.scalar(select(func.count(Track.album_id))) == n_unique
 
 
+@pytest.mark.fast
 def test_mpd_reimport_resumes_an_unrecorded_slice_and_skips_recorded_ones(empty_engine, shared_data, tmp_path) -> None:
     doc = _mpd_slice_from_yes(shared_data, 300)
     (tmp_path / "part").mkdir()
@@ -145,6 +147,7 @@ def test_mpd_reimport_resumes_an_unrecorded_slice_and_skips_recorded_ones(empty_
     assert state is not None and state["complete"] and state["counts"] == {"playlists": 300}
 
 
+@pytest.mark.fast
 def test_mpd_skips_broken_entries(empty_engine, tmp_path) -> None:
     doc = {
         "playlists": [
@@ -158,6 +161,7 @@ def test_mpd_skips_broken_entries(empty_engine, tmp_path) -> None:
     assert report.skipped_entries == 2 and report.playlists_seen == 1
 
 
+@pytest.mark.fast
 def test_migration_from_empty_database_creates_schema(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     migrate(engine)

@@ -90,6 +90,7 @@ def _check_bulk_against_portable(bulk_engine, portable_engine, first, second) ->
         assert added.year >= 2024  # the Python-side default is filled in by the bulk path too
 
 
+@pytest.mark.fast
 def test_sqlite_bulk_path_stores_what_the_portable_path_stores(empty_engine, shared_data, tmp_path) -> None:
     other = make_engine(f"sqlite:///{tmp_path / 'portable.db'}")
     migrate(other)

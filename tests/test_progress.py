@@ -6,6 +6,8 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from data.progress import LogProgress, progress, track
 
 
@@ -22,6 +24,7 @@ class FakeTTY(io.StringIO):
         return True
 
 
+@pytest.mark.fast
 def test_log_lines_every_tenth_of_the_total_with_counts_and_eta() -> None:
     clock, lines = Clock(), []
     bar = LogProgress("import", total=1000, unit="playlists", clock=clock, emit=lines.append)
@@ -37,6 +40,7 @@ def test_log_lines_every_tenth_of_the_total_with_counts_and_eta() -> None:
     assert "ETA" not in lines[-1]
 
 
+@pytest.mark.fast
 def test_log_lines_every_ten_seconds_when_the_total_is_unknown() -> None:
     clock, lines = Clock(), []
     with LogProgress("train", unit="models", clock=clock, emit=lines.append) as bar:
@@ -53,6 +57,7 @@ def test_log_lines_every_ten_seconds_when_the_total_is_unknown() -> None:
     assert lines[-1] == "train: done, 4 models, 0.31/s, 0:13 elapsed"
 
 
+@pytest.mark.fast
 def test_slow_work_logs_by_time_between_fractions() -> None:
     clock, lines = Clock(), []
     bar = LogProgress("eval", total=100, unit="cases", clock=clock, emit=lines.append)
@@ -61,6 +66,7 @@ def test_slow_work_logs_by_time_between_fractions() -> None:
     assert len(lines) == 1 and "1/100 cases (1%)" in lines[0] and "ETA 49:30" in lines[0]
 
 
+@pytest.mark.fast
 def test_off_a_terminal_progress_logs_and_track_yields_everything() -> None:
     lines: list[str] = []
     got = list(track(range(5), "steps", stream=io.StringIO(), emit=lines.append))
@@ -68,6 +74,7 @@ def test_off_a_terminal_progress_logs_and_track_yields_everything() -> None:
     assert lines[-1].startswith("steps: done, 5/5 items (100%)")
 
 
+@pytest.mark.fast
 def test_on_a_terminal_a_tqdm_bar_is_drawn() -> None:
     tty = FakeTTY()
     lines: list[str] = []

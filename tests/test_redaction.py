@@ -14,6 +14,8 @@ import signal
 import sys
 from urllib.parse import quote
 
+import pytest
+
 from data.logsafe import RedactSecrets, secrets_of
 from data.settings import PROJECT_ROOT, Settings
 from tests.bot.fake_telegram import FakeTelegram
@@ -112,6 +114,7 @@ async def test_token_not_in_a_crash_traceback(tmp_path) -> None:
     assert _leaks(text) == []
 
 
+@pytest.mark.fast
 def test_every_form_of_a_secret_is_redacted_in_message_args_and_traceback() -> None:
     """URL-quoted tokens, the Spotify Basic auth header and passwords in service URLs, wherever they appear."""
     settings = Settings.from_env(

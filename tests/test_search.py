@@ -12,10 +12,14 @@ from data.importers.yes import import_yes
 from data.models import Track
 from data.search import QueryError, TrackSearch, normalize, parse_spotify_track_id
 
+# The index covers every track (title, artists, popularity): the small corpus holds all 9,775 exactly as the full
+# one does (tests/test_small_corpus.py), so these run in the fast tier.
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope="module")
-def search(yes_corpus: Corpus) -> TrackSearch:
-    return TrackSearch(yes_corpus)
+def search(small_yes_corpus: Corpus) -> TrackSearch:
+    return TrackSearch(small_yes_corpus)
 
 
 @pytest.mark.parametrize(
@@ -61,14 +65,14 @@ def test_candidates_are_ranked_by_confidence(search: TrackSearch) -> None:
     "query",
     ["'; DROP TABLE tracks;--", 'title" OR 1=1 --', "AND *", "NEAR(a b)", "🎵🎶🔥", "%_%", "\\x00", "a" * 199],
 )
-def test_hostile_or_odd_input_is_plain_text(search: TrackSearch, yes_engine, query: str) -> None:
-    with yes_engine.connect() as conn:
+def test_hostile_or_odd_input_is_plain_text(search: TrackSearch, small_yes_engine, query: str) -> None:
+    with small_yes_engine.connect() as conn:
         before = conn.scalar(select(func.count()).select_from(Track))
     t0 = time.perf_counter()
     res = search.search(query)
     assert time.perf_counter() - t0 < 2.0
     assert all(0 <= c.score <= 1 for c in res.candidates)
-    with yes_engine.connect() as conn:
+    with small_yes_engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Track)) == before
 
 
@@ -117,10 +121,12 @@ def test_suggest_prefix(search: TrackSearch) -> None:
     assert longer[0].track.title == "Hotel California"
 
 
-def test_a_saved_index_answers_exactly_as_the_built_one(search: TrackSearch, yes_corpus: Corpus, tmp_path) -> None:
+def test_a_saved_index_answers_exactly_as_the_built_one(
+    search: TrackSearch, small_yes_corpus: Corpus, tmp_path
+) -> None:
     """The serving snapshot loads a saved index (memory-mapped arrays) instead of rebuilding it at every start."""
     search.save(tmp_path)
-    loaded = TrackSearch.load(tmp_path, yes_corpus)
+    loaded = TrackSearch.load(tmp_path, small_yes_corpus)
     assert len(loaded) == len(search)
     queries = ["hotel califrnia", "Hotel California - Eagles", "BEYONCÉ halo", "eagles", "a", "'; DROP TABLE x"]
     for q in queries:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from data.settings import PROJECT_ROOT, Settings
+
+pytestmark = pytest.mark.fast
 
 
 def test_env_example_lists_every_key_the_code_reads() -> None:

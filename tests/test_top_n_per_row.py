@@ -8,6 +8,8 @@ import scipy.sparse as sp
 
 from recommenders.cf.common import top_n_per_row
 
+pytestmark = pytest.mark.fast
+
 
 def reference(m: sp.csr_matrix, n: int, comp: sp.csr_matrix) -> list[tuple[list[int], list[float], list[float]]]:
     """Per row: the n best (score desc, column asc) as (columns, scores, companion values)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from data.corpus import Corpus
@@ -40,6 +41,7 @@ def test_tags_and_popularity_imported(yes_corpus: Corpus, yes_engine) -> None:
     assert top
 
 
+@pytest.mark.fast
 def test_reimport_is_idempotent(empty_engine, shared_data) -> None:
     first = import_yes(empty_engine, shared_data / "yes_big", limit=500)
     before = Corpus(empty_engine).stats()

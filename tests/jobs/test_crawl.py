@@ -36,6 +36,7 @@ def stored_playlists(engine) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.fast
 def test_words_are_unicode_aware() -> None:
     assert words_of("Música Latina — Éxitos 2012") == ["música", "latina", "éxitos"]
     assert words_of("日本のロック") == ["日本のロック"]

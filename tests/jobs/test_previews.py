@@ -108,6 +108,7 @@ def served(tmp_path_factory, audio_src):
 LOOPBACK = ("127.0.0.1",)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("url", "allowed", "why"),
     [
@@ -124,6 +125,7 @@ def test_allow_list_refuses(url: str, allowed: tuple[str, ...], why: str) -> Non
         check_url(url, allowed)
 
 
+@pytest.mark.fast
 def test_allowed_host_resolving_to_a_private_address_is_refused(monkeypatch) -> None:
     """DNS answers for an allow-listed name that point inside the network (rebinding) are refused."""
 
@@ -242,6 +244,7 @@ def test_connection_goes_to_the_resolved_address_with_the_name_as_host(served, t
     assert HOST_HEADERS[-1] == f"localhost:{port}"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "address",
     [
@@ -266,6 +269,7 @@ def test_private_addresses_in_any_form_are_refused(address: str) -> None:
         check_url("https://p.scdn.co/mp3-preview/abc", ("p.scdn.co",), lambda host, port: [address])
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "address", ["8.8.8.8", "64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2606:4700::1"]
 )
