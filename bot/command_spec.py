@@ -64,6 +64,13 @@ class Command:
         return (self.name, *self.aliases)
 
     @property
+    def asks_about_replied_clip(self) -> bool:
+        """Whether `/name` alone, sent as a reply to an audio clip, asks about that clip: the clip command's words and
+        the plain-text command's (`/similar`). It is how a clip is handed to a bot that does not see it (a Telegram
+        group under privacy mode) or that must not answer clips nobody addressed to it (a Discord server)."""
+        return not self.typed or self.plain_text
+
+    @property
     def typed(self) -> bool:
         """Whether it is typed as text (`/name args`); a clip command takes an uploaded file instead."""
         return not any(a.attachment for a in self.arguments)

@@ -112,6 +112,7 @@ class MurecomDiscord(commands.Bot):
         self.core = core
         self.settings = settings
         self.sync_commands = sync_commands
+        self._commands = {w: c for c in core.commands for w in c.words}
         for command in build_tree_commands(self):
             self.tree.add_command(command)
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
@@ -147,21 +148,58 @@ class MurecomDiscord(commands.Bot):
 
     # --- messages ----------------------------------------------------------------------------------------------
     async def on_message(self, message: discord.Message) -> None:
+        """`!command` messages, and clips addressed to the bot: in a DM, with the bot mentioned, as a reply to the
+        bot, or replied to with `!similar` (or `!similar_audio`). Any other clip in a server channel is not the bot's
+        to analyse and gets nothing (a server removes a bot that answers every attachment)."""
         if message.author.bot:
             return
         ctx = context_of(message.author, message.channel.id)
-        audio = [a for a in message.attachments if self._is_audio(a)]
-        if audio:
-            await self._audio_message(message, ctx, audio[0])
-        elif message.content.startswith(PREFIX) and len(message.content) > 1:
-            await message.channel.typing()  # one indicator (10 s) while the core works
-            replies = await self.core.handle_text(ctx, "/" + message.content[len(PREFIX) :])
-            await self._send_all(message.channel.send, replies)
+        clip = self._clip_of(message)
+        if clip is not None:
+            if await self._addressed(message):
+                await self._audio_message(message, ctx, clip)
+            return
+        if not (message.content.startswith(PREFIX) and len(message.content) > 1):
+            return
+        word, _, args = message.content[len(PREFIX) :].partition(" ")
+        command = self._commands.get(word.lower())
+        if command is not None and command.asks_about_replied_clip and not args.strip():
+            replied = await self._replied(message)
+            replied_clip = self._clip_of(replied) if replied is not None else None
+            if replied_clip is not None:  # `!similar` as a reply to a clip: that clip is the question
+                await self._audio_message(message, ctx, replied_clip)
+                return
+        await message.channel.typing()  # one indicator (10 s) while the core works
+        replies = await self.core.handle_text(ctx, "/" + message.content[len(PREFIX) :])
+        await self._send_all(message.channel.send, replies)
+
+    def _clip_of(self, message: discord.Message) -> discord.Attachment | None:
+        return next((a for a in message.attachments if self._is_audio(a)), None)
 
     @staticmethod
     def _is_audio(attachment: discord.Attachment) -> bool:
         kind = (attachment.content_type or "").split(";")[0]
         return kind.startswith("audio/") or is_audio_name(attachment.filename)
+
+    async def _replied(self, message: discord.Message) -> discord.Message | None:
+        """The message `message` replies to (from the event, or fetched), if any."""
+        reference = message.reference
+        if reference is None:
+            return None
+        if isinstance(reference.resolved, discord.Message):
+            return reference.resolved
+        if reference.message_id is None:
+            return None
+        try:
+            return await message.channel.fetch_message(reference.message_id)
+        except discord.HTTPException:
+            return None
+
+    async def _addressed(self, message: discord.Message) -> bool:
+        if message.guild is None or (self.user is not None and self.user in message.mentions):
+            return True
+        replied = await self._replied(message) if message.reference is not None else None
+        return replied is not None and self.user is not None and replied.author.id == self.user.id
 
     async def _audio_message(self, message: discord.Message, ctx: ChatContext, attachment: discord.Attachment) -> None:
         if attachment.size > self.settings.max_audio_bytes:

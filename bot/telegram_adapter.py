@@ -20,16 +20,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from telegram import (
+    Audio,
     Bot,
     BotCommand,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InputFile,
     InputTextMessageContent,
+    Message,
+    MessageEntity,
     Update,
+    Voice,
 )
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
@@ -49,7 +54,7 @@ from bot.radio import Announcer
 from bot.render import TELEGRAM_CAPTION_LIMIT, telegram_html
 from bot.replies import ChatContext, Reply
 from bot.supervisor import Diagnosis
-from data.audio_files import AUDIO_EXTENSIONS
+from data.audio_files import AUDIO_EXTENSIONS, is_audio_name
 from data.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -95,12 +100,37 @@ def context_of(update: Update) -> ChatContext:
     )
 
 
+NO_CLIP = "Reply to an audio clip or voice note with /similar_audio (or /similar), or send me the clip privately."
+
+
+def clip_of(message: Message) -> Audio | Voice | Document | None:
+    """The audio a message carries: an audio file, a voice note, or a document that is audio."""
+    document = message.document
+    if document is not None and not (
+        (document.mime_type or "").startswith("audio/") or is_audio_name(document.file_name or "")
+    ):
+        document = None
+    return message.audio or message.voice or document
+
+
+def addressed_to(message: Message, bot: Bot) -> bool:
+    """Whether a clip is for the bot: in a private chat, as a reply to the bot, or with the bot mentioned."""
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
+        return True
+    mentions = message.parse_caption_entities([MessageEntity.MENTION]).values()
+    return any(m.lstrip("@").lower() == (bot.username or "").lower() for m in mentions)
+
+
 class TelegramBot:
     """Handlers bound to one core."""
 
     def __init__(self, core: ChatCore, settings: Settings) -> None:
         self.core = core
         self.settings = settings
+        self.commands = {w: c for c in core.commands for w in c.words}
 
     async def send(self, update: Update, replies: list[Reply]) -> None:
         chat = update.effective_chat
@@ -132,10 +162,22 @@ class TelegramBot:
                 await bot.send_document(chat_id, InputFile(data, filename=name))
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_message is None or update.effective_chat is None:
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None:
             return
-        text = update.effective_message.text or ""
-        await update.effective_chat.send_action(ChatAction.TYPING)
+        text = message.text or ""
+        word, _, args = text[1:].partition(" ")
+        command = self.commands.get(word.split("@", 1)[0].lower())
+        replied = message.reply_to_message
+        if command is not None and command.asks_about_replied_clip and not args.strip():
+            clip = clip_of(replied) if replied is not None else None
+            if clip is not None:  # `/similar` sent as a reply to a clip: that clip is the question
+                await self._analyse(update, message, clip)
+                return
+            if not command.typed:
+                await message.reply_text(NO_CLIP)
+                return
+        await chat.send_action(ChatAction.TYPING)
         await self.send(update, await self.core.handle_text(context_of(update), text))
 
     async def on_private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -164,21 +206,27 @@ class TelegramBot:
         await self.send(update, rest)
 
     async def on_audio(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A clip: analysed in a private chat, and in a group only when it is addressed to the bot (a reply to one of
+        its messages, or a caption mentioning it). A bot that is a group admin sees every voice note of the group;
+        the others are not its to analyse, and get nothing."""
         message = update.effective_message
         if message is None:
             return
-        attachment = message.audio or message.voice or message.document
-        if attachment is None:
+        clip = clip_of(message)
+        if clip is None or not addressed_to(message, update.get_bot()):
             return
-        size = getattr(attachment, "file_size", None) or 0
+        await self._analyse(update, message, clip)
+
+    async def _analyse(self, update: Update, message: Message, clip: Audio | Voice | Document) -> None:
+        size = getattr(clip, "file_size", None) or 0
         if size > self.settings.max_audio_bytes:
             await message.reply_text(too_large(self.settings.max_audio_bytes))
             return
         progress = await message.reply_text(ANALYSING)
         try:
-            tg_file = await attachment.get_file()
+            tg_file = await clip.get_file()
             data = bytes(await tg_file.download_as_bytearray())
-            name = getattr(attachment, "file_name", None) or tg_file.file_path or "clip"
+            name = getattr(clip, "file_name", None) or tg_file.file_path or "clip"
             replies = await self.core.handle_audio(context_of(update), data[: self.settings.max_audio_bytes + 1], name)
             await self.send(update, replies)
         finally:  # never leave "Analysing…" behind, whatever failed
@@ -226,7 +274,8 @@ def build_application(core: ChatCore, settings: Settings) -> Application:
         builder = builder.base_file_url(settings.telegram_base_file_url)
     app = builder.build()
     bot = TelegramBot(core, settings)
-    app.add_handler(CommandHandler(core.command_words(), bot.on_command))
+    clip_words = [w for c in core.commands if not c.typed for w in c.words]  # only as a reply to a clip
+    app.add_handler(CommandHandler(core.command_words() + clip_words, bot.on_command))
     app.add_handler(CallbackQueryHandler(bot.on_callback))
     audio_documents: filters.BaseFilter = filters.Document.AUDIO
     for extension in AUDIO_EXTENSIONS:

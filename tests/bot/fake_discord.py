@@ -150,6 +150,7 @@ class FakeDiscord:
         self.calls: list[tuple[str, str, Any]] = []  # (method, path, body)
         self.errors: list[tuple[str, str, int]] = []  # (method, path, code) of every error answered
         self.messages: dict[int, dict[str, Any]] = {}  # id → the message as Discord holds it now
+        self.user_messages: dict[int, dict[str, Any]] = {}  # what members wrote, by id (replies carry them)
         self.deleted: list[int] = []
         self.commands: list[dict[str, Any]] = []  # the application commands after the last bulk overwrite
         self.files: dict[str, bytes] = {}
@@ -203,8 +204,17 @@ class FakeDiscord:
         return {"user": self.user, "roles": [], "joined_at": _now(), "deaf": False, "mute": False, "flags": 0,
                 "permissions": "2248473465835073"}  # fmt: skip
 
-    async def send_user_message(self, content: str, attachments: list[tuple[str, bytes, str]] = ()) -> int:
-        """A member writes in the channel; attachments are (filename, bytes, content type) served by the fake."""
+    async def send_user_message(
+        self,
+        content: str,
+        attachments: list[tuple[str, bytes, str]] = (),
+        *,
+        mention_bot: bool = False,
+        reply_to: int | None = None,
+    ) -> int:
+        """A member writes in the channel; attachments are (filename, bytes, content type) served by the fake.
+        `mention_bot` starts the message with the bot's mention (`<@id>`, listed in `mentions`, as Discord does);
+        `reply_to` makes it a reply (type 19) to that message, carried whole as `referenced_message`."""
         atts = []
         for filename, data, content_type in attachments:
             att_id = self.snowflake()
@@ -213,8 +223,18 @@ class FakeDiscord:
             url = f"{self.base}/attachments/{name}"
             atts.append({"id": str(att_id), "filename": filename, "size": len(data), "content_type": content_type,
                          "url": url, "proxy_url": url})  # fmt: skip
-        message = self._message(content, author=self.user, attachments=atts)
+        extra: dict[str, Any] = {"attachments": atts}
+        if mention_bot:
+            content = f"<@{APP_ID}> {content}".rstrip()
+            extra["mentions"] = [BOT_USER]
+        if reply_to is not None:
+            referenced = self.messages.get(reply_to) or self.user_messages[reply_to]
+            extra.update(type=19, referenced_message=referenced,
+                         message_reference={"type": 0, "message_id": str(reply_to), "channel_id": str(CHANNEL_ID),
+                                            "guild_id": str(GUILD_ID)})  # fmt: skip
+        message = self._message(content, author=self.user, **extra)
         message["member"] = {k: v for k, v in self.member().items() if k != "user"}
+        self.user_messages[int(message["id"])] = message
         await self.dispatch("MESSAGE_CREATE", message)
         return int(message["id"])
 

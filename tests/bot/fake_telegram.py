@@ -10,6 +10,12 @@ real Bot API does, it parses `parse_mode=HTML` like tdlib (allowed tags only, ba
 the *visible* text after entity parsing in UTF-16 code units against the 4,096 (message) and 1,024 (caption)
 limits, refuses to edit a message into identical content, to edit or delete a message it never sent, and
 validates inline keyboards and bot commands — each failure the 400 `Bad Request: …` Telegram answers.
+
+Delivery in groups follows privacy mode ("Bot Features" → Privacy Mode; "Bots FAQ" → What messages will my bot
+get?): with `privacy_mode=True` (a bot that is no group admin, as BotFather sets it by default) a group message is
+delivered only if it is a command explicitly meant for the bot (`/command@bot_username`), a general command when
+the bot was the last bot to post in the group, or a reply to one of the bot's messages; anything else is withheld
+(`withheld`). Private chats and callback queries are always delivered; a bot admin (the default here) gets all.
 """
 
 from __future__ import annotations
@@ -223,8 +229,11 @@ def check_keyboard(markup: Any) -> None:
 
 
 class FakeTelegram:
-    def __init__(self, token: str = "4242:TEST-token") -> None:
+    def __init__(self, token: str = "4242:TEST-token", privacy_mode: bool = False) -> None:
         self.token = token
+        self.privacy_mode = privacy_mode
+        self.withheld: list[dict[str, Any]] = []  # group updates privacy mode kept from the bot
+        self._posted_in: set[int] = set()  # chats the bot has sent a message to
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.errors: list[tuple[str, str]] = []  # (method, description) of every 400 answered
         self.downloads: list[str] = []
@@ -265,6 +274,10 @@ class FakeTelegram:
 
     # --- test side ---------------------------------------------------------------------------------------------
     def push(self, update: dict[str, Any]) -> int:
+        """Queue an update for getUpdates, unless privacy mode keeps it from the bot (then it is `withheld`)."""
+        if not self._delivered(update):
+            self.withheld.append(update)
+            return 0
         update = {"update_id": self._next_update, **update}
         self._next_update += 1
         self._updates.append(update)
@@ -292,6 +305,24 @@ class FakeTelegram:
         seen = [(m, str(p.get("text") or p.get("caption") or "")[:120]) for m, p in self.calls]
         raise AssertionError(f"no {method} call matched within {timeout}s; calls: {seen}; errors: {self.errors}")
 
+    def _delivered(self, update: dict[str, Any]) -> bool:
+        message = update.get("message")
+        if not self.privacy_mode or message is None or message["chat"]["type"] not in ("group", "supergroup"):
+            return True
+        replied = message.get("reply_to_message") or {}
+        if (replied.get("from") or {}).get("id") == BOT_USER["id"]:
+            return True
+        text = message.get("text") or ""
+        command = next(
+            (e for e in message.get("entities", []) if e["type"] == "bot_command" and e["offset"] == 0), None
+        )
+        if command is None:
+            return False
+        word = text[: command["length"]]
+        if "@" in word:
+            return word.split("@", 1)[1].lower() == BOT_USER["username"].lower()
+        return message["chat"]["id"] in self._posted_in  # a general command: only if the bot posted there last
+
     # --- server side -------------------------------------------------------------------------------------------
     def _message(self, chat_id: Any, **extra: Any) -> dict[str, Any]:
         self._next_message += 1
@@ -315,6 +346,8 @@ class FakeTelegram:
                 params[key] = value
         if method != "getUpdates":
             self.calls.append((method, params))
+            if method.startswith("send") and "chat_id" in params:
+                self._posted_in.add(int(params["chat_id"]))
         try:
             result = await self._answer(method, params)
         except BadRequest as exc:

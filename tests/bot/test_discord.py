@@ -174,7 +174,7 @@ async def test_echoed_masked_link_is_inert(fake, dbot) -> None:
 
 async def test_bang_message_with_audio_attachment(fake, dbot, wesnoth_clip) -> None:
     before = max(fake.messages, default=0)
-    await fake.send_user_message("", attachments=[("clip.ogg", wesnoth_clip, "audio/ogg")])
+    await fake.send_user_message("", attachments=[("clip.ogg", wesnoth_clip, "audio/ogg")], mention_bot=True)
     answer = await fake.wait_until(lambda: [m for m in fake.channel_messages(before) if m["embeds"]])
     [answer] = answer
     assert answer["embeds"][0]["title"].startswith("Tracks that sound like your clip")
@@ -202,7 +202,7 @@ async def test_slash_audio_with_an_attachment_option(fake, dbot, wesnoth_clip) -
 )
 async def test_unusable_audio_attachment(fake, dbot, data: bytes, expected: str) -> None:
     before = max(fake.messages, default=0)
-    await fake.send_user_message("", attachments=[("clip.mp3", data, "audio/mpeg")])
+    await fake.send_user_message("", attachments=[("clip.mp3", data, "audio/mpeg")], mention_bot=True)
     [answer] = await fake.wait_until(lambda: [m for m in fake.channel_messages(before) if m["embeds"]])
     assert expected in text_of(answer)
     await fake.wait_until(lambda: fake.deleted)
@@ -212,7 +212,7 @@ async def test_too_large_attachment_is_refused_before_download(fake, bot_setting
     settings = dataclasses.replace(bot_settings, max_audio_bytes=1000)
     async with running_bot(fake, settings):
         before = max(fake.messages, default=0)
-        await fake.send_user_message("", attachments=[("long.ogg", b"x" * 5000, "audio/ogg")])
+        await fake.send_user_message("", attachments=[("long.ogg", b"x" * 5000, "audio/ogg")], mention_bot=True)
         [answer] = await fake.wait_until(lambda: fake.channel_messages(before))
         assert answer["content"] == "That file is too large; please send at most 0 MB."
         option, resolved = fake.attachment_option("clip", "long.ogg", b"x" * 5000, "audio/ogg")
@@ -288,3 +288,34 @@ async def test_button_presses_past_the_flood_limit_raise_nothing(fake, dbot, cap
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert len(told()) == 1
     assert fake.errors == []
+
+
+async def test_an_unaddressed_clip_in_a_server_channel_gets_nothing(fake, dbot, wesnoth_clip) -> None:
+    """Someone shares a song with friends: no mention, no reply to the bot, no command. A bot answering every
+    attachment of a server gets removed from it, so the clip gets nothing (it used to get "Analysing…" and a chart)."""
+    before = max(fake.messages, default=0)
+    await fake.send_user_message("listen to this", attachments=[("clip.ogg", wesnoth_clip, "audio/ogg")])
+    await fake.send_user_message("!help")
+    await fake.wait_until(lambda: any("I recommend music." in text_of(m) for m in fake.channel_messages(before)))
+    assert not [m for m in fake.calls if m[0] == "POST" and (m[2] or {}).get("content") == ANALYSING]
+    assert [m["embeds"][0]["description"][:18] for m in fake.channel_messages(before)] == ["I recommend music."]
+
+
+async def test_a_clip_replied_to_with_a_command_gets_an_answer(fake, dbot, wesnoth_clip) -> None:
+    """The same clip, then a friend replies to it with `!similar`: that clip is the question."""
+    shared = await fake.send_user_message("listen to this", attachments=[("clip.ogg", wesnoth_clip, "audio/ogg")])
+    before = max(fake.messages, default=0)
+    await fake.send_user_message("!similar", reply_to=shared)
+    [answer] = await fake.wait_until(lambda: [m for m in fake.channel_messages(before) if m["embeds"]])
+    assert answer["embeds"][0]["title"].startswith("Tracks that sound like your clip")
+    assert "— wesnoth" in text_of(answer).split("**2. [")[0]
+    await fake.wait_until(lambda: fake.deleted)  # "Analysing…" went away
+    assert fake.errors == []
+
+
+async def test_a_clip_in_reply_to_the_bot_is_addressed_to_it(fake, dbot, wesnoth_clip) -> None:
+    [help_] = await answered(fake, await fake.slash("help"))
+    before = max(fake.messages, default=0)
+    await fake.send_user_message("", attachments=[("clip.ogg", wesnoth_clip, "audio/ogg")], reply_to=int(help_["id"]))
+    [answer] = await fake.wait_until(lambda: [m for m in fake.channel_messages(before) if m["embeds"]])
+    assert answer["embeds"][0]["title"].startswith("Tracks that sound like your clip")

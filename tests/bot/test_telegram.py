@@ -10,6 +10,8 @@ import asyncio
 import dataclasses
 import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from telegram import Bot, Update
@@ -47,18 +49,34 @@ def pointed_at(fake: FakeTelegram, settings, **changes):
     )
 
 
-@pytest.fixture
-async def telegram(bot_settings):
-    fake = FakeTelegram()
+@asynccontextmanager
+async def serving(fake: FakeTelegram, bot_settings) -> AsyncIterator[FakeTelegram]:
+    """The bot polling `fake` until the block ends."""
     await fake.start()
     settings = pointed_at(fake, bot_settings, max_audio_bytes=2_000_000)
     stop = asyncio.Event()
     task = asyncio.create_task(run_telegram(build_core(settings), settings, stop))
     await fake.wait_for("deleteWebhook")
-    yield fake
-    stop.set()
-    await asyncio.wait_for(task, 30)
-    await fake.stop()
+    try:
+        yield fake
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await fake.stop()
+
+
+@pytest.fixture
+async def telegram(bot_settings):
+    """A bot that sees every message of its groups (a group admin)."""
+    async with serving(FakeTelegram(), bot_settings) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def private_telegram(bot_settings):
+    """A bot under privacy mode (BotFather's default, no group admin): the fake withholds what Telegram would."""
+    async with serving(FakeTelegram(privacy_mode=True), bot_settings) as fake:
+        yield fake
 
 
 def callback(data: str, message_id: int, chat=PRIVATE, query_id: str = "cb-1") -> dict:
@@ -378,3 +396,35 @@ async def test_button_presses_past_the_flood_limit_raise_nothing(bot_settings) -
     finally:
         core.close()
         await fake.stop()
+
+
+def in_group(update: dict) -> dict:
+    update["message"]["chat"] = GROUP
+    return update
+
+
+async def test_an_unaddressed_clip_in_a_group_gets_nothing(telegram: FakeTelegram, wesnoth_clip) -> None:
+    """A bot that is a group admin sees every voice note; one nobody addressed to it gets nothing (it used to be
+    downloaded and analysed, "Analysing…" and a chart in the middle of the group's conversation)."""
+    telegram.push(in_group(audio_message(telegram, "chatter", wesnoth_clip)))
+    telegram.push(message("/help@murecom_test_bot", chat=GROUP))
+    await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("I recommend music."))
+    assert telegram.downloads == []
+    assert not [p for m, p in telegram.calls if m == "sendMessage" and p["text"] == ANALYSING]
+
+
+async def test_a_clip_replied_to_with_a_command_gets_an_answer(private_telegram: FakeTelegram, wesnoth_clip) -> None:
+    """Under privacy mode the bot never sees a voice note of the group; replying to it with /similar@bot (a command
+    meant for the bot, so delivered) hands it over: the answer is about that clip, in the group."""
+    clip = in_group(audio_message(private_telegram, "club-voice", wesnoth_clip))
+    private_telegram.push(clip)
+    assert private_telegram.withheld == [clip]  # Telegram keeps it from the bot
+    ask = message("/similar@murecom_test_bot", chat=GROUP, reply_to_message=clip["message"])
+    private_telegram.push(ask)
+    photo = await private_telegram.wait_for("sendPhoto", lambda p: p["chat_id"] == GROUP["id"], timeout=60)
+    assert "Tracks that sound like your clip" in photo["caption"]
+    assert private_telegram.downloads == ["voice/club-voice.oga"]
+    private_telegram.push(message("/similar_audio@murecom_test_bot", chat=GROUP))  # no clip to reply to
+    said = await private_telegram.wait_for("sendMessage", lambda p: "Reply to an audio clip" in p["text"])
+    assert said["chat_id"] == GROUP["id"]
+    assert private_telegram.errors == []
