@@ -100,7 +100,16 @@ def context_of(update: Update) -> ChatContext:
     )
 
 
+#: getFile serves bots files of up to 20 MB (Bot API, getFile); a larger one can never be downloaded.
+GET_FILE_LIMIT = 20_000_000  # (conservative: "20 MB" read as 10^6 bytes, so the reply's figure is the rule's)
+UNSUPPORTED = "I can only listen to audio: send me a voice note or an audio file (mp3, ogg, m4a, wav…)."
 NO_CLIP = "Reply to an audio clip or voice note with /similar_audio (or /similar), or send me the clip privately."
+
+
+def topic_of(update: Update) -> int | None:
+    """The forum topic an update came from, so the answer goes to that topic (not to the group's General one)."""
+    message = update.effective_message
+    return message.message_thread_id if message is not None and message.is_topic_message else None
 
 
 def clip_of(message: Message) -> Audio | Voice | Document | None:
@@ -136,10 +145,12 @@ class TelegramBot:
         chat = update.effective_chat
         if chat is None:  # an inline query has no chat to answer in
             return
-        await self.deliver(update.get_bot(), chat.id, replies)
+        await self.deliver(update.get_bot(), chat.id, replies, topic_of(update))
 
-    async def deliver(self, bot: Bot, chat_id: int | str, replies: list[Reply]) -> None:
-        """Send replies to a chat: text, the chart as a photo, attached files as documents."""
+    async def deliver(self, bot: Bot, chat_id: int | str, replies: list[Reply], topic: int | None = None) -> None:
+        """Send replies to a chat (in its forum topic `topic`, if any): text, the chart as a photo, attached files as
+        documents."""
+        where: dict[str, Any] = {"message_thread_id": topic} if topic is not None else {}
         for reply in replies:
             if reply.image is not None:
                 caption = telegram_html(reply, TELEGRAM_CAPTION_LIMIT)
@@ -150,16 +161,23 @@ class TelegramBot:
                         caption=caption.text,
                         parse_mode=ParseMode.HTML,
                         reply_markup=keyboard(reply),
+                        **where,
                     )
                 else:
                     # the list does not fit a caption: the chart with its title, then the whole list as a message
                     short = telegram_html(reply, TELEGRAM_CAPTION_LIMIT, with_tracks=False)
-                    await bot.send_photo(chat_id, reply.image, caption=short.text, parse_mode=ParseMode.HTML)
-                    await bot.send_message(chat_id, render_html(reply), **message_options(reply))
+                    await bot.send_photo(chat_id, reply.image, caption=short.text, parse_mode=ParseMode.HTML, **where)
+                    await bot.send_message(chat_id, render_html(reply), **message_options(reply), **where)
             else:
-                await bot.send_message(chat_id, render_html(reply), **message_options(reply))
+                await bot.send_message(chat_id, render_html(reply), **message_options(reply), **where)
             for name, data in reply.files:
-                await bot.send_document(chat_id, InputFile(data, filename=name))
+                await bot.send_document(chat_id, InputFile(data, filename=name), **where)
+
+    async def on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A video, video note, photo or other document in a private chat: one short reply (in a group: nothing)."""
+        message = update.effective_message
+        if message is not None:
+            await message.reply_text(UNSUPPORTED)
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
@@ -177,7 +195,7 @@ class TelegramBot:
             if not command.typed:
                 await message.reply_text(NO_CLIP)
                 return
-        await chat.send_action(ChatAction.TYPING)
+        await chat.send_action(ChatAction.TYPING, message_thread_id=topic_of(update))
         await self.send(update, await self.core.handle_text(context_of(update), text))
 
     async def on_private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -219,8 +237,9 @@ class TelegramBot:
 
     async def _analyse(self, update: Update, message: Message, clip: Audio | Voice | Document) -> None:
         size = getattr(clip, "file_size", None) or 0
-        if size > self.settings.max_audio_bytes:
-            await message.reply_text(too_large(self.settings.max_audio_bytes))
+        limit = min(self.settings.max_audio_bytes, GET_FILE_LIMIT)
+        if size > limit:
+            await message.reply_text(too_large(limit))
             return
         progress = await message.reply_text(ANALYSING)
         try:
@@ -255,7 +274,7 @@ class TelegramBot:
         log.error("telegram handler failed: %s", context.error, exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             try:
-                await update.effective_chat.send_message(SOMETHING_WENT_WRONG)
+                await update.effective_chat.send_message(SOMETHING_WENT_WRONG, message_thread_id=topic_of(update))
             except Exception:  # noqa: BLE001 - the failure is already logged; nothing else to tell
                 log.warning("could not send the error message either")
 
@@ -282,6 +301,8 @@ def build_application(core: ChatCore, settings: Settings) -> Application:
         audio_documents = audio_documents | filters.Document.FileExtension(extension.lstrip("."))
     app.add_handler(MessageHandler(filters.AUDIO | filters.VOICE | audio_documents, bot.on_audio))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, bot.on_private_text))
+    other_media = filters.VIDEO | filters.VIDEO_NOTE | filters.PHOTO | filters.Document.ALL | filters.Sticker.ALL
+    app.add_handler(MessageHandler(other_media & filters.ChatType.PRIVATE, bot.on_unsupported))
     app.add_handler(InlineQueryHandler(bot.on_inline))
     app.add_error_handler(bot.on_error)
     return app

@@ -9,7 +9,8 @@ Strictness is the point: a fake that accepts anything hid a bot that sent half a
 real Bot API does, it parses `parse_mode=HTML` like tdlib (allowed tags only, balanced, attributes quoted), counts
 the *visible* text after entity parsing in UTF-16 code units against the 4,096 (message) and 1,024 (caption)
 limits, refuses to edit a message into identical content, to edit or delete a message it never sent, and
-validates inline keyboards and bot commands — each failure the 400 `Bad Request: …` Telegram answers.
+validates inline keyboards and bot commands, and serves getFile only for files of up to 20 MB — each failure the 400
+`Bad Request: …` Telegram answers.
 
 Delivery in groups follows privacy mode ("Bot Features" → Privacy Mode; "Bots FAQ" → What messages will my bot
 get?): with `privacy_mode=True` (a bot that is no group admin, as BotFather sets it by default) a group message is
@@ -41,6 +42,7 @@ BOT_USER = {
 }
 
 MESSAGE_LIMIT = 4096
+GET_FILE_LIMIT = 20 * 1024 * 1024
 CAPTION_LIMIT = 1024
 # the tags the Bot API accepts with parse_mode=HTML (https://core.telegram.org/bots/api#html-style)
 HTML_TAGS = {
@@ -238,6 +240,7 @@ class FakeTelegram:
         self.errors: list[tuple[str, str]] = []  # (method, description) of every 400 answered
         self.downloads: list[str] = []
         self.files: dict[str, tuple[str, bytes]] = {}
+        self.file_sizes: dict[str, int] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what is in each chat now
         self.commands: list[dict[str, str]] | None = None  # set by setMyCommands
         # a test may hold file downloads (the slow part of a clip) until it sets this event
@@ -284,8 +287,11 @@ class FakeTelegram:
         self._changed.set()
         return update["update_id"]
 
-    def add_file(self, file_id: str, file_path: str, data: bytes) -> None:
+    def add_file(self, file_id: str, file_path: str, data: bytes, size: int | None = None) -> None:
+        """A file users sent; `size`, when given, is the size Telegram holds for it (tests need not upload 25 MB)."""
         self.files[file_id] = (file_path, data)
+        if size is not None:
+            self.file_sizes[file_id] = size
 
     async def wait_for(
         self, method: str, where: Callable[[dict], bool] = lambda p: True, timeout: float = 30.0, after: int = 0
@@ -430,10 +436,13 @@ class FakeTelegram:
             if p.get("file_id") not in self.files:
                 raise BadRequest("Bad Request: invalid file_id")
             path, data = self.files[p["file_id"]]
+            size = self.file_sizes.get(p["file_id"], len(data))
+            if size > GET_FILE_LIMIT:  # "bots can download files of up to 20MB in size" (Bot API, getFile)
+                raise BadRequest("Bad Request: file is too big")
             return {
                 "file_id": p["file_id"],
                 "file_unique_id": p["file_id"] + "u",
-                "file_size": len(data),
+                "file_size": size,
                 "file_path": path,
             }
         return True

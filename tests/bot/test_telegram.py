@@ -27,6 +27,7 @@ from tests.bot.fake_telegram import BadRequest, FakeTelegram, parse_html, utf16_
 ANN = {"id": 777, "is_bot": False, "first_name": "Ann"}
 PRIVATE = {"id": 777, "type": "private", "first_name": "Ann"}
 GROUP = {"id": -100500, "type": "group", "title": "Listening club"}
+FORUM = {"id": -100777, "type": "supergroup", "title": "Music forum", "is_forum": True}
 
 
 def message(text: str | None = None, chat=PRIVATE, **extra):
@@ -50,10 +51,10 @@ def pointed_at(fake: FakeTelegram, settings, **changes):
 
 
 @asynccontextmanager
-async def serving(fake: FakeTelegram, bot_settings) -> AsyncIterator[FakeTelegram]:
+async def serving(fake: FakeTelegram, bot_settings, max_audio_bytes: int = 2_000_000) -> AsyncIterator[FakeTelegram]:
     """The bot polling `fake` until the block ends."""
     await fake.start()
-    settings = pointed_at(fake, bot_settings, max_audio_bytes=2_000_000)
+    settings = pointed_at(fake, bot_settings, max_audio_bytes=max_audio_bytes)
     stop = asyncio.Event()
     task = asyncio.create_task(run_telegram(build_core(settings), settings, stop))
     await fake.wait_for("deleteWebhook")
@@ -85,7 +86,7 @@ def callback(data: str, message_id: int, chat=PRIVATE, query_id: str = "cb-1") -
 
 
 def audio_message(telegram: FakeTelegram, file_id: str, data: bytes, size: int | None = None) -> dict:
-    telegram.add_file(file_id, f"voice/{file_id}.oga", data)
+    telegram.add_file(file_id, f"voice/{file_id}.oga", data, size)
     voice = {
         "file_id": file_id,
         "file_unique_id": file_id + "u",
@@ -428,3 +429,34 @@ async def test_a_clip_replied_to_with_a_command_gets_an_answer(private_telegram:
     said = await private_telegram.wait_for("sendMessage", lambda p: "Reply to an audio clip" in p["text"])
     assert said["chat_id"] == GROUP["id"]
     assert private_telegram.errors == []
+
+
+async def test_a_25_mb_file_gets_the_size_reply(bot_settings, wesnoth_clip) -> None:
+    """Even with the bot's own limit at 50 MB, Telegram serves bots files of at most 20 MB: a 25 MB voice note gets
+    the size reply at once, and the bot never asks for it (it used to call getFile, get a 400, and say "Sorry")."""
+    async with serving(FakeTelegram(), bot_settings, max_audio_bytes=50_000_000) as telegram:
+        telegram.push(audio_message(telegram, "huge", wesnoth_clip, size=25_000_000))
+        said = await telegram.wait_for("sendMessage", lambda p: "too large" in p["text"])
+        assert "at most 20 MB" in said["text"]
+        assert not [m for m, _ in telegram.calls if m == "getFile"] and telegram.errors == []
+
+
+async def test_a_command_in_a_forum_topic_is_answered_in_its_topic(telegram: FakeTelegram) -> None:
+    telegram.push(message("/help@murecom_test_bot", chat=FORUM, message_thread_id=42, is_topic_message=True))
+    said = await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("I recommend music."))
+    assert said["chat_id"] == FORUM["id"] and said["message_thread_id"] == 42
+    typing = next(p for m, p in telegram.calls if m == "sendChatAction")
+    assert typing["message_thread_id"] == 42
+
+
+async def test_other_media_get_one_reply_in_a_dm_and_nothing_in_a_group(telegram: FakeTelegram) -> None:
+    video = {"file_id": "v1", "file_unique_id": "v1u", "width": 640, "height": 360, "duration": 3}
+    telegram.push(message(chat=GROUP, video=video))
+    telegram.push(message(video=video))
+    said = await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("I can only listen to audio"))
+    assert said["chat_id"] == PRIVATE["id"]
+    telegram.push(message("/help@murecom_test_bot", chat=GROUP))
+    await telegram.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP["id"])
+    assert [p["text"][:17] for m, p in telegram.calls if m == "sendMessage" and p["chat_id"] == GROUP["id"]] == [
+        "I recommend music"
+    ]
