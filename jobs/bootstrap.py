@@ -1,10 +1,12 @@
 """`murecom setup`: first-run preparation composed from the other packages' public functions.
 
 Imports the default real corpus, imports the local real audio when it has been fetched, trains and publishes the
-collaborative-filtering models when none is published yet, the published one does not load, or `--retrain`, and
-builds the audio index. Safe to run again and to kill at any point: an import counts as done only when its stored
-rows match its source (recorded in `kv_state`, see `data.importers.progress`), otherwise it resumes or is redone;
-publishing cleans the leftovers of a killed publish (`recommenders.artifacts`).
+collaborative-filtering models of both paths when either is not published, does not load, or `--retrain`, publishes
+the corpus indexes when none match the corpus, and builds the audio index. Safe to run again and to kill at any
+point: an import counts as done only when its stored rows match its source (recorded in `kv_state`, see
+`data.importers.progress`), otherwise it resumes or is redone; every served artifact is checked, so a setup killed
+between two publishes redoes what is missing; publishing cleans the leftovers of a killed publish
+(`recommenders.artifacts`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ def setup(
     from data.importers.yes import yes_spec
     from jobs.retrain import record_trained
     from recommenders.artifacts import ArtifactStore
-    from recommenders.cf.paths import CF_ARTIFACT
+    from recommenders.cf.models import load_recommender
+    from recommenders.cf.paths import CF_ARTIFACT, SERVED
     from recommenders.cf.training import train_and_publish
+    from recommenders.indexes import INDEXES, current_indexes
 
     engine = open_database(settings)
     corpus = Corpus(engine)
@@ -48,13 +52,19 @@ def setup(
     if not skip_audio:
         done["audio"] = _setup_audio(settings, engine, corpus, store)
 
-    if retrain or not _loads(store, CF_ARTIFACT):
+    missing = [name for name in SERVED if not _loads(store, name)]
+    if retrain or missing:
         t0 = time.perf_counter()
         done["cf"] = train_and_publish(corpus, store, models)
         record_trained(engine, done["cf"]["version"])
         done["cf_seconds"] = round(time.perf_counter() - t0, 1)
     else:
-        done["cf"] = f"already published: {store.current_version(CF_ARTIFACT)}"
+        done["cf"] = f"already published: {', '.join(f'{n} {store.current_version(n)}' for n in SERVED)}"
+        # a setup killed after the models but before the indexes: published now (loaded when they match the corpus)
+        served = store.path(CF_ARTIFACT)
+        assert served is not None
+        current_indexes(store, corpus, load_recommender(served))
+    done["indexes"] = f"published: {store.current_version(INDEXES)}"
     return done
 
 

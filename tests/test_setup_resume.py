@@ -194,6 +194,10 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
         assert path is not None, f"nothing published after a kill at {killed_at:.1f}s"
         model = load_recommender(path)
         assert len(model.similar(int(model.item_ids[0]), 5)) == 5
+        session_path = store.path("cf-session")  # a kill between the two publishes left it out: redone
+        assert session_path is not None, f"cf-session not published after a kill at {killed_at:.1f}s"
+        load_recommender(session_path)
+        assert store.meta("indexes").get("watermark"), f"no corpus indexes after a kill at {killed_at:.1f}s"
         for name in ("cf", "cf-session"):
             assert not list((home / "models" / name).glob(".CURRENT.*"))
             assert not any((home / "models" / name / "staging").glob("*")), f"a killed publish left {name} staging"
