@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from bot.command_spec import Command
 from bot.commands import COMMANDS
 from bot.core import ChatCore
+from bot.metrics import Metrics
 from bot.snapshot import SnapshotBuilder, SnapshotWatcher
 from data.corpus import Corpus
 from data.db import open_database
@@ -40,12 +41,14 @@ class App:
     watcher: SnapshotWatcher
     core: ChatCore
     audio_models: AudioModels
+    metrics: Metrics
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Keep the serving snapshot current until `stop` is set."""
         await self.watcher.run(stop)
 
     def close(self) -> None:
+        self.metrics.close()
         self.core.close()
         self.engine.dispose()
 
@@ -68,7 +71,7 @@ def build_app(
     core = ChatCore(
         watcher.current, corpus, SessionStore(engine), settings, clock=clock, wall_clock=wall_clock, commands=commands
     )
-    return App(settings, engine, corpus, store, watcher, core, audio_models)
+    return App(settings, engine, corpus, store, watcher, core, audio_models, core.metrics)
 
 
 def build_core(settings: Settings, clock: Callable[[], float] = time.monotonic) -> ChatCore:

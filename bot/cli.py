@@ -61,6 +61,11 @@ async def run_bots(
     core = app.core
     stop = stop or asyncio.Event()
     supervisor = supervisor or Supervisor()
+    if supervisor.metrics is None:
+        supervisor.metrics = app.metrics
+    if settings.metrics_port:
+        port = app.metrics.serve(settings.metrics_port)
+        log.info("metrics on http://127.0.0.1:%d/metrics", port)
     announcers: dict[str, Announcer] = {}  # each adapter registers how to post to its chats as it starts
     adapters: list[Adapter] = []
     if "telegram" in platforms:

@@ -17,6 +17,7 @@ from bot.command_spec import Command
 from bot.commands import COMMANDS
 from bot.handlers.base import Broadcaster, ClipHandler, Handler, Services
 from bot.handlers.radio import RADIO_USER
+from bot.metrics import Metrics
 from bot.middleware import ChatLocks, Middleware
 from bot.replies import ChatContext, Reply
 from bot.snapshot import Snapshot
@@ -42,14 +43,16 @@ class ChatCore:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         commands: Sequence[Command] = COMMANDS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.corpus = corpus
         self.settings = settings
         self.commands = tuple(commands)
-        self.middleware = Middleware(snapshot, settings, clock)
+        self.middleware = Middleware(snapshot, settings, clock, metrics)
+        self.metrics = self.middleware.metrics
         services = Services(
-            corpus, sessions, RadioStore(corpus.engine), settings, wall_clock, ChatLocks(), self.commands
+            corpus, sessions, RadioStore(corpus.engine), settings, wall_clock, ChatLocks(), self.commands, self.metrics
         )
         self.handlers: dict[str, Handler] = {c.name: c.handler(services, c) for c in self.commands if c.handler}
         self._by_word = {w: self.handlers[c.name] for c in self.commands if c.handler and c.typed for w in c.words}
@@ -82,7 +85,7 @@ class ChatCore:
         if found is None:
             return [Reply(f"I don't know /{word[:30]}. Try /help.", kind="error")]
         target = found
-        return await self.middleware(ctx, word, lambda req: target.on_text(req, args.strip()))
+        return await self.middleware(ctx, target.command.name, lambda req: target.on_text(req, args.strip()))
 
     async def handle_action(self, ctx: ChatContext, action: Action | str | None) -> list[Reply]:
         """A button press: the typed action, or its wire form as a client sent it (clients can send anything);
@@ -91,14 +94,14 @@ class ChatCore:
         handler = self._by_action.get(type(typed)) if typed is not None else None
         if typed is None or handler is None:
             return [Reply("That button is no longer valid.", kind="error")]
-        return await self.middleware(ctx, typed.prefix, lambda req: handler.on_action(req, typed))
+        return await self.middleware(ctx, typed.prefix, lambda req: handler.on_action(req, typed), kind="button")
 
     async def handle_audio(self, ctx: ChatContext, data: bytes, filename: str = "clip") -> list[Reply]:
         """An audio clip: tracks that sound like it, with the label probabilities as a chart."""
         clip = self._clip
         if clip is None:
             return [Reply("I do not take audio clips.", kind="error")]
-        return await self.middleware(ctx, clip.command.name, lambda req: clip.on_clip(req, data, filename))
+        return await self.middleware(ctx, clip.command.name, lambda req: clip.on_clip(req, data, filename), kind="clip")
 
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         """(label, value) pairs for autocomplete; the value resolves back exactly with `/similar`."""
@@ -118,5 +121,5 @@ class ChatCore:
             return []
         ctx = ChatContext(station.platform, station.chat_id, RADIO_USER, RADIO_USER)
         return await self.middleware(
-            ctx, "radio turn", lambda req: broadcaster.turn(req, station), rate_limited=False, contain=False
+            ctx, "radio", lambda req: broadcaster.turn(req, station), rate_limited=False, contain=False, kind="post"
         )

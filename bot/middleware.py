@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from bot.metrics import Metrics
 from bot.ratelimit import TokenBuckets
 from bot.replies import ChatContext, Reply
 from bot.snapshot import Snapshot
@@ -53,9 +54,14 @@ class Middleware:
     """Wraps a handler call: the flood check, the snapshot read, failures turned into replies, `served_by` set."""
 
     def __init__(
-        self, snapshot: Callable[[], Snapshot], settings: Settings, clock: Callable[[], float] = time.monotonic
+        self,
+        snapshot: Callable[[], Snapshot],
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         self.snapshot = snapshot
+        self.metrics = metrics if metrics is not None else Metrics()
         self._clock = clock
         self._users = TokenBuckets(settings.user_rate_per_minute, clock=clock)
         self._chats = TokenBuckets(settings.chat_rate_per_minute, clock=clock)
@@ -69,25 +75,33 @@ class Middleware:
         *,
         rate_limited: bool = True,
         contain: bool = True,
+        kind: str = "command",
     ) -> list[Reply]:
         """`call`'s replies for this request; `name` says which handler in logs. `contain=False` lets failures
         propagate (a caller with its own error path, e.g. the radio scheduler, which logs and tries the next tick)."""
         if rate_limited:
             limited = self._limited(ctx)
             if limited is not None:
+                self.metrics.requests.labels(kind, name, "flood").inc()
                 return limited
         snap = self.snapshot()  # once per request: every part of the reply comes from the same versions
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             replies = await call(Request(snap, ctx))
         except Exception as exc:
+            outcome = "busy" if is_busy(exc) else "error"
             if not contain:
                 raise
-            if is_busy(exc):
+            if outcome == "busy":
                 log.warning("database busy during %s", name)
                 return [Reply(BUSY_DB, kind="error")]
             ref = uuid.uuid4().hex[:8]
             log.exception("handler %s failed (ref %s)", name, ref)
             return [Reply(f"Sorry, something went wrong on my side (ref {ref}). Please try again.", kind="error")]
+        finally:
+            self.metrics.requests.labels(kind, name, outcome).inc()
+            self.metrics.latency.labels(kind, name).observe(time.perf_counter() - started)
         return [replace(r, served_by=snap.label) for r in replies]
 
     def _limited(self, ctx: ChatContext) -> list[Reply] | None:

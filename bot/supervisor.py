@@ -15,6 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from bot.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -52,9 +54,10 @@ class Adapter:
 class Supervisor:
     """Runs adapters side by side, restarting each one after `first_pause`·2ⁿ seconds (at most `max_pause`)."""
 
-    def __init__(self, first_pause: float = 2.0, max_pause: float = 300.0) -> None:
+    def __init__(self, first_pause: float = 2.0, max_pause: float = 300.0, metrics: Metrics | None = None) -> None:
         self.first_pause = first_pause
         self.max_pause = max_pause
+        self.metrics = metrics  # adapter state and failures, when the process reports them
         self.status: dict[str, AdapterStatus] = {}
 
     async def run(self, adapters: list[Adapter], stop: asyncio.Event) -> bool:
@@ -79,8 +82,11 @@ class Supervisor:
 
     async def _keep(self, adapter: Adapter, stop: asyncio.Event) -> None:
         status = self.status[adapter.name]
+        up = self.metrics.adapter_up.labels(adapter.name) if self.metrics is not None else None
         while not stop.is_set():
             status.state = "running"
+            if up is not None:
+                up.set(1)
             try:
                 await adapter.run()
                 failure: BaseException = RuntimeError(f"the {adapter.name} adapter stopped on its own")
@@ -89,6 +95,9 @@ class Supervisor:
             except Exception as exc:  # noqa: BLE001 - any failure of one adapter must leave the others serving
                 failure = exc
             status.failures += 1
+            if up is not None and self.metrics is not None:
+                up.set(0)
+                self.metrics.adapter_failures.labels(adapter.name).inc()
             known = adapter.explain(failure)
             diagnosis = known or Diagnosis(f"unexpected failure: {type(failure).__name__}")
             status.advice = diagnosis.advice

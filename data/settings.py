@@ -61,6 +61,8 @@ class Settings:
     radio_default_seconds: float = 210.0
     radio_idle_picks: int = 5
     radio_check_seconds: float = 5.0
+    #: Port of the Prometheus metrics endpoint on 127.0.0.1 (0: no endpoint).
+    metrics_port: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -106,6 +108,7 @@ class Settings:
             radio_default_seconds=float(env.get("MUREC_RADIO_DEFAULT_SECONDS", cls.radio_default_seconds)),
             radio_idle_picks=max(1, int(env.get("MUREC_RADIO_IDLE_PICKS", cls.radio_idle_picks))),
             radio_check_seconds=float(env.get("MUREC_RADIO_CHECK_SECONDS", cls.radio_check_seconds)),
+            metrics_port=int(env.get("MUREC_METRICS_PORT", cls.metrics_port)),
         )
 
     def describe(self) -> dict[str, str]:

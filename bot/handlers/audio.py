@@ -45,6 +45,8 @@ class AudioHandler(ClipHandler):
             return [Reply(BUSY_AUDIO, kind="error")]
         loop = asyncio.get_running_loop()
         self._in_flight += 1
+        gauge = self.services.metrics.audio_in_flight
+        gauge.inc()
         try:
             result = await loop.run_in_executor(self._pool, service.recommend_clip, data, PAGE_SIZE * 2)
             chart = await loop.run_in_executor(self._pool, render_label_chart, result.labels)
@@ -52,6 +54,7 @@ class AudioHandler(ClipHandler):
             return [Reply(str(exc), kind="error")]
         finally:
             self._in_flight -= 1
+            gauge.dec()
         labels = ", ".join(f"{name} {p:.0%}" for name, p in result.labels[:3])
         if result.unsure:
             return [

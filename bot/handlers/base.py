@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from bot.actions import Action
+from bot.metrics import Metrics
 from bot.middleware import ChatLocks, Request
 from bot.replies import Reply, TrackLine
 from data.corpus import Corpus, TrackInfo
@@ -32,7 +33,8 @@ MAX_TEXT_CHARS = 2000
 @dataclass(frozen=True)
 class Services:
     """What handlers may use besides the request's snapshot: the corpus and stores (through `data/`), the settings,
-    the wall clock (radio schedules), the chat locks, and the command table this core serves (for /help)."""
+    the wall clock (radio schedules), the chat locks, the command table this core serves (for /help), and the
+    metrics (gauges a handler owns, e.g. the audio queue)."""
 
     corpus: Corpus
     sessions: SessionStore
@@ -41,6 +43,7 @@ class Services:
     wall_clock: Callable[[], float]
     chat_locks: ChatLocks
     commands: tuple[Command, ...]
+    metrics: Metrics
 
 
 class Handler:

@@ -63,6 +63,10 @@ async def test_a_discord_start_failure_leaves_telegram_answering_and_heals(fakes
         await asyncio.wait_for(discord_fake.identified.wait(), 30)
         await discord_fake.wait_until(lambda: discord_fake.commands)  # connected: the command tree is synced
         assert supervisor.states() == {"telegram": "running", "discord": "running"}
+        assert supervisor.metrics is not None  # the process's metrics, as /metrics serves them
+        registry = supervisor.metrics.registry
+        assert registry.get_sample_value("murecom_adapter_failures_total", {"adapter": "discord"}) >= 1
+        assert registry.get_sample_value("murecom_adapter_up", {"adapter": "discord"}) == 1
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 60) is True
