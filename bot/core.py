@@ -51,8 +51,9 @@ class ChatCore:
         self.commands = tuple(commands)
         self.middleware = Middleware(snapshot, settings, clock, metrics)
         self.metrics = self.middleware.metrics
+        self._writes = ChatLocks()
         services = Services(
-            corpus, sessions, RadioStore(corpus.engine), settings, wall_clock, ChatLocks(), self.commands, self.metrics
+            corpus, sessions, RadioStore(corpus.engine), settings, wall_clock, self._writes, self.commands, self.metrics
         )
         self.handlers: dict[str, Handler] = {c.name: c.handler(services, c) for c in self.commands if c.handler}
         self._by_word = {w: self.handlers[c.name] for c in self.commands if c.handler and c.typed for w in c.words}
@@ -65,6 +66,7 @@ class ChatCore:
         """Release every handler's resources (the audio pool lets clips in flight finish)."""
         for handler in self.handlers.values():
             handler.close()
+        self._writes.close()
 
     def command_words(self) -> list[str]:
         """Every word typed as a command (names and aliases): what adapters register."""

@@ -7,11 +7,13 @@ asked where) and return replies; whatever they raise becomes a clear reply here,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 BUSY_DB = "I am busy writing right now; please try again in a few seconds."
 CHAT_LOCK_STRIPES = 256
+#: Threads for group commands' writes: enough for several chats at once, few enough that waiting writers stay cheap.
+WRITER_THREADS = 4
 T = TypeVar("T")
 
 
@@ -38,16 +42,26 @@ class Request:
 
 
 class ChatLocks:
-    """Striped locks keyed by chat: a chat's session and radio commands run one at a time (two `next` in a chat never
-    pick the same track; two `start` never open two sessions), while other chats go on."""
+    """Where group commands write: striped locks keyed by chat, so a chat's session and radio commands run one at a
+    time (two `next` in a chat never pick the same track; two `start` never open two sessions) while other chats go
+    on, in a pool of their own. A writer waiting for the database (another process holding its write lock) waits
+    there, never in the threads that reads (`/similar`, search) use, so reads do not queue behind a locked database.
+    """
 
-    def __init__(self, stripes: int = CHAT_LOCK_STRIPES) -> None:
+    def __init__(self, stripes: int = CHAT_LOCK_STRIPES, writers: int = WRITER_THREADS) -> None:
         self._locks = [threading.Lock() for _ in range(stripes)]
+        self._pool = ThreadPoolExecutor(writers, thread_name_prefix="murecom-writer")
 
-    def run(self, ctx: ChatContext, fn: Callable[..., T], *args: Any) -> T:
-        """Call `fn(*args)` holding the lock of `ctx`'s chat (from a worker thread: it may wait)."""
+    async def run(self, ctx: ChatContext, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in the writers' pool, holding the lock of `ctx`'s chat."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._locked, ctx, fn, *args)
+
+    def _locked(self, ctx: ChatContext, fn: Callable[..., T], *args: Any) -> T:
         with self._locks[hash((ctx.platform, ctx.chat_id)) % len(self._locks)]:
             return fn(*args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 class Middleware:

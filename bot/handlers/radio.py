@@ -47,7 +47,7 @@ class RadioHandler(Broadcaster):
         snap, ctx = req.snap, req.ctx
         args = args.strip()
         if args.lower() == "stop":
-            return await asyncio.to_thread(self.services.chat_locks.run, ctx, self._stop, ctx)
+            return await self.services.chat_locks.run(ctx, self._stop, ctx)
         tags: tuple[str, ...] = ()
         seed: int | None = None
         if args:
@@ -67,7 +67,7 @@ class RadioHandler(Broadcaster):
 
     async def _start(self, req: Request, tags: tuple[str, ...], seed: int | None) -> list[Reply]:
         locks = self.services.chat_locks
-        return await asyncio.to_thread(locks.run, req.ctx, self._start_locked, req.snap, req.ctx, tags, seed)
+        return await locks.run(req.ctx, self._start_locked, req.snap, req.ctx, tags, seed)
 
     def _choices(self, snap: Snapshot, args: str, songs: Sequence[Candidate]) -> Reply:
         """Stations whose tags are closest to what was typed, and songs it may have meant, as buttons."""
@@ -164,4 +164,4 @@ class RadioHandler(Broadcaster):
                 ]
             return self._post(req.snap, station.platform, station.chat_id, station.session_id)
 
-        return await asyncio.to_thread(self.services.chat_locks.run, req.ctx, turn)
+        return await self.services.chat_locks.run(req.ctx, turn)

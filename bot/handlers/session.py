@@ -45,7 +45,7 @@ class SessionHandler(Handler):
                 return [resolved]
             rest = str(resolved)
         locks = self.services.chat_locks
-        return await asyncio.to_thread(locks.run, req.ctx, self._command, req.snap, req.ctx, sub, rest)
+        return await locks.run(req.ctx, self._command, req.snap, req.ctx, sub, rest)
 
     async def _resolve_one(self, snap: Snapshot, query: str, command: str) -> int | Reply:
         """The one track a free-text query names, or the reply asking which (reads only the search index)."""
