@@ -1,12 +1,12 @@
 """Reads while the database is write-locked: `/similar` latency when another process holds SQLite's write lock and
-31 chats send `/session start` at once, against the same run with the database free.
+31 chats send `/session start` at once, against the same run with the database free (the reads arrive together).
 
 Group commands write in their own pool (`bot.middleware.ChatLocks`), so writers waiting out the busy timeout never
 hold the threads reads use. Goal: `/similar` p99 with the database locked within 2× its p99 unlocked.
 
 Builds its own home in a temporary folder (the real Yes.com corpus and an item-kNN model), then drives one chat core,
 the object the adapters call. Per round and condition: 31 `/session start` in 31 chats are launched, then 100
-`/similar` from other chats are timed one after another while the writers wait (locked) or commit (free).
+`/similar` from other chats arrive together and are timed while the writers wait (locked) or commit (free).
 
 Usage: .venv/bin/python bench/locked_reads.py [--repeat 3] [--requests 100] [--writers 31]
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import sqlite3
@@ -52,30 +53,38 @@ def prepare(home: Path) -> Settings:
     return settings
 
 
+def sessions_started(settings: Settings) -> int:
+    """Sessions committed so far (a connection of its own: the lock holder's would see its own snapshot)."""
+    with contextlib.closing(sqlite3.connect(settings.home / "murecom.db")) as conn:
+        return int(conn.execute("SELECT count(*) FROM listening_sessions").fetchone()[0])
+
+
 async def one_round(settings: Settings, locked: bool, round_no: int, requests: int, writers: int) -> list[float]:
     """Latencies (ms) of `requests` `/similar` while `writers` chats start sessions."""
     app = build_app(settings)
     lock = sqlite3.connect(settings.home / "murecom.db", isolation_level=None)
     try:
-        before = lock.execute("SELECT count(*) FROM listening_sessions").fetchone()[0]
+        before = sessions_started(settings)
         if locked:
             lock.execute("BEGIN IMMEDIATE")  # another process's write transaction: writers wait, then answer busy
         core = app.core
         starts = [
             asyncio.create_task(
-                core.handle_text(ChatContext("console", f"w{round_no}-{i}", "u", "u"), "/session start")
+                core.handle_text(ChatContext("console", f"w{round_no}-{locked}-{i}", "u", "u"), "/session start")
             )
             for i in range(writers)
         ]
-        await asyncio.sleep(0)  # let every writer reach its pool first
-        latencies = []
-        for i in range(requests):
+        await asyncio.sleep(0.5)  # let the writers reach the database (and, locked, wait in it) before the reads
+
+        async def timed(i: int) -> float:
             ctx = ChatContext("console", f"r{round_no}-{i}", f"u{i}", "u")
             t0 = time.perf_counter()
             [reply] = await core.handle_text(ctx, f"/similar {SONGS[i % len(SONGS)]}")
-            latencies.append((time.perf_counter() - t0) * 1000)
             assert reply.kind == "recommendations", reply.text
-        started_meanwhile = lock.execute("SELECT count(*) FROM listening_sessions").fetchone()[0] - before
+            return (time.perf_counter() - t0) * 1000
+
+        latencies = await asyncio.gather(*(timed(i) for i in range(requests)))  # arriving together, as in a rush
+        started_meanwhile = sessions_started(settings) - before
         if locked:
             lock.execute("ROLLBACK")
         outcomes = await asyncio.gather(*starts)
@@ -85,7 +94,7 @@ async def one_round(settings: Settings, locked: bool, round_no: int, requests: i
             f"  {state} round {round_no}: {started_meanwhile}/{writers} sessions started while the reads ran, "
             f"{busy} writers told busy"
         )
-        return latencies
+        return list(latencies)
     finally:
         lock.close()
         app.close()
