@@ -24,7 +24,7 @@ test: $(STAMP) audio-data $(PRETRAINED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m fast
-	$(BIN)/pytest -m "not fast"
+	$(BIN)/pytest -m "not fast" -n 2 --dist loadgroup  # both cores (pytest-xdist); shared services on one worker
 
 # The fast tier alone, while editing: unit tests on small real data, no TensorFlow, no subprocess (under a minute).
 test-fast: $(STAMP)
