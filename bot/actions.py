@@ -33,6 +33,8 @@ class Action:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
+        if "prefix" not in cls.__dict__:  # a shared base of actions, not an action of its own
+            return
         if cls.prefix in Action.registry:
             raise ValueError(f"two button actions share the prefix {cls.prefix!r}")
         Action.registry[cls.prefix] = cls
@@ -57,22 +59,27 @@ class Action:
 
 
 @dataclass(frozen=True)
-class PickTrack(Action):
-    """A song chosen among "Which one do you mean?": its first page of `/similar`."""
+class TrackAction(Action):
+    """An action about one track (its id comes back from a client: bounded)."""
 
-    prefix: ClassVar[str] = "pick"
     bounds: ClassVar[dict[str, int]] = {"track_id": MAX_ID}
     track_id: int
 
 
 @dataclass(frozen=True)
-class ShowPage(Action):
+class ShowPage(TrackAction):
     """Another page of a `/similar` list."""
 
     prefix: ClassVar[str] = "page"
     bounds: ClassVar[dict[str, int]] = {"track_id": MAX_ID, "page": MAX_PAGES}
-    track_id: int
     page: int
+
+
+@dataclass(frozen=True)
+class PickTrack(TrackAction):
+    """A song chosen among "Which one do you mean?": its first page of `/similar`."""
+
+    prefix: ClassVar[str] = "pick"
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,13 @@ class SessionStep(Action):
 
 
 @dataclass(frozen=True)
+class RadioStop(Action):
+    """Stop the radio of this chat."""
+
+    prefix: ClassVar[str] = "radio:stop"
+
+
+@dataclass(frozen=True)
 class RadioTags(Action):
     """Start the radio station of a tag (offered when what was typed after /radio was not clear)."""
 
@@ -96,19 +110,10 @@ class RadioTags(Action):
 
 
 @dataclass(frozen=True)
-class RadioSong(Action):
+class RadioSong(TrackAction):
     """Start the radio from a song (offered when what was typed after /radio was not clear)."""
 
     prefix: ClassVar[str] = "radio:song"
-    bounds: ClassVar[dict[str, int]] = {"track_id": MAX_ID}
-    track_id: int
-
-
-@dataclass(frozen=True)
-class RadioStop(Action):
-    """Stop the radio of this chat."""
-
-    prefix: ClassVar[str] = "radio:stop"
 
 
 #: The wire grammar as a regular expression: lower-case words, then fields, all `:`-separated, within the budget
