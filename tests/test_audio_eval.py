@@ -27,6 +27,7 @@ def test_average_precision_counts_relevant_tracks_that_were_not_returned() -> No
 
 
 @pytest.mark.heavy
+@pytest.mark.long
 def test_retrieval_and_robustness_tables_on_real_audio(tmp_path: Path) -> None:
     src = Settings.from_env(dotenv=False).home / "audio-src"
     for label in ("wesnoth", "warzone2100"):

@@ -37,6 +37,7 @@ def test_similar_before_training_says_so(home) -> None:
     assert "murecom train" in res.stdout
 
 
+@pytest.mark.long
 def test_train_similar_eval(home, tmp_path) -> None:
     res = run_cli("train", "--models", "itemknn,sknn", home=home)
     assert res.returncode == 0, res.stderr

@@ -12,6 +12,7 @@ from data.settings import PROJECT_ROOT, Settings
 
 
 @pytest.mark.heavy
+@pytest.mark.long
 def test_setup_then_console_chat(tmp_path) -> None:
     real_audio = Settings.from_env(dotenv=False).home / "audio-src"
     assert real_audio.exists(), "run scripts/get_audio.sh"

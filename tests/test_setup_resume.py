@@ -112,6 +112,7 @@ def _phase(log: str) -> str:
 
 
 @pytest.mark.heavy
+@pytest.mark.long
 @pytest.mark.timeout(1800)  # ten killed setups and their reruns as real processes: ~3 min alone, more on a busy CI
 def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_data) -> None:
     """kill -9 `murecom setup` 10 times (import, training, publish); after each, a rerun ends with everything.
