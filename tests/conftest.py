@@ -184,13 +184,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs the real-data tier on both cores, `--dist loadgroup`), the tests that
-    share the one PostgreSQL database and Redis server run on one worker, one after the other; the Spark test too
-    (one JVM at a time). The tests marked `long` are collected first, so they start at once on both workers
-    instead of trailing after the rest."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: the long tests start first
-    for item in items:
-        if item.get_closest_marker("postgres") or item.get_closest_marker("redis"):
-            item.add_marker(pytest.mark.xdist_group("services"))
-        elif item.get_closest_marker("spark"):
-            item.add_marker(pytest.mark.xdist_group("spark"))
+    """The tests marked `long` are collected first: under pytest-xdist (`make test` runs the real-data tier on both
+    cores) they then start at once on both workers instead of trailing after the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: the rest keep their order
