@@ -18,6 +18,11 @@ SONG_MAX_CHARS = 200  # a song name, "title - artist" or a link, as a slash-comm
 DESCRIPTION_MAX_CHARS = 100  # Discord's limit for command and option descriptions (Telegram allows 256)
 
 
+def held_back(platform: str, seconds: float) -> str:
+    """The note an answer carries when the platform's rate limit (a 429) held it back before it could be sent."""
+    return f"(Sent {seconds:.0f} s late: {platform} asked me to slow down.)"
+
+
 def too_large(max_bytes: int) -> str:
     """The one reply to an audio file over the size limit, whichever adapter noticed it first."""
     return f"That file is too large; please send at most {max_bytes / 1e6:.0f} MB."

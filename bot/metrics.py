@@ -46,6 +46,11 @@ class Metrics:
             "murecom_adapter_failures", "Chat adapter failures (each followed by a restart or a stop)", ["adapter"],
             registry=self.registry,
         )  # fmt: skip
+        self.platform_waits = Counter(
+            "murecom_platform_waits", "Replies held back by a platform's rate limit (429), by adapter and outcome "
+            "(sent: waited out within MUREC_PLATFORM_WAIT_BUDGET; dropped: over it)", ["adapter", "outcome"],
+            registry=self.registry,
+        )  # fmt: skip
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -63,6 +63,8 @@ class Settings:
     radio_check_seconds: float = 5.0
     #: Port of the Prometheus metrics endpoint on 127.0.0.1 (0: no endpoint).
     metrics_port: int = 0
+    #: Longest a reply waits out a platform's rate limit (429 retry_after, summed over retries) before it is dropped.
+    platform_wait_budget: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -109,6 +111,7 @@ class Settings:
             radio_idle_picks=max(1, int(env.get("MUREC_RADIO_IDLE_PICKS", cls.radio_idle_picks))),
             radio_check_seconds=float(env.get("MUREC_RADIO_CHECK_SECONDS", cls.radio_check_seconds)),
             metrics_port=int(env.get("MUREC_METRICS_PORT", cls.metrics_port)),
+            platform_wait_budget=float(env.get("MUREC_PLATFORM_WAIT_BUDGET", cls.platform_wait_budget)),
         )
 
     def describe(self) -> dict[str, str]:
