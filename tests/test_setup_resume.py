@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -168,20 +169,27 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
     kills: list[tuple[float, str]] = []
     for i in range(10):
         home = tmp_path / f"run{i}"
-        t0 = time.monotonic()
-        victim, lines, publishing = start(home)
-        if i < 9:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                victim.wait(timeout=duration * (i + rng.random()) / 9)  # stratified over the whole setup
-        else:
-            assert publishing.wait(timeout=600), "".join(lines)[-3000:]
-        if victim.poll() is None:
-            os.killpg(victim.pid, signal.SIGKILL)
-        victim.wait(timeout=60)
-        killed_at = time.monotonic() - t0
-        if victim.returncode == -signal.SIGKILL:
-            kills.append((round(killed_at, 1), _phase("".join(lines))))
-        victim.stdout.close()  # type: ignore[union-attr]
+        for _attempt in range(3):
+            shutil.rmtree(home, ignore_errors=True)
+            t0 = time.monotonic()
+            victim, lines, publishing = start(home)
+            if i < 9:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    victim.wait(timeout=duration * (i + rng.random()) / 9)  # stratified over the whole setup
+            else:
+                assert publishing.wait(timeout=600), "".join(lines)[-3000:]
+            if victim.poll() is None:
+                os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait(timeout=60)
+            killed_at = time.monotonic() - t0
+            victim.stdout.close()  # type: ignore[union-attr]
+            if victim.returncode == -signal.SIGKILL:
+                kills.append((round(killed_at, 1), _phase("".join(lines))))
+                break
+            # A warm setup (numba's cache, the page cache) can end before the reference's cold duration: this stratum
+            # is redone from a clean home, its kill time scaled to the duration just seen.
+            assert victim.returncode == 0, "".join(lines)[-3000:]
+            duration = min(duration, killed_at)
 
         run_to_end(home)
         engine = make_engine(f"sqlite:///{home / 'murecom.db'}")
@@ -203,4 +211,4 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
             assert not list((home / "models" / name).glob(".CURRENT.*"))
             assert not any((home / "models" / name / "staging").glob("*")), f"a killed publish left {name} staging"
     phases = {phase for _, phase in kills}
-    assert len(kills) >= 8 and phases == {"import", "training", "publish"}, kills
+    assert len(kills) >= 9 and phases == {"import", "training", "publish"}, kills
