@@ -53,6 +53,8 @@ class Command:
     help: str = ""  # the line in /help; defaults to the usage and the description
     #: Whether a message that is no command (a song name typed in a private chat) goes to this command.
     plain_text: bool = False
+    #: Whether it changes the chat's settings: adapters then tell the handler whether the user is the chat's admin.
+    admin_only: bool = False
 
     def __post_init__(self) -> None:
         if len(self.description) > DESCRIPTION_MAX_CHARS:

@@ -19,6 +19,7 @@ from bot.command_spec import (
 )
 from bot.handlers.audio import AudioHandler
 from bot.handlers.info import AboutHandler, HelpHandler
+from bot.handlers.listen import ListenHandler
 from bot.handlers.radio import RadioHandler
 from bot.handlers.session import SessionHandler
 from bot.handlers.similar import SimilarHandler
@@ -29,6 +30,7 @@ __all__ = [
     "AUDIO",
     "COMMANDS",
     "HELP",
+    "LISTEN",
     "RADIO",
     "SESSION",
     "SIMILAR",
@@ -79,10 +81,17 @@ RADIO = Command(
     handler=RadioHandler,
     arguments=(Argument("what", "A song, tags such as '80s rock' or 'chill', or 'stop'", required=False),),
 )
+LISTEN = Command(
+    "listen",
+    "Admins: 'on' to have me analyse every audio clip posted here, 'off' for only those addressed to me",
+    handler=ListenHandler,
+    arguments=(Argument("choice", "on or off (nothing: what I do now)", required=False, max_length=3),),
+    admin_only=True,
+)
 ABOUT = Command("about", "Models and corpus behind the recommendations", handler=AboutHandler)
 HELP = Command("help", "What I can do", handler=HelpHandler, aliases=("start",))
 
-COMMANDS: tuple[Command, ...] = (SIMILAR, AUDIO, SESSION, RADIO, ABOUT, HELP)
+COMMANDS: tuple[Command, ...] = (SIMILAR, AUDIO, SESSION, RADIO, LISTEN, ABOUT, HELP)
 
 
 def text_commands(commands: Sequence[Command] = COMMANDS) -> tuple[Command, ...]:

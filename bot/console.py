@@ -47,7 +47,7 @@ def console_announcer(stdout: TextIO = sys.stdout) -> Announcer:
 
 
 async def run_console(core: ChatCore, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-    ctx = ChatContext("console", "console", "you", "you")
+    ctx = ChatContext("console", "console", "you", "you", private=True)
     interactive = stdin.isatty()
     print("murecom console chat — /help for commands, a number to press a button, Ctrl-D to quit.", file=stdout)
     audio_words = {f"/{w}" for c in core.commands if not c.typed for w in c.words}  # the clip command's

@@ -22,6 +22,7 @@ from bot.middleware import ChatLocks, Middleware
 from bot.replies import ChatContext, Reply
 from bot.snapshot import Snapshot
 from data.corpus import Corpus
+from data.listening import ListeningChats
 from data.radio import DueStation, RadioStore
 from data.sessions import SessionStore
 from data.settings import Settings
@@ -52,8 +53,17 @@ class ChatCore:
         self.middleware = Middleware(snapshot, settings, clock, metrics)
         self.metrics = self.middleware.metrics
         self._writes = ChatLocks()
+        self.listening = ListeningChats(corpus.engine, wall_clock)
         services = Services(
-            corpus, sessions, RadioStore(corpus.engine), settings, wall_clock, self._writes, self.commands, self.metrics
+            corpus,
+            sessions,
+            RadioStore(corpus.engine),
+            settings,
+            wall_clock,
+            self._writes,
+            self.commands,
+            self.metrics,
+            self.listening,
         )
         self.handlers: dict[str, Handler] = {c.name: c.handler(services, c) for c in self.commands if c.handler}
         self._by_word = {w: self.handlers[c.name] for c in self.commands if c.handler and c.typed for w in c.words}
@@ -104,6 +114,10 @@ class ChatCore:
         if clip is None:
             return [Reply("I do not take audio clips.", kind="error")]
         return await self.middleware(ctx, clip.command.name, lambda req: clip.on_clip(req, data, filename), kind="clip")
+
+    def listens_to_every_clip(self, platform: str, chat_id: str) -> bool:
+        """Whether an admin opted this group chat in to every clip being analysed (`/listen on`); from memory."""
+        return self.listening.is_on(platform, chat_id)
 
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         """(label, value) pairs for autocomplete; the value resolves back exactly with `/similar`."""

@@ -13,12 +13,16 @@ from bot.actions import Action, decode
 
 @dataclass(frozen=True)
 class ChatContext:
-    """Who said something, where."""
+    """Who said something, where. `private`: a one-to-one chat with the bot (a DM); `admin`: the user may change the
+    chat's settings (a group admin, or the user of a private chat) — adapters find it out only for commands whose row
+    is `admin_only`, since it can cost the platform a request."""
 
     platform: str
     chat_id: str
     user_id: str
     user_name: str
+    private: bool = False
+    admin: bool = False
 
 
 @dataclass(frozen=True)

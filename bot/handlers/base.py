@@ -17,6 +17,7 @@ from bot.metrics import Metrics
 from bot.middleware import ChatLocks, Request
 from bot.replies import Reply, TrackLine
 from data.corpus import Corpus, TrackInfo
+from data.listening import ListeningChats
 from data.radio import DueStation, RadioStore
 from data.sessions import SessionStore
 from data.settings import Settings
@@ -33,8 +34,8 @@ MAX_TEXT_CHARS = 2000
 @dataclass(frozen=True)
 class Services:
     """What handlers may use besides the request's snapshot: the corpus and stores (through `data/`), the settings,
-    the wall clock (radio schedules), the chat locks, the command table this core serves (for /help), and the
-    metrics (gauges a handler owns, e.g. the audio queue)."""
+    the wall clock (radio schedules), the chat locks, the command table this core serves (for /help), the metrics
+    (gauges a handler owns, e.g. the audio queue), and the group chats opted in to every clip being analysed."""
 
     corpus: Corpus
     sessions: SessionStore
@@ -44,6 +45,7 @@ class Services:
     chat_locks: ChatLocks
     commands: tuple[Command, ...]
     metrics: Metrics
+    listening: ListeningChats
 
 
 class Handler:
