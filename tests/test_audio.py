@@ -195,6 +195,22 @@ def test_index_grows_incrementally_and_atomically(indexed_home, audio_src) -> No
     extra.unlink()
 
 
+def test_a_damaged_published_index_is_built_again_not_served(indexed_home) -> None:
+    """A published index that no longer loads (a disk fault, a kill mid-copy by another tool) is rebuilt by the next
+    `ensure_index` — what `murecom setup` runs — instead of failing it."""
+    settings, _, _ = indexed_home
+    engine = open_database(settings)
+    store = ArtifactStore(settings.models_dir)
+    damaged = store.path(INDEX_ARTIFACT)
+    assert damaged is not None
+    tracks = len(AudioIndex.load(damaged).owners)
+    (damaged / "owners.npy").write_bytes(b"not an array")
+    summary = ensure_index(Corpus(engine), store, settings, seconds=30.0)
+    rebuilt = store.path(INDEX_ARTIFACT)
+    assert rebuilt is not None and rebuilt != damaged, summary
+    assert len(AudioIndex.load(rebuilt).owners) == tracks
+
+
 def test_shipped_model_loads_once_and_reports_honest_metrics() -> None:
     models = AudioModels()
     emb = models.conv1d(DEFAULT_MODEL_DIR)

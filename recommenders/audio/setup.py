@@ -42,7 +42,10 @@ def ensure_index(
     published = store.path(INDEX_ARTIFACT)
     same = meta.get("model") == identity and meta.get("model_path") == embedder_location(embedder)
     if same and published is not None:
-        current = AudioIndex.load(published)
+        try:
+            current = AudioIndex.load(published)
+        except Exception:  # noqa: BLE001 - a damaged index is rebuilt, not served; logged with its traceback
+            log.exception("published audio index %s does not load; building it again", published.name)
     known = current.track_ids if current is not None else set()
     # tracks whose audio could not be used (silent, damaged) are remembered, not retried on every run
     unreadable = set(meta.get("unreadable", [])) if current is not None else set()
