@@ -114,8 +114,13 @@ class Middleware:
             log.exception("handler %s failed (ref %s)", name, ref)
             return [Reply(f"Sorry, something went wrong on my side (ref {ref}). Please try again.", kind="error")]
         finally:
+            seconds = time.perf_counter() - started
             self.metrics.requests.labels(kind, name, outcome).inc()
-            self.metrics.latency.labels(kind, name).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(kind, name).observe(seconds)
+            # one record per request, with its fields for a JSON log (MUREC_LOG_FORMAT=json); no ids, no user text
+            fields = {"platform": ctx.platform, "kind": kind, "command": name, "outcome": outcome}
+            log.info("%s %s %s: %s in %.0f ms", ctx.platform, kind, name, outcome, seconds * 1000,
+                     extra={**fields, "ms": round(seconds * 1000, 1)})  # fmt: skip
         return [replace(r, served_by=snap.label) for r in replies]
 
     def _limited(self, ctx: ChatContext) -> list[Reply] | None:

@@ -54,6 +54,8 @@ class Settings:
     preview_run_budget: int = 50
     preview_search: str = "ytsearch1:{title} {artist} audio"
     log_level: str = "INFO"
+    #: "text" (one readable line per record) or "json" (one JSON object per line, for a log collector).
+    log_format: str = "text"
     db_busy_timeout_ms: int = 3000
     audio_workers: int = 1
     audio_queue: int = 4
@@ -103,6 +105,7 @@ class Settings:
             preview_run_budget=int(env.get("MUREC_PREVIEW_RUN_BUDGET", cls.preview_run_budget)),
             preview_search=env.get("MUREC_PREVIEW_SEARCH", cls.preview_search),
             log_level=env.get("MUREC_LOG_LEVEL", cls.log_level),
+            log_format=env.get("MUREC_LOG_FORMAT", cls.log_format).strip().lower() or cls.log_format,
             db_busy_timeout_ms=int(env.get("MUREC_DB_BUSY_TIMEOUT_MS", cls.db_busy_timeout_ms)),
             audio_workers=max(1, int(env.get("MUREC_AUDIO_WORKERS", cls.audio_workers))),
             audio_queue=max(0, int(env.get("MUREC_AUDIO_QUEUE", cls.audio_queue))),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,7 +29,8 @@ def sample(samples, metric: str, **labels: str) -> float:
     return samples.get((metric, tuple(sorted(labels.items()))), 0.0)
 
 
-async def test_metrics_count_requests_outcomes_and_latency(bot_settings) -> None:
+async def test_metrics_count_requests_outcomes_and_latency(bot_settings, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bot.middleware")
     app = build_app(dataclasses.replace(bot_settings, user_rate_per_minute=8))  # a burst of 4, then "easy there"
     try:
         port = app.metrics.serve(0)
@@ -42,6 +44,12 @@ async def test_metrics_count_requests_outcomes_and_latency(bot_settings) -> None
         samples = await asyncio.to_thread(scrape, port)
     finally:
         app.close()
+    # the same requests as log records with their fields (what MUREC_LOG_FORMAT=json writes), no user text
+    logged = [r for r in caplog.records if r.name == "bot.middleware" and hasattr(r, "outcome")]
+    fields = [(r.platform, r.kind, r.command, r.outcome) for r in logged]  # type: ignore[attr-defined]
+    assert fields == [("telegram", "command", "similar", "ok"), ("telegram", "button", "page", "ok"),
+                      ("telegram", "command", "help", "ok"), ("telegram", "command", "help", "ok")]  # fmt: skip
+    assert all(r.ms >= 0 and "hotel" not in r.getMessage() for r in logged)  # type: ignore[attr-defined]
     requests = "murecom_requests_total"
     assert sample(samples, requests, kind="command", name="similar", outcome="ok") == 1
     assert sample(samples, requests, kind="button", name="page", outcome="ok") == 1
