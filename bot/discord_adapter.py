@@ -402,17 +402,24 @@ class MurecomDiscord(commands.Bot):
 
     # --- buttons -----------------------------------------------------------------------------------------------
     async def on_button(self, interaction: discord.Interaction, action: Action | None) -> None:
-        await interaction.response.defer()
-        replies = await self.core.handle_action(context_of(interaction.user, interaction.channel_id), action)
-        if not replies:  # a flood already told once: the press is acknowledged (above) and nothing more is sent
-            return
-        first, rest = replies[0], replies[1:]
-        if first.kind in ("recommendations", "choices") and first.image is None:
-            payload = self._payload(first)
-            await interaction.edit_original_response(embed=payload["embed"], view=payload.get("view"))
-        else:
-            rest = replies
-        await self._send_all(interaction.followup.send, rest, interaction.channel_id)
+        """Acknowledge the press at once (3 s), then edit the message in place or follow up; a press whose
+        interaction is gone (acknowledged too late, token expired) is logged and left."""
+        try:
+            await interaction.response.defer()
+            replies = await self.core.handle_action(context_of(interaction.user, interaction.channel_id), action)
+            if not replies:  # a flood already told once: the press is acknowledged (above) and nothing more is sent
+                return
+            first, rest = replies[0], replies[1:]
+            if first.kind in ("recommendations", "choices") and first.image is None:
+                payload = self._payload(first)
+                await interaction.edit_original_response(embed=payload["embed"], view=payload.get("view"))
+            else:
+                rest = replies
+            await self._send_all(interaction.followup.send, rest, interaction.channel_id)
+        except discord.HTTPException as exc:
+            if exc.code not in INTERACTION_GONE:
+                raise
+            log.warning("discord: button interaction %s is gone before its answer: %s", interaction.id, exc)
 
     # --- slash commands ----------------------------------------------------------------------------------------
     async def run_text(self, interaction: discord.Interaction, text: str) -> None:

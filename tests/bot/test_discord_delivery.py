@@ -23,6 +23,7 @@ from bot.command_spec import ANALYSING
 from bot.core import ChatCore
 from bot.discord_adapter import CHART_NEEDS_ATTACH_FILES, MurecomDiscord
 from tests.bot.fake_discord import (
+    APP_ID,
     ATTACH_FILES,
     CHANNEL_ID,
     DM_CHANNEL_ID,
@@ -265,6 +266,35 @@ async def test_an_error_reply_goes_to_its_user_only(fake, dbot) -> None:
     [public] = await answered(fake, await fake.slash("similar", [{"name": "song", "type": SONG, "value": "stairway"}]))
     assert not public["flags"] & EPHEMERAL and int(public["id"]) in fake.messages
     assert fake.errors == []
+
+
+async def test_the_first_follow_up_takes_the_defers_ephemerality(fake, dbot) -> None:
+    """Why the adapter deletes "thinking…" before an ephemeral error: after a public defer, a first follow-up flagged
+    64 still replaces the loading message, in public; only a later one is ephemeral. With the loading message
+    deleted, the next follow-up is a new message and its flag holds."""
+    async with aiohttp.ClientSession() as http:
+
+        async def deferred() -> tuple[str, str]:
+            token = await fake.slash("help", deliver=False)
+            url = f"{fake.api_base}/interactions/{fake.interaction(token)['id']}/{token}/callback"
+            async with http.post(url, json={"type": 5}) as resp:
+                assert resp.status == 204
+            return token, f"{fake.api_base}/webhooks/{APP_ID}/{token}"
+
+        token, webhook = await deferred()
+        for content in ("first", "second"):
+            async with http.post(webhook, json={"content": content, "flags": EPHEMERAL}) as resp:
+                assert resp.status == 200
+        state = fake.interaction(token)
+        assert [fake.messages[m]["content"] for m in state["followups"]] == ["first"]  # public, in place of loading
+        assert [fake.ephemeral[m]["content"] for m in state["ephemeral"]] == ["second"]
+        token, webhook = await deferred()
+        async with http.delete(f"{webhook}/messages/@original") as resp:
+            assert resp.status == 204
+        async with http.post(webhook, json={"content": "only you", "flags": EPHEMERAL}) as resp:
+            assert resp.status == 200
+        state = fake.interaction(token)
+        assert state["followups"] == [] and [fake.ephemeral[m]["content"] for m in state["ephemeral"]] == ["only you"]
 
 
 # --- DMs and voice messages ----------------------------------------------------------------------------------------
