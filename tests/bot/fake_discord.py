@@ -28,22 +28,27 @@ It enforces the rules the adapter depends on, answering with Discord's error cod
   figure libraries have long observed for sending messages; Discord does not publish it), answered on every response
   with X-RateLimit-Limit, -Remaining, -Reset (epoch seconds), -Reset-After and -Bucket; over it → 429 with
   `{"message", "retry_after", "global": false}`, Retry-After and X-RateLimit-Scope: user. The global limit, 50
-  requests per second per bot ("All bots can make up to 50 requests per second"; interaction endpoints are not bound
-  to it) → 429 with `"global": true`, X-RateLimit-Global: true and X-RateLimit-Scope: global. A `storm` answers the
-  next N requests of a route 429 with a given retry_after (Discord's dynamic limits; scope user or shared). Every 429
-  carries `Via` (discord.py treats a 429 without it as a Cloudflare ban);
-- permissions ("Permissions" → Permission Hierarchy/overwrites; "Create Message": "requires the SEND_MESSAGES
-  permission ... if including files, the ATTACH_FILES permission"): the bot's permissions per channel, narrowed by
-  `deny` (a member overwrite in the channel's permission_overwrites): posting without SEND_MESSAGES (1<<11), with files
-  without ATTACH_FILES (1<<15), or with embeds without EMBED_LINKS (1<<14) → 403 50013 "Missing Permissions" (for
-  embeds Discord's docs say only that EMBED_LINKS lets links be embedded; the API refuses a bot's rich embed without it,
-  as reported in discord.js discussion #7545). Interaction responses and follow-ups go through the application's
-  webhook and are not bound by the channel's permissions;
-- ephemeral messages (Message flags EPHEMERAL 1<<6; "Receiving and Responding" → Create Followup Message: "flags
-  ... can be set to 64 to mark the message as ephemeral, except when it is the first followup message to a deferred
-  Interactions Response. In that case, the flags field will be ignored, and the ephemerality of the message will be
-  determined by the flags value in your original ACK"): an ephemeral message is kept in `ephemeral`, never among the
-  channel's `messages`; deleting the loading response ends the loading state (the next follow-up is a new message);
+  requests per second per bot ("All bots can make up to 50 requests per second to our API"; "Interaction endpoints
+  are not bound to the bot's Global Rate Limit") → 429 with `"global": true`, X-RateLimit-Global: true and
+  X-RateLimit-Scope: global. A `storm` answers the next N requests of a route 429 with a given retry_after
+  (Discord's limits are dynamic; scope user or shared). Every 429 carries `Via` (discord.py treats a 429 without it
+  as a Cloudflare ban);
+- permissions: the bot's permissions per channel, narrowed by `deny` (a member overwrite in the channel's
+  permission_overwrites). "Create Message" → Limitations: "When operating on a guild channel, the current user must
+  have the SEND_MESSAGES permission"; "Permissions" → ATTACH_FILES (1<<15) "Allows for uploading images and files",
+  EMBED_LINKS (1<<14) "Links sent by users with this permission will be auto-embedded" — the docs say no more of
+  embeds; the API refuses a bot's rich embed without it (reported in discord.js discussion #7545), and so does this
+  fake. Each refusal is 403 50013 ("You lack permissions to perform that action"). Denying SEND_MESSAGES implicitly
+  denies ATTACH_FILES and EMBED_LINKS ("Permissions" → Permission Overwrites). A DM has no overwrites. Interaction
+  responses and follow-ups go through the application's webhook and are not checked against the channel;
+- ephemeral messages (Message flags EPHEMERAL 1<<6): "Create Followup Message": "You can use the EPHEMERAL message
+  flag 1 << 6 (64) to send a message that only the user can see"; but "directly after responding to an interaction
+  with DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE ... the loading message will be edited instead. The ephemeral flag will
+  be ignored, and the value you provided in the initial defer response will be preserved". An ephemeral message is
+  kept in `ephemeral`, never among the channel's `messages`. Deleting the loading response ends the loading state:
+  the next follow-up is a new message with its own flags (the docs say nothing of this case; it is the workaround
+  libraries' guides give for an ephemeral answer after a public defer, though discord-api-docs issue #3087 reported
+  10008 Unknown Message for it in 2021);
 - DMs ("Channel" → channel type DM = 1, no guild_id): MESSAGE_CREATE without guild_id or member; an interaction in a
   DM carries `user`, not `member`, and context 1 (BOT_DM);
 - voice messages ("Message" → flags IS_VOICE_MESSAGE 1<<13; voice messages have "only a single audio attachment",
