@@ -51,9 +51,10 @@ It enforces the rules the adapter depends on, answering with Discord's error cod
   10008 Unknown Message for it in 2021);
 - DMs ("Channel" → channel type DM = 1, no guild_id): MESSAGE_CREATE without guild_id or member; an interaction in a
   DM carries `user`, not `member`, and context 1 (BOT_DM);
-- voice messages ("Message" → flags IS_VOICE_MESSAGE 1<<13; voice messages have "only a single audio attachment",
-  whose attachment has `duration_secs` and `waveform`, base64 of at most 256 bytes; clients record Ogg Opus as
-  `voice-message.ogg`, audio/ogg).
+- voice messages ("Message" → Voice Messages: flags IS_VOICE_MESSAGE 1<<13; "They cannot be edited" (50162); "Only
+  a single audio attachment is allowed"; the attachment has `duration_secs` and `waveform`, "1 byte per datapoint
+  encoded in base64 ... no more than 256 datapoints"); Discord's clients record Ogg Opus as `voice-message.ogg`,
+  audio/ogg.
 Responses are `application/json` exactly (discord.py parses nothing else).
 """
 
@@ -538,7 +539,7 @@ class FakeDiscord:
         store = self._store(message_id)
         old = store[message_id]
         if old["flags"] & IS_VOICE_MESSAGE:  # "Message" → voice messages "cannot be edited"
-            raise DiscordError(400, 50173, "Cannot edit a voice message")
+            raise DiscordError(400, 50162, "Voice messages cannot be edited.")
         merged = {k: body[k] for k in ("content", "embeds", "components") if k in body}
         new = self._bot_message({**old, **merged}, files, kept=[] if files else old.get("attachments", []),
                                 channel_id=int(old["channel_id"]))  # fmt: skip
