@@ -140,8 +140,30 @@ def render_embed(reply: Reply) -> discord.Embed:
     return embed
 
 
-def context_of(user: discord.abc.User, channel_id: int | None) -> ChatContext:
-    return ChatContext("discord", str(channel_id or user.id), str(user.id), user.display_name)
+def context_of(
+    user: discord.abc.User, channel_id: int | None, *, private: bool = False, admin: bool = False
+) -> ChatContext:
+    return ChatContext("discord", str(channel_id or user.id), str(user.id), user.display_name, private, admin)
+
+
+def message_context(message: discord.Message) -> ChatContext:
+    """Who wrote where: a DM is private (its user its admin); in a server, an admin is whoever may manage the channel
+    (Manage Channels, which Administrator and ownership imply) — computed from the cached roles, no request."""
+    private = message.guild is None
+    author, channel = message.author, message.channel
+    admin = private or (
+        isinstance(author, discord.Member)
+        and isinstance(channel, discord.abc.GuildChannel)
+        and channel.permissions_for(author).manage_channels
+    )
+    return context_of(author, channel.id, private=private, admin=admin)
+
+
+def interaction_context(interaction: discord.Interaction) -> ChatContext:
+    """As `message_context`, from an interaction: Discord sends the member's permissions in the channel with it."""
+    private = interaction.guild_id is None
+    admin = private or interaction.permissions.manage_channels
+    return context_of(interaction.user, interaction.channel_id, private=private, admin=admin)
 
 
 class ActionButton(
@@ -331,7 +353,7 @@ class MurecomDiscord(commands.Bot):
         to analyse and gets nothing (a server removes a bot that answers every attachment)."""
         if message.author.bot:
             return
-        ctx = context_of(message.author, message.channel.id)
+        ctx = message_context(message)
         clip = self._clip_of(message)
         if clip is not None:
             if await self._addressed(message):
@@ -374,7 +396,11 @@ class MurecomDiscord(commands.Bot):
             return None
 
     async def _addressed(self, message: discord.Message) -> bool:
+        """Whether a clip is for the bot: in a DM, with a mention of it, as a reply to it, or in a channel an admin
+        opted in with `/listen on`."""
         if message.guild is None or (self.user is not None and self.user in message.mentions):
+            return True
+        if self.core.listens_to_every_clip("discord", str(message.channel.id)):
             return True
         replied = await self._replied(message) if message.reference is not None else None
         return replied is not None and self.user is not None and replied.author.id == self.user.id
@@ -406,7 +432,7 @@ class MurecomDiscord(commands.Bot):
         interaction is gone (acknowledged too late, token expired) is logged and left."""
         try:
             await interaction.response.defer()
-            replies = await self.core.handle_action(context_of(interaction.user, interaction.channel_id), action)
+            replies = await self.core.handle_action(interaction_context(interaction), action)
             if not replies:  # a flood already told once: the press is acknowledged (above) and nothing more is sent
                 return
             first, rest = replies[0], replies[1:]
@@ -425,7 +451,7 @@ class MurecomDiscord(commands.Bot):
     async def run_text(self, interaction: discord.Interaction, text: str) -> None:
         """Defer first — the 3 s deadline holds however long the core takes — then answer in follow-ups."""
         await interaction.response.defer(thinking=True)
-        replies = await self.core.handle_text(context_of(interaction.user, interaction.channel_id), text)
+        replies = await self.core.handle_text(interaction_context(interaction), text)
         await self._answer(interaction, replies)
 
     async def run_audio(self, interaction: discord.Interaction, clip: discord.Attachment) -> None:
@@ -433,7 +459,7 @@ class MurecomDiscord(commands.Bot):
         if clip.size > self.settings.max_audio_bytes:
             await self._answer(interaction, [Reply(too_large(self.settings.max_audio_bytes))])
             return
-        ctx = context_of(interaction.user, interaction.channel_id)
+        ctx = interaction_context(interaction)
         replies = await self.core.handle_audio(ctx, await clip.read(), clip.filename)
         await self._answer(interaction, replies)
 

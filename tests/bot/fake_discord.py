@@ -88,6 +88,15 @@ DM_CHANNEL_ID = 880000000000000005  # the DM between the member and the bot (cha
 #: Permission bits ("Permissions" → Bitwise Permission Flags).
 SEND_MESSAGES, EMBED_LINKS, ATTACH_FILES = 1 << 11, 1 << 14, 1 << 15
 EVERYONE_PERMISSIONS = 2248473465835073
+ADMINISTRATOR, MANAGE_CHANNELS = 1 << 3, 1 << 4
+#: A guild's owner holds every permission ("Permissions" → Permission Hierarchy: "the owner of a guild … has all
+#: permissions"): an interaction's `member.permissions` for the owner is the full set.
+ALL_PERMISSIONS = (1 << 53) - 1
+#: The guild's owner, the acting user by default.
+OWNER_USER = {"id": str(OWNER_ID), "username": "dana", "discriminator": "0", "global_name": "Dana", "avatar": None}
+#: A second human member: not the owner, only @everyone's permissions (no Manage Channels): not an admin.
+MEMBER_USER = {"id": "880000000000000006", "username": "milo", "discriminator": "0", "global_name": "Milo",
+               "avatar": None}  # fmt: skip
 EPHEMERAL, LOADING, IS_VOICE_MESSAGE = 1 << 6, 1 << 7, 1 << 13  # message flags ("Message" → Message Flags)
 RESPONSE_DEADLINE = 3.0  # s to the initial interaction response ("Receiving and Responding")
 TOKEN_LIFETIME = 15 * 60.0  # s an interaction token stays valid
@@ -236,8 +245,7 @@ class FakeDiscord:
         self._seq = itertools.count(1)
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
-        self.user = {"id": str(OWNER_ID), "username": "dana", "discriminator": "0", "global_name": "Dana",
-                     "avatar": None}  # fmt: skip
+        self.user = dict(OWNER_USER)  # the acting human: the guild's owner unless a test switches to MEMBER_USER
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
     @property
@@ -274,8 +282,11 @@ class FakeDiscord:
         return next(self._ids)
 
     def member(self) -> dict[str, Any]:
+        """The acting user (`self.user`: the owner by default, or `MEMBER_USER`) as a guild member; `permissions` is
+        what Discord computes for the member in the channel (sent in interactions)."""
+        owner = self.user["id"] == str(OWNER_ID)
         return {"user": self.user, "roles": [], "joined_at": _now(), "deaf": False, "mute": False, "flags": 0,
-                "permissions": str(EVERYONE_PERMISSIONS)}  # fmt: skip
+                "permissions": str(ALL_PERMISSIONS if owner else EVERYONE_PERMISSIONS)}  # fmt: skip
 
     async def send_user_message(
         self,
