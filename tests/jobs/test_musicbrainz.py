@@ -13,17 +13,7 @@ from data.settings import Settings
 from jobs.musicbrainz import MusicBrainzClient, lucene_phrase
 from jobs.open_data import OpenDataGaveUp, OpenDataTimeout, user_agent
 from tests.jobs.fake_musicbrainz import FakeMusicBrainz
-from tests.jobs.open_catalogue import FakeClock, OpenCatalogue, song_isrc, song_mbid
-
-
-@pytest.fixture(scope="module")
-def open_catalogue(shared_data) -> OpenCatalogue:
-    return OpenCatalogue.load(shared_data / "yes_big")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.jobs.open_catalogue import FakeClock, song_isrc, song_mbid
 
 
 @pytest.fixture
