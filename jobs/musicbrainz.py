@@ -2,9 +2,10 @@
 as `data.recordings.Recording`s with their MBIDs, ISRCs and artist credits.
 
 The rules it keeps are MusicBrainz's own (https://musicbrainz.org/doc/MusicBrainz_API/Rate_Limiting):
-- at most one request per second on average per IP, over it the answer is 503: the client spaces its requests at
-  least `min_interval` (1 s) apart on its clock, so a single client never goes over; a 503 anyway (another process
-  on the same IP, a busy server) is retried after Retry-After or a doubling backoff, within `wait_budget` seconds;
+- at most one request per second on average per IP, over it the answer is 503: every client of the process books
+  its requests in one shared schedule (`SlotBooker`) at least `min_interval` (1 s) apart on its clock, so the process
+  never goes over; a 503 anyway (another process on the same IP, a busy server) is retried after Retry-After or a
+  doubling backoff, within `wait_budget` seconds;
 - a meaningful User-Agent naming the application, its version and a contact: "murecom/<version> ( <MUREC_CONTACT> )"
   (`jobs.open_data.user_agent`; the client refuses to start without a contact rather than go anonymous);
 - `fmt=json` for JSON (XML is the default).
@@ -14,6 +15,7 @@ A timeout is `OpenDataTimeout`, not a hang and not a None.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -63,25 +65,51 @@ def recording_from_json(item: dict[str, Any]) -> Recording:
     )
 
 
-class _MusicBrainzHttp(HttpCaller):
-    """HttpCaller paced to one request per `min_interval` seconds of its clock; 503 is the rate-limit answer."""
+class SlotBooker:
+    """One request per `interval` seconds of `clock`, shared by every client that holds it (thread-safe): the limit
+    is per IP, so all clients of a process book their slots here, not each its own."""
 
-    def __init__(self, settings: Settings, min_interval: float, **kwargs: Any) -> None:
+    def __init__(self, clock: Clock, interval: float) -> None:
+        self.clock, self.interval = clock, interval
+        self._next_free: float | None = None
+        self._lock = threading.Lock()
+
+    def book(self) -> float:
+        """Book the next free slot; the seconds to wait for it (the first request goes at once)."""
+        with self._lock:
+            now = self.clock()
+            slot = now if self._next_free is None else max(now, self._next_free)
+            self._next_free = slot + self.interval
+            return slot - now
+
+
+_BOOKERS: dict[tuple[str, int, float], SlotBooker] = {}
+_BOOKERS_LOCK = threading.Lock()
+
+
+def shared_booker(base_url: str, clock: Clock, interval: float) -> SlotBooker:
+    """The process's booker for this service and clock (tests' fake clocks get their own)."""
+    key = (base_url, id(clock), interval)
+    with _BOOKERS_LOCK:
+        if key not in _BOOKERS:
+            _BOOKERS[key] = SlotBooker(clock, interval)
+        return _BOOKERS[key]
+
+
+class _MusicBrainzHttp(HttpCaller):
+    """HttpCaller paced by a SlotBooker (one request per second); 503 is the rate-limit answer."""
+
+    def __init__(self, settings: Settings, booker: SlotBooker, **kwargs: Any) -> None:
         super().__init__(
             "MusicBrainz",
             {"User-Agent": user_agent(settings), "Accept": "application/json"},
             retry_statuses=(503,),
             **kwargs,
         )
-        self.min_interval = min_interval
-        self._next_free: float | None = None
+        self.booker = booker
 
     def before_request(self) -> float:
-        """Book the next free one-second slot and wait for it (the first request goes at once)."""
-        now = self.clock()
-        slot = now if self._next_free is None else max(now, self._next_free)
-        self._next_free = slot + self.min_interval
-        return slot - now
+        return self.booker.book()
 
 
 class MusicBrainzClient:
@@ -101,7 +129,7 @@ class MusicBrainzClient:
         self.base = settings.musicbrainz_url.rstrip("/") + "/ws/2"
         self.http = _MusicBrainzHttp(
             settings,
-            min_interval,
+            shared_booker(self.base, clock, min_interval),
             wait_budget=settings.open_data_wait_budget if wait_budget is None else wait_budget,
             timeout=timeout,
             clock=clock,

@@ -73,6 +73,13 @@ def test_one_request_per_second_on_the_clock(fake_mb, mb_settings, clock) -> Non
     assert mb.waits == [pytest.approx(1.0)] * 3
 
 
+def test_clients_of_one_process_share_the_one_per_second_schedule(fake_mb, mb_settings, clock) -> None:
+    first, second = client(mb_settings, clock), client(mb_settings, clock)  # e.g. a job and a chat lookup
+    for _ in range(3):
+        assert first.by_mbid(song_mbid(1)) and second.by_mbid(song_mbid(2))
+    assert fake_mb.rate_limited == 0 and fake_mb.honoured == 6
+
+
 def test_the_fake_is_strict_about_agents_and_rate(fake_mb, mb_settings, clock) -> None:
     url = f"{fake_mb.base}/ws/2/recording/{song_mbid(1)}"
     # no User-Agent at all (http.client sends none unless told)
