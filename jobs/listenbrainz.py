@@ -33,11 +33,13 @@ ARTIST_ALGORITHM = "session_based_days_7500_session_300_contribution_5_threshold
 
 @dataclass(frozen=True)
 class PlaylistRef:
-    """A playlist as listed (metadata, no tracks): its MBID, title and creator."""
+    """A playlist as listed (metadata, no tracks): its MBID, title, creator, and whether it is public (a listing
+    made with a user token includes that user's private playlists too)."""
 
     mbid: str
     title: str
     creator: str
+    public: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,12 @@ def recording_from_jspf(track: dict[str, Any]) -> Recording:
 
 def _ref(body: dict[str, Any]) -> PlaylistRef:
     playlist = body.get("playlist") or body
+    public = ((playlist.get("extension") or {}).get(PLAYLIST_EXTENSION) or {}).get("public", True)
     return PlaylistRef(
-        last_segment(playlist.get("identifier")), str(playlist.get("title") or ""), str(playlist.get("creator") or "")
+        last_segment(playlist.get("identifier")),
+        str(playlist.get("title") or ""),
+        str(playlist.get("creator") or ""),
+        public not in (False, "false"),  # JSPF examples carry it as true or "true"
     )
 
 

@@ -1,5 +1,6 @@
 """The `listenbrainz` job's work: public ListenBrainz playlists (of configured users and/or a playlist search) stored
-as corpus playlists of source "listenbrainz", keyed by their playlist MBID.
+as corpus playlists of source "listenbrainz", keyed by their playlist MBID. Only public ones: with
+LISTENBRAINZ_TOKEN set, ListenBrainz lists the token owner's private playlists too, and those are skipped.
 
 Resumable like the importers: where each listing (`user:<name>`, `search:<query>`) got to is kept in `kv_state`
 under `listenbrainz:cursor`, written after every stored playlist, so a run that is stopped (or that reaches its
@@ -31,6 +32,7 @@ class ListenBrainzReport:
     playlists_new: int = 0
     playlists_known: int = 0
     playlists_gone: int = 0
+    playlists_private: int = 0
     tracks_new: int = 0
     tracks_matched: int = 0
 
@@ -68,6 +70,9 @@ def fetch_playlists(
                 if fetched >= max_playlists:
                     break
                 offset += 1
+                if not ref.public:  # listed because of the token: a user's private playlist is not ours to keep
+                    report.playlists_private += 1
+                    continue
                 with engine.connect() as conn:
                     known = playlist_exists(conn, SOURCE, ref.mbid)
                 if known:

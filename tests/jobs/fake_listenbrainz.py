@@ -8,9 +8,13 @@ Rules and shapes, each from ListenBrainz's documentation (listenbrainz.readthedo
   respond with error code 429: Too Many Requests". The fake allows `limit` requests per `window` seconds of the
   injected clock, the window starting at its first request; 429s carry the same headers.
 - Playlists ("Playlists" API): `GET /1/user/(playlist_user_name)/playlists` "Fetch playlist metadata in JSPF format
-  without recordings", paginated by `count` and `offset`, 404 "User not found"; `GET /1/playlist/(playlist_mbid)`
-  the playlist with its tracks; playlist search `GET /1/playlist/search?query=` answers the same listing shape
-  (`{"playlists": [{"playlist": …}], "playlist_count", "count", "offset"}`). JSPF with the MusicBrainz extensions
+  without recordings", paginated by `count` and `offset`, 404 "User not found"; "If a user token is provided in the
+  Authorization header, return private playlists as well as public playlists for that user" (the fake's `private`
+  playlists are listed, and served by MBID, only with the token; without it they are 404, as missing);
+  `GET /1/playlist/(playlist_mbid)` the playlist with its tracks; playlist search `GET /1/playlist/search?query=`
+  answers the listing shape (`{"playlists": [{"playlist": …}], "playlist_count", "count", "offset"}`; the docs we
+  could read do not spell the search's answer out, so it is modelled on the user listing). JSPF with the MusicBrainz
+  extensions
   (musicbrainz.org/doc/jspf): playlist `identifier` "https://listenbrainz.org/playlist/<mbid>", extension
   "https://musicbrainz.org/doc/jspf#playlist" (`public`, `creator`); track `identifier`
   "https://musicbrainz.org/recording/<mbid>", `creator` the artist line, extension
@@ -24,6 +28,7 @@ Rules and shapes, each from ListenBrainz's documentation (listenbrainz.readthedo
 
 from __future__ import annotations
 
+import threading
 from email.message import Message
 from typing import Any
 
@@ -41,6 +46,7 @@ class FakeListenBrainz(FakeJsonServer):
         users: dict[str, list[int]] | None = None,
         limit: int = 10,
         window: float = 10.0,
+        private: frozenset[int] = frozenset(),
     ) -> None:
         super().__init__()
         self.cat = catalogue
@@ -50,6 +56,8 @@ class FakeListenBrainz(FakeJsonServer):
         self._used = 0
         self.too_many = 0
         self.authorizations: list[str] = []
+        self.private = private  # indexes of playlists only the token's owner sees
+        self._authorized = threading.local()
         n = len(catalogue.playlists)
         # two users, each owning every other playlist (indexes into catalogue.playlists)
         self.users = (
@@ -89,6 +97,7 @@ class FakeListenBrainz(FakeJsonServer):
         allowed, limits = self._rate()
         if headers.get("Authorization"):
             self.authorizations.append(headers["Authorization"])
+        self._authorized.value = headers.get("Authorization") == f"Token {TOKEN}"
         if not allowed:
             return 429, {"code": 429, "error": "Too Many Requests"}, limits
         status, body = self._route(path.strip("/").split("/"), query)
@@ -109,7 +118,7 @@ class FakeListenBrainz(FakeJsonServer):
             return self._listing(hits, query)
         if len(parts) == 3 and parts[:2] == ["1", "playlist"]:
             index = self.by_mbid.get(parts[2])
-            if index is None:
+            if index is None or not self._visible(index):
                 return 404, {"code": 404, "error": "Cannot find playlist: " + parts[2]}
             return 200, {"playlist": self.jspf(index, with_tracks=True)}
         return 404, {"code": 404, "error": "Not found"}
@@ -122,7 +131,12 @@ class FakeListenBrainz(FakeJsonServer):
             "title": self.title(index),
             "creator": "yes_radio",
             "date": "2012-01-01T00:00:00+00:00",
-            "extension": {"https://musicbrainz.org/doc/jspf#playlist": {"public": True, "creator": "yes_radio"}},
+            "extension": {
+                "https://musicbrainz.org/doc/jspf#playlist": {
+                    "public": index not in self.private,
+                    "creator": "yes_radio",
+                }
+            },
             "track": [],
         }
         if with_tracks:
@@ -142,7 +156,11 @@ class FakeListenBrainz(FakeJsonServer):
             ]
         return playlist
 
+    def _visible(self, index: int) -> bool:
+        return index not in self.private or bool(getattr(self._authorized, "value", False))
+
     def _listing(self, indexes: list[int], query: dict[str, str]) -> tuple[int, Any]:
+        indexes = [i for i in indexes if self._visible(i)]
         offset, count = int(query.get("offset", 0) or 0), int(query.get("count", 25) or 25)
         page = indexes[offset : offset + count]
         return 200, {

@@ -14,7 +14,7 @@ from data.settings import Settings
 from jobs import tasks
 from jobs.listenbrainz import ListenBrainzClient
 from jobs.open_playlists import CURSOR_KEY
-from tests.jobs.fake_listenbrainz import FakeListenBrainz
+from tests.jobs.fake_listenbrainz import TOKEN, FakeListenBrainz
 from tests.jobs.open_catalogue import OpenCatalogue, playlist_mbid
 
 
@@ -93,3 +93,16 @@ def test_a_budgeted_run_resumes_from_its_cursor(fake_lb, open_catalogue, clock, 
     engine = make_engine(f"sqlite:///{tmp_path / 'murecom.db'}")
     assert read_state(engine, CURSOR_KEY) == {"user:yes_radio_a": 0, "search:radio": 0}  # both read to the end
     engine.dispose()
+
+
+def test_with_a_token_private_playlists_are_listed_but_not_stored(open_catalogue, clock, tmp_path) -> None:
+    fake = FakeListenBrainz(open_catalogue, clock, limit=100, private=frozenset({0, 2})).start()
+    try:
+        settings = settings_for(fake, tmp_path, LISTENBRAINZ_USERS="yes_radio_a", LISTENBRAINZ_TOKEN=TOKEN)
+        client = ListenBrainzClient(settings, clock=clock, sleep=clock.sleep)
+        result = tasks.listenbrainz(settings, max_playlists=1000, client=client)
+        assert result["playlists_private"] == 2 and result["playlists_new"] == len(fake.users["yes_radio_a"]) - 2
+        private = {playlist_mbid(open_catalogue.playlists[i][0]) for i in (0, 2)}
+        assert not any(m in r for r in fake.requests for m in private)  # never even fetched
+    finally:
+        fake.stop()
