@@ -32,7 +32,8 @@ _SPOTIFY_TRACK = re.compile(
     r"(?:open\.spotify\.com/(?:intl-[a-z]{2}(?:-[a-z]{2})?/)?track/|spotify:track:)([A-Za-z0-9]{22})"
 )
 _BARE_SPOTIFY_ID = re.compile(r"^[A-Za-z0-9]{22}$")
-_FEATURING = re.compile(r"[\(\[]\s*(?:w/|with|feat\.?|ft\.?|featuring)\b[^\)\]]*[\)\]]", re.IGNORECASE)
+# "w/" ends in a non-word character, so the word boundary applies to the words only ("(w/ Drake)" is stripped too)
+_FEATURING = re.compile(r"[\(\[]\s*(?:w/|(?:with|feat\.?|ft\.?|featuring)\b)[^\)\]]*[\)\]]", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _SPLITTERS = (" - ", " – ", " — ", " by ", " / ")
 

@@ -20,7 +20,7 @@ from recommenders.audio.loader import AudioModels
 log = logging.getLogger(__name__)
 
 #: seconds between runs; retrain is cheap to call often (it returns at once unless the corpus grew)
-DEFAULT_INTERVALS = {"crawl": 15 * 60, "previews": 30 * 60, "retrain": 60 * 60}
+DEFAULT_INTERVALS = {"crawl": 15 * 60, "previews": 30 * 60, "retrain": 60 * 60, "listenbrainz": 60 * 60}
 
 
 @dataclass

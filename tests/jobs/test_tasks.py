@@ -13,13 +13,18 @@ from murecom_cli import build_parser
 
 
 def test_the_registry_holds_the_job_functions_by_name() -> None:
-    assert {"crawl": tasks.crawl, "previews": tasks.previews, "retrain": tasks.retrain} == tasks.JOBS
+    assert {
+        "crawl": tasks.crawl,
+        "previews": tasks.previews,
+        "retrain": tasks.retrain,
+        "listenbrainz": tasks.listenbrainz,
+    } == tasks.JOBS
     assert set(DEFAULT_INTERVALS) == set(tasks.JOBS)
 
 
 def test_an_unknown_job_fails_at_once_naming_the_jobs() -> None:
     settings = Settings.from_env(dotenv=False)
-    with pytest.raises(ValueError, match=r"unknown job 'crawll'; jobs: crawl, previews, retrain"):
+    with pytest.raises(ValueError, match=r"unknown job 'crawll'; jobs: crawl, previews, retrain, listenbrainz"):
         tasks.run("crawll", settings)
     with pytest.raises(ValueError, match=r"unknown job 'crawll'"):
         Scheduler(settings, [ScheduledJob("crawll", 60)])
