@@ -149,11 +149,17 @@ def track_key(recording: Recording) -> str:
     return f"name:{title}|{artist}"[:300]
 
 
-def store_recordings(conn: Connection, source: str, recordings: Sequence[Recording]) -> tuple[list[int], StoreReport]:
-    """The track id of each recording (in order), matched or added as the module docstring says; in `conn`'s
-    transaction."""
-    report = StoreReport()
-    ids: dict[int, int] = {}  # index in recordings → track id
+def match_recordings(conn: Connection, recordings: Sequence[Recording]) -> list[int | None]:
+    """The corpus track each recording is (by MBID, then ISRC, then name), or None; reads only."""
+    ids, _ = _match(conn, recordings, StoreReport())
+    return [ids.get(i) for i in range(len(recordings))]
+
+
+def _match(
+    conn: Connection, recordings: Sequence[Recording], report: StoreReport
+) -> tuple[dict[int, int], dict[str, int]]:
+    """(index in recordings → matched track id, the MBIDs already on tracks), counting matches in `report`."""
+    ids: dict[int, int] = {}
     by_mbid = _by_mbid(conn, {r.mbid for r in recordings if r.mbid})
     for i, r in enumerate(recordings):
         if r.mbid and r.mbid in by_mbid:
@@ -176,6 +182,14 @@ def store_recordings(conn: Connection, source: str, recordings: Sequence[Recordi
         if hit is not None:
             ids[i] = hit
             report.matched["name"] += 1
+    return ids, by_mbid
+
+
+def store_recordings(conn: Connection, source: str, recordings: Sequence[Recording]) -> tuple[list[int], StoreReport]:
+    """The track id of each recording (in order), matched or added as the module docstring says; in `conn`'s
+    transaction."""
+    report = StoreReport()
+    ids, by_mbid = _match(conn, recordings, report)
     _learn_ids(conn, recordings, ids, set(by_mbid))
     missing = [i for i in range(len(recordings)) if i not in ids]
     if missing:
