@@ -45,8 +45,8 @@ from telegram import (
     Update,
     Voice,
 )
-from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -147,16 +147,40 @@ def message_options(reply: Reply) -> dict[str, Any]:
     return {"parse_mode": ParseMode.HTML, "reply_markup": keyboard(reply), "disable_web_page_preview": True}
 
 
-def context_of(update: Update) -> ChatContext:
+def context_of(update: Update, admin: bool = False) -> ChatContext:
+    """Who wrote where; `admin` is found out by `is_chat_admin` only for commands that need it (it costs a request)."""
     user = update.effective_user
     chat = update.effective_chat
     user_id = str(user.id) if user else "unknown"
+    private = chat is not None and chat.type == ChatType.PRIVATE
     return ChatContext(
         "telegram",
         str(chat.id) if chat else user_id,
         user_id,
         (user.first_name or user.username or "someone") if user else "someone",
+        private,
+        admin or private,
     )
+
+
+async def is_chat_admin(update: Update) -> bool:
+    """Whether the sender may change the chat's settings: the chat's creator or an administrator (getChatMember), or
+    an anonymous administrator (the message is sent on behalf of the group itself: `sender_chat` is the chat)."""
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    if chat is None:
+        return False
+    if chat.type == ChatType.PRIVATE:
+        return True
+    if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
+        return True
+    if user is None:
+        return False
+    try:
+        member = await chat.get_member(user.id)
+    except TelegramError as exc:  # not answerable now: not an admin, and the handler says so
+        log.warning("telegram: could not check the admins of chat %s: %s", chat.id, exc)
+        return False
+    return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
 
 #: getFile serves bots files of up to 20 MB (Bot API, getFile); a larger one can never be downloaded.
@@ -336,7 +360,8 @@ class TelegramBot:
             return await chat.send_action(ChatAction.TYPING, message_thread_id=topic_of(update))
 
         await self.patiently(chat.id, typing, patience)
-        await self.send(update, await self.core.handle_text(context_of(update), text), patience)
+        admin = command is not None and command.admin_only and await is_chat_admin(update)
+        await self.send(update, await self.core.handle_text(context_of(update, admin), text), patience)
 
     async def on_private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is None:
@@ -375,13 +400,16 @@ class TelegramBot:
 
     async def on_audio(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A clip: analysed in a private chat, and in a group only when it is addressed to the bot (a reply to one of
-        its messages, or a caption mentioning it). A bot that is a group admin sees every voice note of the group;
-        the others are not its to analyse, and get nothing."""
+        its messages, or a caption mentioning it) or the group's admin opted in with `/listen on`. A bot that is a
+        group admin sees every voice note of the group; the others are not its to analyse, and get nothing."""
         message = update.effective_message
         if message is None:
             return
         clip = clip_of(message)
-        if clip is None or not addressed_to(message, update.get_bot()):
+        if clip is None:
+            return
+        listening = self.core.listens_to_every_clip("telegram", str(message.chat.id))
+        if not (listening or addressed_to(message, update.get_bot())):
             return
         await self._analyse(update, message, clip, self.patience())
 

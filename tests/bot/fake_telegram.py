@@ -357,6 +357,7 @@ class FakeTelegram:
         self.file_sizes: dict[str, int] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what is in each chat now
         self.commands: list[dict[str, str]] | None = None  # set by setMyCommands
+        self.admins: dict[int, set[int]] = {}  # chat id → ids of its administrators (getChatMember)
         # a test may hold file downloads (the slow part of a clip) until it sets this event
         self.download_gate: asyncio.Event | None = None
         self.download_started = asyncio.Event()
@@ -527,6 +528,18 @@ class FakeTelegram:
         self._changed.set()
         return web.json_response({"ok": True, "result": result})
 
+    def _chat_member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        """getChatMember: a ChatMemberAdministrator (every field the Bot API lists for it) for an administrator of
+        `admins`, else a ChatMemberMember ("ChatMember": status "administrator" / "member")."""
+        user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        if user_id not in self.admins.get(chat_id, set()):
+            return {"status": "member", "user": user}
+        rights = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+                  "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
+                  "can_edit_stories", "can_delete_stories")  # fmt: skip
+        return {"status": "administrator", "user": user, "can_be_edited": False, "is_anonymous": False,
+                **dict.fromkeys(rights, True)}  # fmt: skip
+
     def _store(self, message: dict[str, Any], raw: Any, markup: Any) -> dict[str, Any]:
         """Keep what the chat shows now (the message, the text as sent, its keyboard); answer the message."""
         key = (message["chat"]["id"], message["message_id"])
@@ -594,6 +607,8 @@ class FakeTelegram:
                     raise BadRequest("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
             self.commands = commands
             return True
+        if method == "getChatMember":
+            return self._chat_member(int(p.get("chat_id", 0)), int(p.get("user_id", 0)))
         if method == "getFile":
             if p.get("file_id") not in self.files:
                 raise BadRequest("Bad Request: invalid file_id")

@@ -523,3 +523,29 @@ async def test_opus_voice_note_in_a_group_not_addressed_gets_nothing(telegram: F
     assert telegram.downloads == []
     assert [p["text"][:17] for m, p in telegram.calls if m == "sendMessage"] == ["I recommend music"]
     assert not [m for m, _ in telegram.calls if m == "sendPhoto"]
+
+
+async def test_a_group_admin_opts_the_group_in_to_every_voice_note(bot_settings, opus_voice) -> None:
+    """`/listen on` from a member who is no admin (getChatMember says "member") is refused; from an administrator it
+    makes every voice note of the group the bot's, until `/listen off`."""
+    async with serving_core(FakeTelegram(), bot_settings) as (telegram, core):
+        try:
+            telegram.push(message("/listen@murecom_test_bot on", chat=GROUP))
+            refused = await telegram.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP["id"])
+            assert refused["text"].startswith("Only an admin of this chat")
+            assert ("getChatMember", {"chat_id": GROUP["id"], "user_id": ANN["id"]}) in telegram.calls
+            telegram.admins[GROUP["id"]] = {ANN["id"]}
+            telegram.push(message("/listen@murecom_test_bot on", chat=GROUP))
+            await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("From now on I analyse every"))
+            telegram.push(audio_message(telegram, "opus-shared", opus_voice, chat=GROUP))  # no mention, no reply
+            photo = await telegram.wait_for("sendPhoto", lambda p: p["chat_id"] == GROUP["id"], timeout=60)
+            assert "Tracks that sound like your clip" in photo["caption"]
+            telegram.push(message("/listen off", chat=GROUP))
+            await telegram.wait_for("sendMessage", lambda p: "only the clips addressed to me" in p["text"])
+            telegram.push(audio_message(telegram, "opus-after", opus_voice, chat=GROUP))
+            telegram.push(message("/help@murecom_test_bot", chat=GROUP))
+            await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("I recommend music."))
+            assert telegram.downloads == ["voice/opus-shared.oga"]
+            assert telegram.errors == []
+        finally:
+            core.listening.switch("telegram", str(GROUP["id"]), False, by="test")  # the shared bot home as it was
