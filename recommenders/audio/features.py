@@ -74,20 +74,8 @@ def decode(
 ) -> np.ndarray:
     """Mono float32 samples at 22,050 Hz, at most `max_seconds` long, from `offset` seconds on; `limits` bound the
     ffmpeg child when the container needs one."""
-    if isinstance(data, (str, Path)):
-        path = Path(data)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise AudioError("I cannot open that file.") from exc
-    else:
-        size = len(data)
-    if size == 0:
-        raise AudioError("That file is empty.")
-    if size > max_bytes:
-        raise AudioError(f"That file is too large; please send at most {max_bytes / 1e6:.0f} MB.")
-    container = _container(data)
-    if container.sndfile is not None and _sndfile_reads(container.sndfile):
+    container = admitted(data, max_bytes)
+    if _sndfile_reads(container):
         y = _read_soundfile(data, max_seconds, offset)
     elif container.ffmpeg is not None:
         y = _read_ffmpeg(data, container, max_seconds, offset, limits)
@@ -105,6 +93,24 @@ def decode(
     if float(np.sqrt(np.mean(y**2))) < SILENCE_RMS:
         raise AudioError("That clip is silent.")
     return y.astype(np.float32)
+
+
+def admitted(data: bytes | str | Path, max_bytes: int) -> Container:
+    """The container of input fit to hand to a decoder: it opens, is neither empty nor over `max_bytes`, and its
+    first bytes are an audio container's. Otherwise `AudioError`, before any decoder has seen it."""
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise AudioError("I cannot open that file.") from exc
+    else:
+        size = len(data)
+    if size == 0:
+        raise AudioError("That file is empty.")
+    if size > max_bytes:
+        raise AudioError(f"That file is too large; please send at most {max_bytes / 1e6:.0f} MB.")
+    return _container(data)
 
 
 def _read_soundfile(data: bytes | str | Path, max_seconds: float, offset: float) -> np.ndarray | None:
@@ -211,10 +217,14 @@ def _local_file(data: bytes | str | Path) -> Iterator[str]:
         yield tmp.name
 
 
+def _sndfile_reads(container: Container) -> bool:
+    """Whether this build of libsndfile reads the container (MP3 needs libsndfile ≥ 1.1 built with mpg123)."""
+    return container.sndfile is not None and container.sndfile in _sndfile_formats()
+
+
 @functools.cache
-def _sndfile_reads(name: str) -> bool:
-    """Whether this build of libsndfile reads the format (MP3 needs libsndfile ≥ 1.1 built with mpg123)."""
-    return name in sf.available_formats()
+def _sndfile_formats() -> frozenset[str]:
+    return frozenset(sf.available_formats())
 
 
 def _ffmpeg_command(ffmpeg: str, container: Container, path: str, max_seconds: float, offset: float) -> list[str]:
@@ -285,11 +295,11 @@ def duration_of(data: bytes | str | Path) -> float | None:
 def window_audio(data: bytes | str | Path, *, max_bytes: int, budget: float) -> list[np.ndarray]:
     """The decoded windows of `windows` (mono, 22,050 Hz). A silent or unreadable window is left out; only when
     every window fails does the first failure reach the sender."""
-    if isinstance(data, bytes) and len(data) > max_bytes:
-        decode(data, max_bytes=max_bytes, max_seconds=budget)  # raises the "too large" reply without parsing
+    container = admitted(data, max_bytes)  # too large, empty or not audio: refused before any header is parsed
+    duration = duration_of(data) if _sndfile_reads(container) else None
     parts: list[np.ndarray] = []
     first_error: AudioError | None = None
-    for offset, seconds in windows(duration_of(data), budget):
+    for offset, seconds in windows(duration, budget):
         try:
             parts.append(decode(data, max_bytes=max_bytes, max_seconds=seconds, offset=offset))
         except AudioError as exc:
