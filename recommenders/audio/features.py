@@ -181,9 +181,9 @@ def _read_ffmpeg(
 ) -> np.ndarray | None:
     """A container libsndfile cannot read, through ffmpeg (Debian's, when installed) as a limited child process.
 
-    Bytes go through a temporary file rather than a pipe: the MP4 demuxer needs to seek (phones write the `moov`
-    index after the audio), and the child then reads nothing it was not given. Standard output is bounded to the
-    samples asked for plus a second."""
+    Bytes go through a temporary file rather than a pipe: the MP4 demuxer must seek when the `moov` index follows
+    the audio (ffmpeg's own default when writing M4A; piped, such a file fails with "partial file"). Standard output
+    is bounded to the samples asked for plus a second."""
     unavailable = f"I cannot read {container.name} audio on this server; please send mp3, ogg, opus, wav or flac."
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
