@@ -24,6 +24,9 @@ from data.corpus import Corpus
 from data.db import open_database
 from data.sessions import SessionStore
 from data.settings import Settings
+from jobs.listenbrainz import ListenBrainzClient
+from jobs.musicbrainz import MusicBrainzClient
+from jobs.song_lookup import LOOKUP_WAIT_BUDGET, SongLookup
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.loader import AudioModels
 
@@ -69,9 +72,28 @@ def build_app(
     builder = SnapshotBuilder(corpus, store, settings, audio_models)
     watcher = SnapshotWatcher(builder, check_every=settings.snapshot_check_seconds)
     core = ChatCore(
-        watcher.current, corpus, SessionStore(engine), settings, clock=clock, wall_clock=wall_clock, commands=commands
+        watcher.current,
+        corpus,
+        SessionStore(engine),
+        settings,
+        clock=clock,
+        wall_clock=wall_clock,
+        commands=commands,
+        lookup=build_lookup(settings, engine),
     )
     return App(settings, engine, corpus, store, watcher, core, audio_models, core.metrics)
+
+
+def build_lookup(settings: Settings, engine: Engine) -> SongLookup | None:
+    """The on-demand look-up of songs the corpus lacks, when MusicBrainz may be called: it asks every client for a
+    contact (`MUREC_CONTACT`), so without one nothing calls out and unknown songs are said to be unknown."""
+    if not settings.contact:
+        return None
+    return SongLookup(
+        engine,
+        MusicBrainzClient(settings, wait_budget=LOOKUP_WAIT_BUDGET),
+        ListenBrainzClient(settings, wait_budget=LOOKUP_WAIT_BUDGET),
+    )
 
 
 def build_core(settings: Settings, clock: Callable[[], float] = time.monotonic) -> ChatCore:

@@ -26,13 +26,15 @@ from data.listening import ListeningChats
 from data.radio import DueStation, RadioStore
 from data.sessions import SessionStore
 from data.settings import Settings
+from jobs.song_lookup import SongLookup
 
 
 class ChatCore:
     """One instance serves every adapter of the process.
 
     `snapshot` returns the current serving snapshot (the composition root passes `SnapshotWatcher.current`);
-    `commands` is the table served (each row names its handler class, built here once).
+    `commands` is the table served (each row names its handler class, built here once); `lookup` finds songs the
+    corpus lacks in open data (None: unknown songs are said to be unknown).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class ChatCore:
         wall_clock: Callable[[], float] = time.time,
         commands: Sequence[Command] = COMMANDS,
         metrics: Metrics | None = None,
+        lookup: SongLookup | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.corpus = corpus
@@ -54,6 +57,7 @@ class ChatCore:
         self.metrics = self.middleware.metrics
         self._writes = ChatLocks()
         self.listening = ListeningChats(corpus.engine, wall_clock)
+        self.lookup = lookup
         services = Services(
             corpus,
             sessions,
@@ -64,6 +68,7 @@ class ChatCore:
             self.commands,
             self.metrics,
             self.listening,
+            lookup,
         )
         self.handlers: dict[str, Handler] = {c.name: c.handler(services, c) for c in self.commands if c.handler}
         self._by_word = {w: self.handlers[c.name] for c in self.commands if c.handler and c.typed for w in c.words}
@@ -77,6 +82,8 @@ class ChatCore:
         for handler in self.handlers.values():
             handler.close()
         self._writes.close()
+        if self.lookup is not None:
+            self.lookup.close()
 
     def command_words(self) -> list[str]:
         """Every word typed as a command (names and aliases): what adapters register."""

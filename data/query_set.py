@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 
 from data.models import Artist, Track, TrackArtist
-from data.search import TrackSearch, core_title, normalize
+from data.search import ARTIST_AGREES, CONFIDENT, TrackSearch, confidence_of, core_title, normalize
 
 KINDS = ("name", "title", "typo", "absent")
 _NAME_FORMS = ("{title} {artist}", "{title} - {artist}", "{artist} {title}", "{title} by {artist}")
@@ -95,16 +95,18 @@ def same_song(title: str, artist: str, other_title: str, other_artist: str) -> b
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one query's candidates were: confidence of each candidate, and which of them are the named song."""
+    """What one query's candidates were: each one's confidence before the artist check (score × title match) and
+    its artist agreement (`data.search.Candidate`), and which of them are the named song."""
 
     query: SongQuery
-    confidences: tuple[float, ...]
+    candidates: tuple[tuple[float, float], ...]
     intended: tuple[bool, ...]
 
-    def succeeds(self, threshold: float, offered: int = 5) -> bool:
-        """A query of a known song succeeds when the song is among the first `offered` candidates at or above the
-        threshold; an absent song's when none is (the bot then says it does not know the song)."""
-        kept = [hit for c, hit in zip(self.confidences, self.intended, strict=True) if c >= threshold][:offered]
+    def succeeds(self, threshold: float = CONFIDENT, agrees: float = ARTIST_AGREES, offered: int = 5) -> bool:
+        """A query of a known song succeeds when the song is among the first `offered` candidates confident enough;
+        an absent song's when none is (the bot then says it does not know the song, or looks it up)."""
+        confident = [confidence_of(base, 1.0, agreement, agrees) >= threshold for base, agreement in self.candidates]
+        kept = [hit for ok, hit in zip(confident, self.intended, strict=True) if ok][:offered]
         return not kept if self.query.kind == "absent" else any(kept)
 
 
@@ -118,24 +120,30 @@ def outcomes(search: TrackSearch, queries: list[SongQuery], depth: int = 10) -> 
         if q.kind == "absent":
             candidates = [c for c, hit in zip(candidates, hits, strict=True) if not hit]
             hits = [False] * len(candidates)
-        out.append(Outcome(q, tuple(c.confidence for c in candidates), tuple(hits)))
+        pairs = tuple((c.score * c.title_match, c.artist_agreement) for c in candidates)
+        out.append(Outcome(q, pairs, tuple(hits)))
     return out
 
 
-def success_by_kind(results: list[Outcome], threshold: float) -> dict[str, float]:
-    """The share of queries of each kind that succeed at `threshold`."""
+def success_by_kind(
+    results: list[Outcome], threshold: float = CONFIDENT, agrees: float = ARTIST_AGREES
+) -> dict[str, float]:
+    """The share of queries of each kind that succeed with these thresholds."""
     rates = {}
     for kind in KINDS:
         of_kind = [r for r in results if r.query.kind == kind]
         if of_kind:
-            rates[kind] = sum(r.succeeds(threshold) for r in of_kind) / len(of_kind)
+            rates[kind] = sum(r.succeeds(threshold, agrees) for r in of_kind) / len(of_kind)
     return rates
 
 
 GRID = tuple(i / 100 for i in range(30, 100))
+AGREEMENT_GRID = (0.4, 0.5, 0.6, 0.7, 0.8)
 
 
-def tune_threshold(validation: list[Outcome], grid: tuple[float, ...] = GRID) -> float:
-    """The confidence threshold with the best mean success over the kinds (each kind weighs the same, so finding
-    known songs and admitting unknown ones count alike); ties go to the lower threshold (fewer dead ends)."""
-    return max(grid, key=lambda t: (sum(success_by_kind(validation, t).values()), -t))
+def tune(validation: list[Outcome]) -> tuple[float, float]:
+    """(confidence threshold, artist agreement) with the best mean success over the kinds (each kind weighs the
+    same, so finding known songs and admitting unknown ones count alike); ties go to the lower threshold (fewer dead
+    ends)."""
+    pairs = [(t, a) for a in AGREEMENT_GRID for t in GRID]
+    return max(pairs, key=lambda p: (sum(success_by_kind(validation, *p).values()), -p[0], -p[1]))

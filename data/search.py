@@ -44,12 +44,12 @@ POSTINGS_BUDGET = 60_000
 MIN_GRAMS = 4
 
 
-#: The confidence (`Candidate.confidence`) from which a candidate is taken to be the song named. Tuned on the
-#: validation half of `data.query_set` (400 queries per kind over the full Yes.com corpus, `tune_threshold`); on the
-#: test half it finds 100 % of full names and titles and 91.5 % of misspelt names, and offers nothing for 89.8 % of
-#: names of songs the catalogue lacks by artists it knows (1.9 % at the old floor of 0.35, which offered the artist's
-#: other songs as "did you mean").
-CONFIDENT = 0.71
+#: The confidence (`Candidate.confidence`) from which a candidate is taken to be the song named, and how well the
+#: words of a query that are not its title must agree with the candidate's artist (`artist_agreement`) for it to count
+#: at all ("take it easy eagles" is not Travis Tritt's "Take It Easy"). Both tuned together on the validation half of
+#: `data.query_set` (`tune`); the test half's figures are in the README ("Name search").
+CONFIDENT = 0.61
+ARTIST_AGREES = 0.7
 #: How closely a query must be an artist's name to be taken as asking for one of their songs.
 ARTIST_ONLY = 0.9
 
@@ -87,22 +87,101 @@ def parse_spotify_track_id(text: str) -> str | None:
     return None
 
 
+def name_score(query: str, title: str, full_title: str, artist: str) -> float:
+    """How well a normalised query names a track (its normalised core title, full title and artists), in [0, 1]."""
+    both = f"{title} {artist}"
+    scores = [
+        fuzz.ratio(query, title),
+        fuzz.ratio(query, full_title),
+        fuzz.token_sort_ratio(query, both),
+        # a query whose words are all in the track ("fast lane eagles") scores high, scaled by how much of
+        # the track it covers, so a lone common word ("and") does not look like a perfect match
+        fuzz.token_set_ratio(query, both) * (0.8 + 0.17 * min(1.0, len(query) / max(1, len(both)))),
+        fuzz.ratio(query, f"{artist} {title}"),
+    ]
+    if artist and len(query) >= 4:
+        # "eagles": an artist-only query matches all their tracks equally (popularity then orders them),
+        # well but never perfectly, so the caller offers a pick
+        scores.append(max(fuzz.ratio(query, artist), fuzz.token_set_ratio(query, artist)) * 0.9)
+    return max(scores) / 100.0
+
+
+def split_parts(raw: str) -> list[tuple[str, str]]:
+    """The (left, right) halves of "title - artist" / "title by artist" / "artist - title" forms, normalised
+    once per query (not once per candidate)."""
+    parts = []
+    lowered = raw.casefold()
+    for sep in _SPLITTERS:
+        if sep in lowered:
+            left, right = (normalize(p) for p in lowered.split(sep, 1))
+            if left and right:
+                parts.append((left, right))
+    return parts
+
+
+def split_score(parts: list[tuple[str, str]], title: str, artist: str) -> float:
+    """Score of the query's split forms (`split_parts`) against a track's normalised title and artists."""
+    best = 0.0
+    for left, right in parts:
+        a = 0.6 * fuzz.ratio(left, title) + 0.4 * fuzz.ratio(right, artist)
+        b = 0.6 * fuzz.ratio(right, title) + 0.4 * fuzz.ratio(left, artist)
+        best = max(best, a / 100.0, b / 100.0)
+    return best
+
+
+def name_matches(query: str, title: str, full_title: str, artist: str) -> tuple[float, float, float]:
+    """(title match, artist match, artist agreement) of a normalised query against a track's normalised core title,
+    full title and artists (see `Candidate`)."""
+    title_match = fuzz.partial_ratio(title, query) / 100.0 if title else 0.0
+    artist_match = fuzz.ratio(_without_article(query), _without_article(artist)) / 100.0  # "eagles", "the eagles"
+    return round(title_match, 4), round(artist_match, 4), round(artist_agreement(query, full_title, artist), 4)
+
+
+def artist_agreement(query: str, full_title: str, artist: str) -> float:
+    """How well the words of a normalised query that are not (even misspelt) words of the title match the artist: 1
+    when the query is the title alone. What tells "take it easy eagles" from Travis Tritt's "Take It Easy"."""
+    title_words = set(full_title.split())
+    rest = [w for w in query.split() if w != "by" and not any(w == t or fuzz.ratio(w, t) >= 75 for t in title_words)]
+    if not rest:
+        return 1.0
+    other = " ".join(rest)
+    return max(fuzz.partial_ratio(other, artist), fuzz.token_set_ratio(other, artist)) / 100.0
+
+
+def confidence_of(score: float, title_match: float, agreement: float, agrees: float = ARTIST_AGREES) -> float:
+    """A candidate's confidence: its score times its title match, or 0 when the query names another artist."""
+    return score * title_match if agreement >= agrees else 0.0
+
+
+def name_confidence(raw_query: str, title: str, artist: str) -> float:
+    """The search's confidence (`Candidate.confidence`) that `raw_query` names the song `title` by `artist`: the same
+    rule judges a song found elsewhere (MusicBrainz) as the index's own candidates."""
+    query = normalize(raw_query)
+    core, full, artists = normalize(core_title(title)), normalize(title), normalize(artist)
+    score = max(name_score(query, core, full, artists), split_score(split_parts(raw_query), core, artists))
+    title_match, _, agreement = name_matches(query, core, full, artists)
+    return confidence_of(score, title_match, agreement)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A track that may be what the person meant: `score` in [0, 1] ranks candidates (the name as a whole, artist
-    included); `title_match` says how much of the track's title the query holds, and `artist_match` how closely the
-    query is the artist's name alone. An artist's other song scores high on `score` ("blinding lights the weeknd" →
-    any track of The Weeknd) but not on `title_match`: `confidence`, their product, is what tells "this is the song"
-    (its threshold is tuned on validation queries, `data.query_set`)."""
+    included); `title_match` says how much of the track's title the query holds, `artist_match` how closely the
+    query is the artist's name alone, and `artist_agreement` how well the query's other words match the artist. An
+    artist's other song scores high on `score` ("blinding lights the weeknd" → any track of The Weeknd) but not on
+    `title_match`; another artist's song of the same title ("take it easy eagles" → Travis Tritt's) fails
+    `artist_agreement`: `confidence` combines them into what tells "this is the song" (thresholds tuned on
+    validation queries, `data.query_set`)."""
 
     track: TrackInfo
     score: float
     title_match: float = 1.0
     artist_match: float = 0.0
+    artist_agreement: float = 1.0
 
     @property
     def confidence(self) -> float:
-        return self.score * self.title_match
+        return confidence_of(self.score, self.title_match, self.artist_agreement)
 
 
 @dataclass(frozen=True)
@@ -270,46 +349,10 @@ class TrackSearch:
 
     # --- scoring ---------------------------------------------------------------------------------------------
     def _score(self, query: str, i: int) -> float:
-        title, full, artist = self._titles[i], self._full_titles[i], self._artists[i]
-        both = f"{title} {artist}"
-        scores = [
-            fuzz.ratio(query, title),
-            fuzz.ratio(query, full),
-            fuzz.token_sort_ratio(query, both),
-            # a query whose words are all in the track ("fast lane eagles") scores high, scaled by how much of
-            # the track it covers, so a lone common word ("and") does not look like a perfect match
-            fuzz.token_set_ratio(query, both) * (0.8 + 0.17 * min(1.0, len(query) / len(both))),
-            fuzz.ratio(query, f"{artist} {title}"),
-        ]
-        if artist and len(query) >= 4:
-            # "eagles": an artist-only query matches all their tracks equally (popularity then orders them),
-            # well but never perfectly, so the caller offers a pick
-            scores.append(max(fuzz.ratio(query, artist), fuzz.token_set_ratio(query, artist)) * 0.9)
-        return max(scores) / 100.0
-
-    @staticmethod
-    def _split_parts(raw: str) -> list[tuple[str, str]]:
-        """The (left, right) halves of "title - artist" / "title by artist" / "artist - title" forms, normalised
-        once per query (not once per candidate)."""
-        parts = []
-        lowered = raw.casefold()
-        for sep in _SPLITTERS:
-            if sep in lowered:
-                left, right = (normalize(p) for p in lowered.split(sep, 1))
-                if left and right:
-                    parts.append((left, right))
-        return parts
+        return name_score(query, self._titles[i], self._full_titles[i], self._artists[i])
 
     def _split_score(self, parts: list[tuple[str, str]], i: int) -> float:
-        """Score of the query's split forms (`_split_parts`) against track i."""
-        best = 0.0
-        if parts:
-            title, artist = self._titles[i], self._artists[i]
-            for left, right in parts:
-                a = 0.6 * fuzz.ratio(left, title) + 0.4 * fuzz.ratio(right, artist)
-                b = 0.6 * fuzz.ratio(right, title) + 0.4 * fuzz.ratio(left, artist)
-                best = max(best, a / 100.0, b / 100.0)
-        return best
+        return split_score(parts, self._titles[i], self._artists[i])
 
     def _candidates(self, grams: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Rows sharing the query's most telling 3-grams, best cosine first (at most `_n_candidates`).
@@ -361,7 +404,7 @@ class TrackSearch:
             else:
                 pool = self._candidates(qvec.indices, qvec.data)
             scored: list[tuple[float, float, int]] = []
-            parts = self._split_parts(raw)
+            parts = split_parts(raw)
             for i in pool:
                 s = max(self._score(norm, int(i)), self._split_score(parts, int(i)))
                 # a small popularity prior breaks ties between equally good matches
@@ -376,12 +419,8 @@ class TrackSearch:
         ]
         return Resolution(raw, cands)
 
-    def _name_matches(self, query: str, i: int) -> tuple[float, float]:
-        """(title match, artist match) of a normalised query against track i (see `Candidate`)."""
-        title, artist = self._titles[i], self._artists[i]
-        title_match = fuzz.partial_ratio(title, query) / 100.0 if title else 0.0
-        artist_match = fuzz.ratio(_without_article(query), _without_article(artist)) / 100.0  # "eagles", "the eagles"
-        return round(title_match, 4), round(artist_match, 4)
+    def _name_matches(self, query: str, i: int) -> tuple[float, float, float]:
+        return name_matches(query, self._titles[i], self._full_titles[i], self._artists[i])
 
     def suggest(self, prefix: str, limit: int = 25) -> list[Candidate]:
         """Autocomplete: popular titles starting with a short prefix, full search for longer ones."""

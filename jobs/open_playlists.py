@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 
 from data.importers.open_recordings import playlist_exists, store_open_playlist
-from data.kv import read_state, write_state
+from data.kv import read_prefixed, read_state, write_state
+from data.models import KeyValue
+from data.recordings import ArtistCredit, Recording
 from jobs.listenbrainz import ListenBrainzClient, PlaylistRef
 
 log = logging.getLogger(__name__)
@@ -101,3 +103,41 @@ def _store(engine: Engine, client: ListenBrainzClient, ref: PlaylistRef, report:
     report.playlists_new += stored.playlists_new
     report.tracks_new += stored.tracks_new
     report.tracks_matched += sum(n for how, n in stored.matched.items() if how != "new")
+
+
+#: Recordings a user asked about that the corpus lacked (`jobs.song_lookup`), waiting for `fetch_wanted`.
+WANTED_PREFIX = "listenbrainz:wanted:"
+#: Recordings of a "listened with" playlist: the song and the recordings most often in the same listening sessions.
+LISTENED_WITH = 25
+
+
+def want(engine: Engine, recording: Recording) -> None:
+    """Queue a looked-up recording for `fetch_wanted` (once: a second ask changes nothing)."""
+    if not recording.mbid:
+        return
+    with engine.begin() as conn:
+        write_state(conn, WANTED_PREFIX + recording.mbid, {"title": recording.title, "artist": recording.artist})
+
+
+def fetch_wanted(engine: Engine, client: ListenBrainzClient, *, max_recordings: int = 20) -> ListenBrainzReport:
+    """For each queued recording, ListenBrainz's recordings listened to in the same sessions (the Labs similarity
+    data, CC0, derived from real listening sessions), stored with the recording as one playlist (key
+    `similar:<mbid>`): the next retrain then learns the song from real co-listening. Done entries leave the queue;
+    a recording ListenBrainz knows nothing of leaves it too (it is retried if someone asks again)."""
+    report = ListenBrainzReport()
+    queued = sorted(read_prefixed(engine, WANTED_PREFIX).items())[:max_recordings]
+    for key, value in queued:
+        mbid = key.removeprefix(WANTED_PREFIX)
+        similar = client.similar_recordings(mbid)[: LISTENED_WITH - 1]
+        seed = Recording(str(value.get("title") or ""), (ArtistCredit(str(value.get("artist") or "")),), mbid=mbid)
+        if similar and seed.title:
+            others = [Recording(s.name, (ArtistCredit(s.artist),) if s.artist else (), mbid=s.mbid) for s in similar]
+            stored = store_open_playlist(engine, SOURCE, f"similar:{mbid}", f"Listened with {seed.title}",
+                                         [seed, *others])  # fmt: skip
+            report.playlists_new += stored.playlists_new
+            report.tracks_new += stored.tracks_new
+        else:
+            report.playlists_gone += 1
+        with engine.begin() as conn:
+            conn.execute(delete(KeyValue).where(KeyValue.key == key))
+    return report

@@ -14,10 +14,11 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from data.db import open_database
+from data.kv import read_prefixed
 from data.settings import Settings
 from jobs.crawl import Crawler
 from jobs.listenbrainz import ListenBrainzClient
-from jobs.open_playlists import fetch_playlists
+from jobs.open_playlists import WANTED_PREFIX, fetch_playlists, fetch_wanted
 from jobs.previews import fetch_previews
 from jobs.retrain import retrain_if_needed
 from jobs.spotify import SpotifyClient
@@ -80,17 +81,25 @@ def retrain(settings: Settings, *, force: bool = False) -> dict:
 
 @job
 def listenbrainz(settings: Settings, *, max_playlists: int = 50, client: ListenBrainzClient | None = None) -> dict:
-    """Grow the corpus from public ListenBrainz playlists (CC0) of LISTENBRAINZ_USERS and/or LISTENBRAINZ_SEARCH;
-    skipped, with a reason, when neither is configured (then nothing calls out). `client`: a test's, on its clock."""
-    if not (settings.listenbrainz_users or settings.listenbrainz_search):
-        return {"skipped": "no LISTENBRAINZ_USERS / LISTENBRAINZ_SEARCH"}
+    """Grow the corpus from ListenBrainz (CC0): first what users asked about that the corpus lacked (each song with
+    the recordings listened with it, `open_playlists.fetch_wanted`), then public playlists of LISTENBRAINZ_USERS
+    and/or LISTENBRAINZ_SEARCH; skipped, with a reason, when there is neither (then nothing calls out). `client`: a
+    test's, on its clock."""
     engine = open_database(settings)
     try:
+        wanted = bool(read_prefixed(engine, WANTED_PREFIX))
+        if not (wanted or settings.listenbrainz_users or settings.listenbrainz_search):
+            return {"skipped": "no LISTENBRAINZ_USERS / LISTENBRAINZ_SEARCH, and no song asked about to learn"}
         client = client or ListenBrainzClient(settings)
-        report = fetch_playlists(
-            engine, client, settings.listenbrainz_users, settings.listenbrainz_search, max_playlists=max_playlists
-        )
-        return asdict(report)
+        out: dict[str, Any] = {}
+        if wanted:  # songs users asked about that the corpus lacked: learnt first
+            out["wanted"] = asdict(fetch_wanted(engine, client))
+        if settings.listenbrainz_users or settings.listenbrainz_search:
+            report = fetch_playlists(
+                engine, client, settings.listenbrainz_users, settings.listenbrainz_search, max_playlists=max_playlists
+            )
+            out.update(asdict(report))
+        return out
     finally:
         engine.dispose()
 

@@ -21,6 +21,7 @@ from data.listening import ListeningChats
 from data.radio import DueStation, RadioStore
 from data.sessions import SessionStore
 from data.settings import Settings
+from jobs.song_lookup import SongLookup
 from recommenders.base import Recommendation
 
 if TYPE_CHECKING:  # a command row names its handler class: types only, no import cycle
@@ -35,7 +36,8 @@ MAX_TEXT_CHARS = 2000
 class Services:
     """What handlers may use besides the request's snapshot: the corpus and stores (through `data/`), the settings,
     the wall clock (radio schedules), the chat locks, the command table this core serves (for /help), the metrics
-    (gauges a handler owns, e.g. the audio queue), and the group chats opted in to every clip being analysed."""
+    (gauges a handler owns, e.g. the audio queue), the group chats opted in to every clip being analysed, and the
+    look-up of songs the corpus lacks (None when no open-data service may be called)."""
 
     corpus: Corpus
     sessions: SessionStore
@@ -46,6 +48,7 @@ class Services:
     commands: tuple[Command, ...]
     metrics: Metrics
     listening: ListeningChats
+    lookup: SongLookup | None = None
 
 
 class Handler:

@@ -7,31 +7,15 @@ import asyncio
 
 from bot.actions import MAX_PAGES, Action, PickTrack, ShowPage
 from bot.handlers.base import MAX_TEXT_CHARS, PAGE_SIZE, Handler, track_line
+from bot.handlers.new_song import answer_unknown, pick_buttons
 from bot.middleware import Request
 from bot.replies import Button, Reply
 from data.corpus import TrackInfo
-from data.search import CONFIDENT, Candidate, QueryError, Resolution
+from data.search import QueryError
 from recommenders.base import NotInModel
 
 #: Candidates a name is searched for: enough to hold five songs of one artist after the other artists' are set aside.
 SEARCH_DEPTH = 10
-
-
-def pick_buttons(candidates: list[Candidate]) -> tuple[tuple[Button, ...], ...]:
-    """One button per candidate song, a row each: pressing it answers for that song."""
-    return tuple((Button.of(c.track.label[:60], PickTrack(c.track.id)),) for c in candidates)
-
-
-def unknown_song(query: str, res: Resolution) -> Reply:
-    """The answer to a song the catalogue does not hold: said plainly, with what the bot can do instead — the songs
-    it knows by the artist named, when the query names one it knows."""
-    named = f"I don't know “{query[:80]}” yet."
-    best = res.best
-    if best is not None and best.score >= CONFIDENT:  # the name matched an artist, not a title: their other songs
-        others = [c for c in res.candidates if c.track.artist == best.track.artist][:5]
-        return Reply(f"{named} These are the songs by {best.track.artist} I know:", kind="choices",
-                     buttons=pick_buttons(others))  # fmt: skip
-    return Reply(f"{named} Try its title with the artist (title - artist), a Spotify link, or another song.")
 
 
 class SimilarHandler(Handler):
@@ -52,7 +36,7 @@ class SimilarHandler(Handler):
             return await self.page(req, sure.track.id, 0, sure.track)
         if offer:
             return [Reply("Which one do you mean?", kind="choices", buttons=pick_buttons(offer))]
-        return [unknown_song(query, res)]
+        return await answer_unknown(self.services, req, query, res, lambda track_id: self.page(req, track_id, 0))
 
     async def on_action(self, req: Request, action: Action) -> list[Reply]:
         if isinstance(action, ShowPage):

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from data.importers.common import chunks, ensure_artists, ensure_tracks, link_track_artists, store_playlists
 from data.importers.yes import artist_key
 from data.models import Artist, Playlist, Track, TrackArtist
-from data.recordings import Recording
+from data.recordings import ArtistCredit, Recording
 from data.search import core_title, normalize
 
 SOURCES = ("musicbrainz", "listenbrainz")
@@ -105,6 +105,18 @@ def _by_name(conn: Connection, wanted: set[tuple[str, str]], artist_names: set[s
             if key in wanted:
                 found.setdefault(key, tid)
     return found
+
+
+def match_artists(conn: Connection, credits: Sequence[ArtistCredit]) -> list[int | None]:
+    """The corpus artist each credit is (by MBID, then by name), or None; reads only."""
+    by_mbid: dict[str, int] = {}
+    mbids = sorted({c.mbid for c in credits if c.mbid})
+    for chunk in chunks(mbids):
+        by_mbid.update(conn.execute(select(Artist.mbid, Artist.id).where(Artist.mbid.in_(chunk))).all())  # type: ignore[arg-type]
+    named: dict[str, int] = {}
+    for aid, name, _ in _artists_named(conn, {c.name for c in credits if c.name}):
+        named.setdefault(artist_key(name), aid)
+    return [by_mbid.get(c.mbid or "") or named.get(artist_key(c.name)) for c in credits]
 
 
 def _ensure_open_artists(conn: Connection, source: str, recordings: Sequence[Recording]) -> dict[str, int]:

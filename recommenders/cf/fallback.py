@@ -146,18 +146,30 @@ class WithFallback(Recommender):
                     score[r.track_id] += r.score
         return sorted(score, key=lambda a: (-score[a], a))
 
+    def artist_tracks(self, artist: int, limit: int | None = None) -> list[int]:
+        """An artist's tracks, most played first: what the chain's "artists" step offers for that artist (a song
+        the chain does not hold yet, just looked up, is answered from its artists this way)."""
+        return [int(t) for t in self.by_artist.get(int(artist), ())[:limit]]
+
+    def popular_tracks(self, limit: int) -> list[tuple[int, str]]:
+        """The most played tracks with the chain's reason: its last step, for a seed nothing else is known of."""
+        return [(int(t), self._popular_reason(int(t))) for t in self.popular[:limit]]
+
+    def _popular_reason(self, track: int) -> str:
+        return f"popular: in {self.plays[track]} playlists"
+
     def _chain(self, seeds: Sequence[int]) -> Iterator[tuple[int, str]]:
         artists = {int(a) for s in seeds for a in self.track_artists.get(int(s), ())}
         tags: Counter[str] = Counter(tag for s in seeds for tag in self.track_tags.get(int(s)))
         for step in self.steps:
             if step == "artists":
                 for a in sorted(artists):
-                    for t in self.by_artist.get(a, ()):
-                        yield int(t), "by the same artist"
+                    for t in self.artist_tracks(a):
+                        yield t, "by the same artist"
                 for a in self.related_artists(artists):
                     name = self.artist_names.get(a)
-                    for t in self.by_artist.get(a, ())[:5]:
-                        yield int(t), f"by related artists: {name}" if name else "by related artists"
+                    for t in self.artist_tracks(a, 5):
+                        yield t, f"by related artists: {name}" if name else "by related artists"
             elif step == "tags" and tags:
                 seed_tags = set(tags)
                 pool = {int(t) for tag in seed_tags for t in self.by_tag.get(tag, ())[:2000]}
@@ -172,9 +184,9 @@ class WithFallback(Recommender):
                 dom = min(tags, key=lambda tag: (-tags[tag], -len(self.by_tag.get(tag, ())), tag))
                 for t in self.by_tag.get(dom, ()):
                     yield int(t), f"popular in {dom}"
-            elif step == "popular":
+            elif step == "popular":  # lazily: at a million playlists the list is millions long
                 for t in self.popular:
-                    yield int(t), f"popular: in {self.plays[int(t)]} playlists"
+                    yield int(t), self._popular_reason(int(t))
 
     def _pad(
         self, recs: list[Recommendation], seeds: Sequence[int], k: int, exclude: Collection[int]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -143,9 +145,11 @@ class FakeJsonServer:
     """A threaded HTTP server on 127.0.0.1 whose GETs go to `handle(method, path, query, headers)` → (status, body,
     headers); it records every request line. The open-data fakes subclass it."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: Callable[[], float] | None = None) -> None:
+        """`latency`: seconds each answer takes (a real service answers in 100–300 ms; tests leave it at none)."""
         self.requests: list[str] = []
         self.lock = threading.Lock()
+        self.latency = latency
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -157,6 +161,8 @@ class FakeJsonServer:
                 query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
                 with fake.lock:
                     fake.requests.append(f"GET {self.path}")
+                if fake.latency is not None:
+                    time.sleep(fake.latency())
                 status, body, headers = fake.handle(url.path, query, self.headers)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)

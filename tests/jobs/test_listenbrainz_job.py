@@ -53,7 +53,8 @@ def expected(cat: OpenCatalogue) -> dict[str, int]:
 
 def test_not_configured_is_skipped_without_a_request(fake_lb, tmp_path) -> None:
     result = tasks.listenbrainz(settings_for(fake_lb, tmp_path))
-    assert result == {"skipped": "no LISTENBRAINZ_USERS / LISTENBRAINZ_SEARCH"} and fake_lb.requests == []
+    assert result == {"skipped": "no LISTENBRAINZ_USERS / LISTENBRAINZ_SEARCH, and no song asked about to learn"}
+    assert fake_lb.requests == []
 
 
 def test_the_job_stores_the_users_playlists_and_a_rerun_adds_nothing(fake_lb, open_catalogue, clock, tmp_path) -> None:

@@ -1,0 +1,116 @@
+"""The answer to a song the catalogue lacks: never a dead end.
+
+`/similar` (and whoever else resolves a name) comes here when the name search has no confident candidate. With the
+open-data look-up configured (`jobs.song_lookup`), the song is found on MusicBrainz, stored, and answered at once from
+what is known around it, each pick saying where it comes from: recordings ListenBrainz listens with it, its own
+artists' tracks, artists ListenBrainz listens with its artists, their related artists, and only then what is popular.
+The song is queued for the `listenbrainz` job, so after the next retrain the CF model answers for it like any other.
+Without the look-up, or when MusicBrainz has nothing confidently it, the bot says it does not know the song and what
+it can do instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+
+from bot.actions import PickTrack
+from bot.handlers.base import Services, track_line
+from bot.middleware import Request
+from bot.replies import Button, Reply
+from data.search import CONFIDENT, Candidate, Resolution
+from jobs.song_lookup import FoundSong, LookupBusy, LookupFailed
+from recommenders.base import Recommendation
+from recommenders.cf.fallback import WithFallback
+
+#: Picks in the answer for a song just looked up (one page: its neighbours are not in the model yet).
+NEW_SONG_PICKS = 10
+NEW = "new to me"
+
+
+def pick_buttons(candidates: list[Candidate]) -> tuple[tuple[Button, ...], ...]:
+    """One button per candidate song, a row each: pressing it answers for that song."""
+    return tuple((Button.of(c.track.label[:60], PickTrack(c.track.id)),) for c in candidates)
+
+
+def unknown_song(query: str, res: Resolution, why: str = "") -> Reply:
+    """The answer to a song nobody could find: said plainly, with what the bot can do instead — the songs it knows by
+    the artist named, when the query names one it knows."""
+    named = f"I don't know “{query[:80]}” yet.{why}"
+    best = res.best
+    if best is not None and best.score >= CONFIDENT:  # the name matched an artist, not a title: their other songs
+        others = [c for c in res.candidates if c.track.artist == best.track.artist][:5]
+        return Reply(f"{named} These are the songs by {best.track.artist} I know:", kind="choices",
+                     buttons=pick_buttons(others))  # fmt: skip
+    return Reply(f"{named} Try its title with the artist (title - artist), a Spotify link, or another song.")
+
+
+async def answer_unknown(
+    services: Services,
+    req: Request,
+    query: str,
+    res: Resolution,
+    known: Callable[[int], Awaitable[list[Reply]]],
+) -> list[Reply]:
+    """The answer for a name the catalogue lacks, after looking it up; a song that turns out to be a track the served
+    model knows (MusicBrainz knew it under another spelling) is answered by `known(track_id)`, as usual."""
+    lookup = services.lookup
+    if lookup is None:
+        return [unknown_song(query, res)]
+    try:
+        found = await lookup.by_name(query)
+    except LookupBusy:
+        return [Reply("I am looking up many new songs right now; please try again in a minute.", kind="error")]
+    except LookupFailed:
+        return [unknown_song(query, res, " I could not reach MusicBrainz to look it up; please try again later.")]
+    if found is None:
+        return [unknown_song(query, res, " MusicBrainz has nothing that is surely it either.")]
+    chain = req.snap.cf
+    if not found.added and chain is not None and found.track_id in chain:
+        return await known(found.track_id)
+    return await answer_found(services, req, found)
+
+
+async def answer_found(services: Services, req: Request, found: FoundSong) -> list[Reply]:
+    """Picks for a looked-up song from what is known around it (see the module docstring)."""
+    chain = req.snap.cf
+    if chain is None:
+        return [Reply("My recommender is still being trained; try again in a minute.", kind="error")]
+    infos = await asyncio.to_thread(services.corpus.track_info, [found.track_id])
+    seed = infos.get(found.track_id)
+    label = seed.label if seed is not None else f"{found.recording.title} — {found.recording.artist}"
+    picks = list(_picks(chain, found))[:NEW_SONG_PICKS]
+    infos = await asyncio.to_thread(services.corpus.track_info, [t for t, _ in picks])
+    recs = [Recommendation(t, 1.0 - i / 100, reason) for i, (t, reason) in enumerate(picks) if t in infos]
+    lines = tuple(track_line(i + 1, r, infos[r.track_id]) for i, r in enumerate(recs))
+    learning = " I have queued it to learn from ListenBrainz listeners." if found.added else ""
+    return [
+        Reply(
+            f"“{label}” is {NEW}: I looked it up on MusicBrainz.{learning}",
+            kind="recommendations",
+            title=f"Similar to {label}",
+            tracks=lines,
+        )
+    ]
+
+
+def _picks(chain: WithFallback, found: FoundSong) -> Iterator[tuple[int, str]]:
+    """(track, reason), best source first, each track once, the song itself never."""
+    seen = {found.track_id}
+
+    def fresh(tracks: list[int] | tuple[int, ...], reason: str) -> Iterator[tuple[int, str]]:
+        for t in tracks:
+            if t not in seen:
+                seen.add(t)
+                yield t, reason
+
+    yield from fresh(found.similar_tracks, f"{NEW} · listened with it on ListenBrainz")
+    for artist in found.artists:
+        yield from fresh(chain.artist_tracks(artist, 5), f"{NEW} · by the same artist")
+    for artist, name in found.similar_artists:
+        yield from fresh(chain.artist_tracks(artist, 3), f"{NEW} · by {name}, listened with it on ListenBrainz")
+    for artist in chain.related_artists(found.artists):
+        related = chain.artist_names.get(artist)
+        yield from fresh(chain.artist_tracks(artist, 3), f"{NEW} · by related artists: {related}" if related else NEW)
+    for t, reason in chain.popular_tracks(NEW_SONG_PICKS * 2):
+        yield from fresh((t,), f"{NEW} · {reason} (nothing closer known yet)")

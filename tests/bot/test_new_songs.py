@@ -1,0 +1,124 @@
+"""A song the corpus lacks, named in the chat: looked up on MusicBrainz, answered at once with labelled picks from
+ListenBrainz's co-listening and the fallback chain, queued, learnt by the `listenbrainz` job, and after a retrain
+answered by the CF model like any other song.
+
+The world is real data: the fakes serve every Yes.com song (MusicBrainz) and the Yes.com playlists as listening
+sessions (ListenBrainz, `tests/jobs/open_catalogue.py`); the bot's corpus is the first 6,000 Yes.com playlists with
+one real song taken out — "Take It Easy" by The Eagles — so the bot has never heard of it, while the world has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import pytest
+from sqlalchemy import delete, select
+
+from bot.app import build_core
+from bot.replies import ChatContext
+from data.corpus import Corpus
+from data.db import make_engine, migrate
+from data.importers.yes import import_yes
+from data.kv import read_prefixed
+from data.models import Playlist, PlaylistTrack, Track, TrackArtist
+from data.settings import Settings
+from jobs import tasks
+from jobs.listenbrainz import ListenBrainzClient
+from jobs.open_playlists import WANTED_PREFIX
+from recommenders.artifacts import ArtifactStore
+from recommenders.cf.training import train_and_publish
+from tests.jobs.fake_listenbrainz import FakeListenBrainz
+from tests.jobs.fake_musicbrainz import FakeMusicBrainz
+from tests.jobs.open_catalogue import OpenCatalogue
+
+pytestmark = pytest.mark.heavy  # two item-kNN fits on 6,000 real playlists, real processes of the fakes
+ANN = ChatContext("telegram", "new-songs", "u-ann", "Ann", private=True, admin=True)
+TAKE_IT_EASY = "1858"  # Yes.com's id of "Take It Easy" by The Eagles
+
+
+@pytest.fixture(scope="module")
+def world(shared_data):
+    """Both fakes on real time (the clients wait real seconds: one MusicBrainz request a second)."""
+    catalogue = OpenCatalogue.load(shared_data / "yes_big", n_playlists=3000)
+    musicbrainz = FakeMusicBrainz(catalogue, time.monotonic).start()  # type: ignore[arg-type]
+    listenbrainz = FakeListenBrainz(catalogue, time.monotonic, limit=100, window=10.0).start()  # type: ignore[arg-type]
+    yield musicbrainz, listenbrainz
+    musicbrainz.stop()
+    listenbrainz.stop()
+
+
+@pytest.fixture
+def home(tmp_path, shared_data, world):
+    """A bot home over 6,000 real playlists without "Take It Easy", item-kNN published, pointed at the fakes."""
+    musicbrainz, listenbrainz = world
+    settings = Settings.from_env({"MUREC_HOME": str(tmp_path), **musicbrainz.env(), **listenbrainz.env()}, dotenv=False)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    import_yes(engine, shared_data / "yes_big", limit=6000)
+    with engine.begin() as conn:
+        [track] = conn.execute(select(Track.id).where(Track.source == "yes", Track.source_key == TAKE_IT_EASY)).one()
+        conn.execute(delete(PlaylistTrack).where(PlaylistTrack.track_id == track))
+        conn.execute(delete(TrackArtist).where(TrackArtist.track_id == track))
+        conn.execute(delete(Track).where(Track.id == track))
+    train_and_publish(Corpus(engine), ArtifactStore(settings.models_dir), models=["itemknn"], evaluate=False)
+    yield settings, engine
+    engine.dispose()
+
+
+def ask(settings: Settings, text: str):
+    core = build_core(settings)
+    try:
+        [reply] = asyncio.run(core.handle_text(ANN, text))
+        return reply
+    finally:
+        core.close()
+
+
+def test_a_song_the_corpus_lacks_is_answered_then_learnt(home, world) -> None:
+    settings, engine = home
+    reply = ask(settings, "/similar take it easy eagles")
+    assert reply.kind == "recommendations", reply.text
+    assert reply.title == "Similar to Take It Easy — The Eagles"
+    assert "is new to me: I looked it up on MusicBrainz" in reply.text and "queued it" in reply.text
+    reasons = [t.reason for t in reply.tracks]
+    assert len(reply.tracks) == 10 and all(r.startswith("new to me · ") for r in reasons), reasons
+    assert reasons[0] == "new to me · listened with it on ListenBrainz"  # the co-listened recordings come first
+    assert "Take It Easy" not in {t.title for t in reply.tracks}
+    with engine.connect() as conn:
+        stored = conn.execute(select(Track.source, Track.mbid).where(Track.title == "Take It Easy")).all()
+    assert [s for s, _ in stored].count("musicbrainz") == 1  # stored once, with its MusicBrainz id
+    assert len(read_prefixed(engine, WANTED_PREFIX)) == 1
+
+    musicbrainz, _ = world
+    asked = len(musicbrainz.requests)
+    again = ask(settings, "/similar Take It Easy - The Eagles")  # now a corpus track, not yet in the CF model
+    assert again.title == reply.title and len(musicbrainz.requests) == asked  # found in the corpus: no look-up
+    assert {t.reason for t in again.tracks} == {"by the same artist"}  # the fallback chain, until it is learnt
+
+    learnt = tasks.listenbrainz(settings, client=ListenBrainzClient(settings))
+    assert learnt["wanted"]["playlists_new"] == 1 and not read_prefixed(engine, WANTED_PREFIX)
+    with engine.connect() as conn:
+        [key] = conn.execute(select(Playlist.source_key).where(Playlist.source == "listenbrainz")).scalars()
+    assert key.startswith("similar:")
+    train_and_publish(Corpus(engine), ArtifactStore(settings.models_dir), models=["itemknn"], evaluate=False)
+
+    learnt_reply = ask(settings, "/similar take it easy eagles")
+    assert learnt_reply.title == "Similar to Take It Easy — The Eagles"
+    assert learnt_reply.tracks[0].reason.startswith("appears with it in "), learnt_reply.tracks[0].reason
+
+
+def test_without_a_contact_nothing_calls_out_and_the_song_is_said_to_be_unknown(home, world) -> None:
+    settings, _ = home
+    musicbrainz, _ = world
+    before = len(musicbrainz.requests)
+    reply = ask(dataclasses.replace(settings, contact=""), "/similar take it easy eagles")
+    assert reply.text.startswith("I don't know “take it easy eagles” yet.") and not reply.tracks
+    assert len(musicbrainz.requests) == before
+
+
+def test_a_name_musicbrainz_does_not_surely_know_is_not_guessed(home) -> None:
+    settings, _ = home
+    reply = ask(settings, "/similar zqxv wobbly nonsense tune")
+    assert reply.text.startswith("I don't know “zqxv wobbly nonsense tune” yet. MusicBrainz has nothing")
