@@ -8,11 +8,11 @@ set -euo pipefail
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
   fi
   # audio tools the audio tests use: fluidsynth + a GM soundfont render the music21 pieces, espeak-ng speaks the
-  # "not music" check
-  if ! command -v fluidsynth >/dev/null || ! command -v espeak-ng >/dev/null; then
+  # "not music" check, ffmpeg decodes m4a/aac/webm (the decoder child's limits are tested on the real one)
+  if ! command -v fluidsynth >/dev/null || ! command -v espeak-ng >/dev/null || ! command -v ffmpeg >/dev/null; then
     [ -n "$(ls /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fluidsynth fluid-soundfont-gm \
-      espeak-ng >/dev/null
+      espeak-ng ffmpeg >/dev/null
   fi
   version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
   pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main >/dev/null
