@@ -1,4 +1,4 @@
-"""Batch get-or-create of corpus rows, shared by every importer and the Spotify crawler.
+"""Batch get-or-create of corpus rows, shared by every importer.
 
 Each call handles one bounded batch: it looks the batch's keys up, inserts only the missing rows with
 INSERT … ON CONFLICT DO NOTHING (so two writers racing on the same key cannot fail or duplicate), and returns
