@@ -69,3 +69,40 @@ def test_a_spotify_playlist_is_never_read_for_training(corpus_copy) -> None:
     assert set(mpd_only) <= set(matrix.item_ids.tolist())
     assert corpus.playlist_ids()[-1] == mpd_pid
     assert all(t in make_model("itemknn", 42).fit(corpus) for t in mpd_only)
+
+
+def test_migration_0007_drops_the_crawl_queues_of_a_deployment_that_crawled(tmp_path) -> None:
+    """A database at 0006 with crawl cursors in it: after the upgrade the tables (Spotify ids and names) are gone; a
+    downgrade recreates them empty, and upgrading again drops them."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect, text
+
+    from data.db import MIGRATIONS_DIR, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'crawled.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+
+    def crawl_tables() -> set[str]:
+        return {t for t in inspect(engine).get_table_names() if t.startswith("crawl_")}
+
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006_open_ids")
+        conn.execute(
+            text(
+                "INSERT INTO crawl_playlists VALUES "
+                "('37i9dQZF1DXcBWIGoYBM5M', 'Top Hits', 'done', 50, 50, '2026-01-01')"
+            )
+        )
+    assert crawl_tables() == {"crawl_words", "crawl_playlists"}
+    migrate(engine)
+    assert crawl_tables() == set()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006_open_ids")
+        assert conn.scalar(text("SELECT count(*) FROM crawl_playlists")) == 0
+    migrate(engine)
+    assert crawl_tables() == set()
+    engine.dispose()
