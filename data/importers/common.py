@@ -109,7 +109,7 @@ def store_playlists(
 ) -> int:
     """Store (key, name, track ids in play order) playlists; returns how many were new.
 
-    A playlist already stored is left as it is, unless `replace` (a crawler re-reading a changed playlist),
+    A playlist already stored is left as it is, unless `replace` (an import redone because its counts did not match),
     which rewrites its entries in one transaction.
     """
     keyed = {key: {"name": name[:500]} for key, name, _ in playlists}
