@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import tarfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,7 @@ def _import(args: argparse.Namespace) -> int:
     from data.corpus import Corpus
     from data.db import open_database, safe_url
     from data.importers.hetrec import import_hetrec
+    from data.importers.listenbrainz_dump import import_listenbrainz_dump
     from data.importers.mpd import import_mpd
     from data.importers.yes import import_yes
 
@@ -32,6 +34,15 @@ def _import(args: argparse.Namespace) -> int:
             print("murecom import mpd needs the path of an MPD slice file or of the folder holding them")
             return 2
         reports.append(import_mpd(engine, [Path(args.path)]))
+    if kind == "listenbrainz":
+        if not args.path:
+            print("murecom import listenbrainz needs the path of a listens dump (its folder, or a .tar/.tar.xz of it)")
+            return 2
+        try:
+            reports.append(import_listenbrainz_dump(engine, Path(args.path)))
+        except (OSError, ValueError, tarfile.TarError) as exc:
+            print(f"murecom import listenbrainz: {exc}")
+            return 2
     for report in reports:
         print(report)
     print(f"corpus at {safe_url(settings.database_url)}: {Corpus(engine).stats()}")
@@ -49,7 +60,11 @@ def _stats(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import real data into the corpus (idempotent)")
-    p.add_argument("kind", choices=["default", "yes", "hetrec", "mpd"], help="default = Yes.com + HetRec Last.fm")
+    p.add_argument(
+        "kind",
+        choices=["default", "yes", "hetrec", "mpd", "listenbrainz"],
+        help="default = Yes.com + HetRec Last.fm; listenbrainz = a ListenBrainz listens dump (sessions as playlists)",
+    )
     p.add_argument("path", nargs="?", help="dataset folder or file (default: under MUREC_DATA)")
     p.add_argument("--limit", type=int, default=None, help="import at most this many Yes.com playlists")
     p.set_defaults(func=_import)

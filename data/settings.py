@@ -67,6 +67,20 @@ class Settings:
     metrics_port: int = 0
     #: Longest a reply waits out a platform's rate limit (429 retry_after, summed over retries) before it is dropped.
     platform_wait_budget: float = 30.0
+    #: Open music data (MusicBrainz, ListenBrainz; CC0). Nothing here calls out unless a job or command is asked to.
+    #: How to reach whoever runs this instance (an e-mail or URL): MusicBrainz asks every client to name a contact in
+    #: its User-Agent ("murecom/<version> ( <contact> )").
+    contact: str = ""
+    musicbrainz_url: str = "https://musicbrainz.org"
+    listenbrainz_url: str = "https://api.listenbrainz.org"
+    listenbrainz_labs_url: str = "https://labs.api.listenbrainz.org"
+    #: Users whose public playlists the `listenbrainz` job stores; and/or a playlist search it runs.
+    listenbrainz_users: tuple[str, ...] = ()
+    listenbrainz_search: str = ""
+    #: Optional user token (higher rate limits); sent only as the Authorization header, never logged.
+    listenbrainz_token: str = field(default="", repr=False)
+    #: Longest one open-data request waits out rate limits (429/503 answers, summed over its retries).
+    open_data_wait_budget: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -115,6 +129,15 @@ class Settings:
             radio_check_seconds=float(env.get("MUREC_RADIO_CHECK_SECONDS", cls.radio_check_seconds)),
             metrics_port=int(env.get("MUREC_METRICS_PORT", cls.metrics_port)),
             platform_wait_budget=float(env.get("MUREC_PLATFORM_WAIT_BUDGET", cls.platform_wait_budget)),
+            contact=env.get("MUREC_CONTACT", "").strip(),
+            musicbrainz_url=env.get("MUSICBRAINZ_URL", cls.musicbrainz_url).rstrip("/") or cls.musicbrainz_url,
+            listenbrainz_url=env.get("LISTENBRAINZ_URL", cls.listenbrainz_url).rstrip("/") or cls.listenbrainz_url,
+            listenbrainz_labs_url=env.get("LISTENBRAINZ_LABS_URL", cls.listenbrainz_labs_url).rstrip("/")
+            or cls.listenbrainz_labs_url,
+            listenbrainz_users=tuple(u.strip() for u in env.get("LISTENBRAINZ_USERS", "").split(",") if u.strip()),
+            listenbrainz_search=env.get("LISTENBRAINZ_SEARCH", "").strip(),
+            listenbrainz_token=env.get("LISTENBRAINZ_TOKEN", "").strip(),
+            open_data_wait_budget=float(env.get("MUREC_OPEN_DATA_WAIT_BUDGET", cls.open_data_wait_budget)),
         )
 
     def describe(self) -> dict[str, str]:

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from data.db import open_database
 from data.settings import Settings
+from jobs.listenbrainz import ListenBrainzClient
+from jobs.open_playlists import fetch_playlists
 from jobs.previews import fetch_previews
 from jobs.retrain import retrain_if_needed
 from recommenders.audio.loader import AudioModels
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 Job = Callable[..., dict]
 J = TypeVar("J", bound=Job)
-#: the registered jobs by name, in the order they were defined (previews, retrain)
+#: the registered jobs by name, in the order they were defined (previews, retrain, listenbrainz)
 JOBS: dict[str, Job] = {}
 
 
@@ -61,6 +63,23 @@ def retrain(settings: Settings, *, force: bool = False) -> dict:
     engine = open_database(settings)
     try:
         return retrain_if_needed(engine, settings, force=force)
+    finally:
+        engine.dispose()
+
+
+@job
+def listenbrainz(settings: Settings, *, max_playlists: int = 50, client: ListenBrainzClient | None = None) -> dict:
+    """Grow the corpus from public ListenBrainz playlists (CC0) of LISTENBRAINZ_USERS and/or LISTENBRAINZ_SEARCH;
+    skipped, with a reason, when neither is configured (then nothing calls out). `client`: a test's, on its clock."""
+    if not (settings.listenbrainz_users or settings.listenbrainz_search):
+        return {"skipped": "no LISTENBRAINZ_USERS / LISTENBRAINZ_SEARCH"}
+    engine = open_database(settings)
+    try:
+        client = client or ListenBrainzClient(settings)
+        report = fetch_playlists(
+            engine, client, settings.listenbrainz_users, settings.listenbrainz_search, max_playlists=max_playlists
+        )
+        return asdict(report)
     finally:
         engine.dispose()
 

@@ -31,6 +31,10 @@ async def retrain_job(ctx: dict[str, Any], **kwargs: Any) -> dict:
     return await asyncio.to_thread(tasks.run_job, tasks.retrain, ctx["settings"], **kwargs)
 
 
+async def listenbrainz_job(ctx: dict[str, Any], **kwargs: Any) -> dict:
+    return await asyncio.to_thread(tasks.run_job, tasks.listenbrainz, ctx["settings"], **kwargs)
+
+
 def worker_settings(settings: Settings, *, burst: bool = False, crons: bool = True) -> dict[str, Any]:
     """arq worker options (a dict, so tests and deployments can build one per settings)."""
 
@@ -39,10 +43,11 @@ def worker_settings(settings: Settings, *, burst: bool = False, crons: bool = Tr
         ctx["audio_models"] = AudioModels()  # this worker's audio models, loaded once for all its previews runs
 
     return {
-        "functions": [previews_job, retrain_job],
+        "functions": [previews_job, retrain_job, listenbrainz_job],
         "cron_jobs": [
             cron(previews_job, minute={5, 35}, unique=True),
             cron(retrain_job, minute={50}, unique=True),
+            cron(listenbrainz_job, minute={20}, unique=True),
         ]
         if crons
         else [],

@@ -108,13 +108,13 @@ def resolve_track(corpus: Corpus, search: TrackSearch, query: str) -> tuple[int 
         res = search.search(query)
     except QueryError as exc:
         return None, str(exc)
-    if res.best is None:
+    sure, offer = res.decide()  # the bot's rule: a song it does not hold is not answered with another one
+    if sure is not None:
+        return sure.track.id, sure.track.label
+    if not offer:
         return None, f"no track matches {query!r}"
-    note = ""
-    if res.ambiguous:
-        others = "; ".join(f"{c.track.label} (id {c.track.id})" for c in res.candidates[1:4])
-        note = f" (also possible: {others})"
-    return res.best.track.id, res.best.track.label + note
+    others = "; ".join(f"{c.track.label} (id {c.track.id})" for c in offer[1:4])
+    return offer[0].track.id, offer[0].track.label + (f" (also possible: {others})" if others else "")
 
 
 def similar_picks(

@@ -56,13 +56,13 @@ class RadioHandler(Broadcaster):
                 tags = match.tags
             else:
                 try:
-                    res = await asyncio.to_thread(snap.search.search, args, 3)
+                    res = await asyncio.to_thread(snap.search.search, args, 10)
                 except QueryError as exc:
                     return [Reply(str(exc), kind="error")]
-                if res.best is not None and not res.ambiguous:
-                    seed = res.best.track.id
-                else:
-                    return [self._choices(snap, args, res.candidates if res.best is not None else [])]
+                sure, offer = res.decide(offered=3)
+                if sure is None:
+                    return [self._choices(snap, args, offer)]
+                seed = sure.track.id
         return await self._start(req, tags, seed)
 
     async def _start(self, req: Request, tags: tuple[str, ...], seed: int | None) -> list[Reply]:

@@ -50,15 +50,17 @@ class SessionHandler(Handler):
     async def _resolve_one(self, snap: Snapshot, query: str, command: str) -> int | Reply:
         """The one track a free-text query names, or the reply asking which (reads only the search index)."""
         try:
-            res = await asyncio.to_thread(snap.search.search, query, 5)
+            res = await asyncio.to_thread(snap.search.search, query, 10)
         except QueryError as exc:
             return Reply(str(exc), kind="error")
-        if res.best is None:
-            return Reply(f"I could not find “{query[:80]}”.", kind="error")
-        if res.ambiguous:
-            names = "\n".join(f"• {c.track.label}" for c in res.candidates)
-            return Reply(f"Which one? Name it with its artist, e.g. {command} title - artist\n{names}", kind="choices")
-        return res.best.track.id
+        sure, offer = res.decide()
+        if sure is not None:
+            return sure.track.id
+        if not offer:
+            unknown = f"I don't know “{query[:80]}” yet; try its title with the artist, or another song."
+            return Reply(unknown, kind="error")
+        names = "\n".join(f"• {c.track.label}" for c in offer)
+        return Reply(f"Which one? Name it with its artist, e.g. {command} title - artist\n{names}", kind="choices")
 
     def _command(self, snap: Snapshot, ctx: ChatContext, sub: str, rest: str) -> list[Reply]:
         store = self.services.sessions

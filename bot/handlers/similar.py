@@ -10,8 +10,28 @@ from bot.handlers.base import MAX_TEXT_CHARS, PAGE_SIZE, Handler, track_line
 from bot.middleware import Request
 from bot.replies import Button, Reply
 from data.corpus import TrackInfo
-from data.search import QueryError
+from data.search import CONFIDENT, Candidate, QueryError, Resolution
 from recommenders.base import NotInModel
+
+#: Candidates a name is searched for: enough to hold five songs of one artist after the other artists' are set aside.
+SEARCH_DEPTH = 10
+
+
+def pick_buttons(candidates: list[Candidate]) -> tuple[tuple[Button, ...], ...]:
+    """One button per candidate song, a row each: pressing it answers for that song."""
+    return tuple((Button.of(c.track.label[:60], PickTrack(c.track.id)),) for c in candidates)
+
+
+def unknown_song(query: str, res: Resolution) -> Reply:
+    """The answer to a song the catalogue does not hold: said plainly, with what the bot can do instead — the songs
+    it knows by the artist named, when the query names one it knows."""
+    named = f"I don't know “{query[:80]}” yet."
+    best = res.best
+    if best is not None and best.score >= CONFIDENT:  # the name matched an artist, not a title: their other songs
+        others = [c for c in res.candidates if c.track.artist == best.track.artist][:5]
+        return Reply(f"{named} These are the songs by {best.track.artist} I know:", kind="choices",
+                     buttons=pick_buttons(others))  # fmt: skip
+    return Reply(f"{named} Try its title with the artist (title - artist), a Spotify link, or another song.")
 
 
 class SimilarHandler(Handler):
@@ -24,18 +44,15 @@ class SimilarHandler(Handler):
         if len(query) > MAX_TEXT_CHARS:
             return [Reply("That is too long to be a song name.", kind="error")]
         try:
-            res = await asyncio.to_thread(req.snap.search.search, query, 5)
+            res = await asyncio.to_thread(req.snap.search.search, query, SEARCH_DEPTH)
         except QueryError as exc:
             return [Reply(str(exc), kind="error")]
-        if res.best is None:
-            return [Reply(f"I could not find “{query[:80]}” in my catalogue. Try another spelling or song.")]
-        if res.ambiguous:
-            buttons = tuple((Button.of(f"{c.track.label}"[:60], PickTrack(c.track.id)),) for c in res.candidates)
-            question = "Which one do you mean?"
-            if res.best.score < 0.6:
-                question = f"I found nothing close to “{query[:80]}”. Did you mean one of these?"
-            return [Reply(question, kind="choices", buttons=buttons)]
-        return await self.page(req, res.best.track.id, 0, res.best.track)
+        sure, offer = res.decide()
+        if sure is not None:
+            return await self.page(req, sure.track.id, 0, sure.track)
+        if offer:
+            return [Reply("Which one do you mean?", kind="choices", buttons=pick_buttons(offer))]
+        return [unknown_song(query, res)]
 
     async def on_action(self, req: Request, action: Action) -> list[Reply]:
         if isinstance(action, ShowPage):

@@ -10,19 +10,30 @@ one-hour file costs the same as a one-minute one); rate × channels × seconds i
 the header before any sample is read, and what is read is downmixed and resampled block by block (memory is one
 block, not the declared channels of a minute); undecodable input, silence and clips shorter than one second raise
 `AudioError` with a message for the person who sent them.
+
+Before any decoder sees the input, its first bytes are sniffed (`sniff.py`): what is not an audio container is
+refused at once, saying what it looks like; what libsndfile reads goes only to libsndfile; only what it cannot read
+(MP4/M4A, WebM, AMR, AAC) goes to ffmpeg, told the demuxer, bounded in probing, and run as a child process under
+memory, CPU, file and wall-clock limits with its output bounded (`child.py`).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
-import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import librosa
 import numpy as np
 import soundfile as sf
 import soxr
+
+from recommenders.audio.child import CHILD_LIMITS, ChildFailed, ChildLimits, run_limited
+from recommenders.audio.sniff import FORMATS_THAT_WORK, HEAD_BYTES, Container, NotAudio, sniff
 
 SR = 22_050
 N_FFT = 2048
@@ -40,14 +51,53 @@ BLOCK_FRAMES = 1 << 15
 SLICE_HOP = SLICE_FRAMES // 2  # half-overlapping slices, for queries and catalogue alike
 N_WINDOWS = 3
 CATALOGUE_SECONDS = 480.0  # audio analysed per catalogue track: whole up to 8 min, else windows() splits it
+# ffmpeg is told the demuxer, so probing only reads stream parameters: 1 MB / 5 s of input is plenty for audio
+# (an MP4's are in its moov box, ADTS/AMR's in the first frames); ffmpeg's defaults are 5 MB and unbounded analysis.
+FFMPEG_PROBESIZE = 1_000_000
+FFMPEG_ANALYZE_US = 5_000_000
+# ffmpeg's own cap on any single allocation (-max_alloc): half the child's address space, far above what decoding
+# audio asks for, so a crafted size field fails as one refused allocation rather than against the kernel limit
+FFMPEG_MAX_ALLOC = 256 * 2**20
 
 
 class AudioError(ValueError):
     """Audio that cannot be used; `str()` is a message for the person who sent it."""
 
 
-def decode(data: bytes | str | Path, *, max_bytes: int, max_seconds: float, offset: float = 0.0) -> np.ndarray:
-    """Mono float32 samples at 22,050 Hz, at most `max_seconds` long, from `offset` seconds on."""
+def decode(
+    data: bytes | str | Path,
+    *,
+    max_bytes: int,
+    max_seconds: float,
+    offset: float = 0.0,
+    limits: ChildLimits = CHILD_LIMITS,
+) -> np.ndarray:
+    """Mono float32 samples at 22,050 Hz, at most `max_seconds` long, from `offset` seconds on; `limits` bound the
+    ffmpeg child when the container needs one."""
+    container = admitted(data, max_bytes)
+    if _sndfile_reads(container):
+        y = _read_soundfile(data, max_seconds, offset)
+    elif container.ffmpeg is not None:
+        y = _read_ffmpeg(data, container, max_seconds, offset, limits)
+    else:
+        y = None
+    if y is None:
+        raise AudioError(
+            f"I could not read that as audio: it looks like {container.name} audio but is damaged or truncated "
+            f"({FORMATS_THAT_WORK})."
+        )
+    if y.size < MIN_SECONDS * SR:
+        raise AudioError("That clip is too short; send at least a second of music.")
+    if not np.isfinite(y).all():
+        raise AudioError("That audio is damaged (it holds invalid samples).")
+    if float(np.sqrt(np.mean(y**2))) < SILENCE_RMS:
+        raise AudioError("That clip is silent.")
+    return y.astype(np.float32)
+
+
+def admitted(data: bytes | str | Path, max_bytes: int) -> Container:
+    """The container of input fit to hand to a decoder: it opens, is neither empty nor over `max_bytes`, and its
+    first bytes are an audio container's. Otherwise `AudioError`, before any decoder has seen it."""
     if isinstance(data, (str, Path)):
         path = Path(data)
         try:
@@ -60,18 +110,7 @@ def decode(data: bytes | str | Path, *, max_bytes: int, max_seconds: float, offs
         raise AudioError("That file is empty.")
     if size > max_bytes:
         raise AudioError(f"That file is too large; please send at most {max_bytes / 1e6:.0f} MB.")
-    y = _read_soundfile(data, max_seconds, offset)
-    if y is None:
-        y = _read_ffmpeg(data, max_seconds, offset)
-    if y is None:
-        raise AudioError("I could not read that as audio (mp3, ogg, opus, wav, flac and m4a work).")
-    if y.size < MIN_SECONDS * SR:
-        raise AudioError("That clip is too short; send at least a second of music.")
-    if not np.isfinite(y).all():
-        raise AudioError("That audio is damaged (it holds invalid samples).")
-    if float(np.sqrt(np.mean(y**2))) < SILENCE_RMS:
-        raise AudioError("That clip is silent.")
-    return y.astype(np.float32)
+    return _container(data)
 
 
 def _read_soundfile(data: bytes | str | Path, max_seconds: float, offset: float) -> np.ndarray | None:
@@ -119,19 +158,86 @@ def _stream_mono(blocks, rate: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def _read_ffmpeg(data: bytes | str | Path, max_seconds: float, offset: float) -> np.ndarray | None:
-    """Formats libsndfile cannot read (m4a/aac) through Debian's ffmpeg when it is installed; bounded in time."""
-    if shutil.which("ffmpeg") is None:
-        return None
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-ss", str(offset), "-t", str(max_seconds)]
-    cmd += ["-i", "pipe:0" if isinstance(data, bytes) else str(data), "-f", "f32le", "-ac", "1", "-ar", str(SR), "-"]
+def _container(data: bytes | str | Path) -> Container:
+    """The sniffed container of the input's first bytes; what is not audio is refused here, saying what it looks
+    like, before any decoder has seen it."""
+    if isinstance(data, bytes):
+        head = data[:HEAD_BYTES]
+    else:
+        try:
+            with open(data, "rb") as fh:
+                head = fh.read(HEAD_BYTES)
+        except OSError as exc:
+            raise AudioError("I cannot open that file.") from exc
     try:
-        out = subprocess.run(
-            cmd, input=data if isinstance(data, bytes) else None, capture_output=True, timeout=60, check=True
-        ).stdout
-    except (subprocess.SubprocessError, OSError):
-        return None
-    return np.frombuffer(out, dtype=np.float32).copy() if out else None
+        return sniff(head)
+    except NotAudio as exc:
+        what = f"it looks like {exc.what}" if exc.what else "it is not a format I know"
+        raise AudioError(f"I could not read that as audio: {what} ({FORMATS_THAT_WORK}).") from exc
+
+
+def _read_ffmpeg(
+    data: bytes | str | Path, container: Container, max_seconds: float, offset: float, limits: ChildLimits
+) -> np.ndarray | None:
+    """A container libsndfile cannot read, through ffmpeg (Debian's, when installed) as a limited child process.
+
+    Bytes go through a temporary file rather than a pipe: the MP4 demuxer must seek when the `moov` index follows
+    the audio (ffmpeg's own default when writing M4A; piped, such a file fails with "partial file"). Standard output
+    is bounded to the samples asked for plus a second."""
+    unavailable = f"I cannot read {container.name} audio on this server; please send mp3, ogg, opus, wav or flac."
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError(unavailable)
+    max_stdout = int((max_seconds + 1) * SR) * 4
+    with _local_file(data) as path:
+        try:
+            out = run_limited(
+                _ffmpeg_command(ffmpeg, container, path, max_seconds, offset), max_stdout=max_stdout, limits=limits
+            )
+        except ChildFailed as exc:
+            if exc.reason == "unavailable":
+                raise AudioError(unavailable) from exc
+            raise AudioError(
+                f"I could not read that as audio: it looks like {container.name} audio but decoding it failed "
+                f"({FORMATS_THAT_WORK})."
+            ) from exc
+    usable = len(out) - len(out) % 4
+    return np.frombuffer(out[:usable], dtype=np.float32).copy() if usable else None
+
+
+@contextmanager
+def _local_file(data: bytes | str | Path) -> Iterator[str]:
+    """An absolute path holding the input: the file itself, or the bytes in a temporary file removed afterwards."""
+    if not isinstance(data, bytes):
+        yield str(Path(data).resolve())
+        return
+    with tempfile.NamedTemporaryFile(prefix="murecom-decode-") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        yield tmp.name
+
+
+def _sndfile_reads(container: Container) -> bool:
+    """Whether this build of libsndfile reads the container (MP3 needs libsndfile ≥ 1.1 built with mpg123)."""
+    return container.sndfile is not None and container.sndfile in _sndfile_formats()
+
+
+@functools.cache
+def _sndfile_formats() -> frozenset[str]:
+    return frozenset(sf.available_formats())
+
+
+def _ffmpeg_command(ffmpeg: str, container: Container, path: str, max_seconds: float, offset: float) -> list[str]:
+    """ffmpeg told the demuxer (no format probing), probing bounded, reading only the local file (`file:` and the
+    protocol whitelist: a name is never taken as a URL), first audio stream only, to mono float32 on stdout."""
+    assert container.ffmpeg is not None
+    return [
+        ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-max_alloc", str(FFMPEG_MAX_ALLOC),
+        "-probesize", str(FFMPEG_PROBESIZE), "-analyzeduration", str(FFMPEG_ANALYZE_US),
+        "-protocol_whitelist", "file", "-threads", "1", "-f", container.ffmpeg,
+        "-ss", str(offset), "-t", str(max_seconds), "-i", f"file:{path}",
+        "-map", "0:a:0", "-vn", "-sn", "-dn", "-f", "f32le", "-ac", "1", "-ar", str(SR), "pipe:1",
+    ]  # fmt: skip
 
 
 def log_mel(y: np.ndarray) -> np.ndarray:
@@ -189,11 +295,11 @@ def duration_of(data: bytes | str | Path) -> float | None:
 def window_audio(data: bytes | str | Path, *, max_bytes: int, budget: float) -> list[np.ndarray]:
     """The decoded windows of `windows` (mono, 22,050 Hz). A silent or unreadable window is left out; only when
     every window fails does the first failure reach the sender."""
-    if isinstance(data, bytes) and len(data) > max_bytes:
-        decode(data, max_bytes=max_bytes, max_seconds=budget)  # raises the "too large" reply without parsing
+    container = admitted(data, max_bytes)  # too large, empty or not audio: refused before any header is parsed
+    duration = duration_of(data) if _sndfile_reads(container) else None
     parts: list[np.ndarray] = []
     first_error: AudioError | None = None
-    for offset, seconds in windows(duration_of(data), budget):
+    for offset, seconds in windows(duration, budget):
         try:
             parts.append(decode(data, max_bytes=max_bytes, max_seconds=seconds, offset=offset))
         except AudioError as exc:

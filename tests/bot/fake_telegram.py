@@ -17,6 +17,18 @@ get?): with `privacy_mode=True` (a bot that is no group admin, as BotFather sets
 delivered only if it is a command explicitly meant for the bot (`/command@bot_username`), a general command when
 the bot was the last bot to post in the group, or a reply to one of the bot's messages; anything else is withheld
 (`withheld`). Private chats and callback queries are always delivered; a bot admin (the default here) gets all.
+
+Flood control follows the Bots FAQ ("My bot is hitting limits, how do I avoid this?"): "When sending messages inside
+a particular chat, avoid sending more than one message per second. We may allow short bursts that go over this limit,
+but eventually you'll begin receiving 429 errors"; "the API will not allow more than 30 messages per second or so";
+"your bot will not be able to send more than 20 messages per minute to the same group". The fake counts the methods
+that post a message (`send…`, but not sendChatAction) on an injected `clock` (`FloodControl`), and
+answers a send over a limit as the Bot API answers any failed request ("Making requests": `ok` false, an integer
+`error_code`, a `description`, and for some errors `parameters`, a ResponseParameters whose `retry_after` is "in case
+of exceeding flood control, the number of seconds left to wait before the request can be repeated"): HTTP 429,
+`{"ok": false, "error_code": 429, "description": "Too Many Requests: retry after N", "parameters": {"retry_after": N}}`.
+Such a request is not processed: it goes to `limited`, not to `calls`. `storm(chat, k, retry_after)` makes the next k
+sends to a chat answered so, whatever the windows say (a test of a bot under flood control).
 """
 
 from __future__ import annotations
@@ -24,9 +36,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import re
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aiohttp import web
@@ -230,10 +244,110 @@ def check_keyboard(markup: Any) -> None:
                 raise BadRequest("Bad Request: BUTTON_DATA_INVALID")
 
 
+#: The fields of the Bot API's Voice object ("This object represents a voice note"): file_id, file_unique_id, duration
+#: ("Duration of the audio in seconds as defined by the sender"), and the optional mime_type and file_size.
+VOICE_FIELDS = ("file_id", "file_unique_id", "duration", "mime_type", "file_size")
+
+
+def posts_message(method: str) -> bool:
+    """Whether a method posts a message to a chat: what the Bots FAQ's flood limits count (a chat action is none)."""
+    return method.startswith("send") and method != "sendChatAction"
+
+
+class Window:
+    """At most `limit` events in any `seconds` (a sliding window on an injected clock)."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.times: deque[float] = deque()
+
+    def retry_after(self, now: float) -> int | None:
+        """Whole seconds until one more event fits (Telegram's retry_after is an integer), or None if it fits now."""
+        while self.times and self.times[0] <= now - self.seconds:
+            self.times.popleft()
+        if len(self.times) < self.limit:
+            return None
+        return max(1, math.ceil(self.times[0] + self.seconds - now))
+
+    def add(self, now: float) -> None:
+        self.times.append(now)
+
+
+class Bucket:
+    """About `rate` events a second with bursts of up to `burst` (a token bucket on an injected clock)."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.last = now
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(float(self.burst), self.tokens + (now - self.last) * self.rate)
+        self.last = now
+
+    def retry_after(self, now: float) -> int | None:
+        """Whole seconds until one more event fits, or None if it fits now."""
+        self._refill(now)
+        if self.tokens >= 1:
+            return None
+        return max(1, math.ceil((1 - self.tokens) / self.rate))
+
+    def add(self, now: float) -> None:
+        self._refill(now)
+        self.tokens -= 1
+
+
+class FloodControl:
+    """The Bots FAQ's limits on sent messages: per chat about one a second (bursts allowed), 20 a minute per group,
+    about 30 a second in all.
+
+    The FAQ allows "short bursts" in a chat without saying how long: the fake allows one a second with bursts of
+    `chat_burst` (a token bucket). Groups (negative chat ids) also get the 20-a-minute window, read strictly: at most
+    20 in any 60 s.
+    """
+
+    def __init__(self, clock: Callable[[], float], chat_burst: int = 20) -> None:
+        self.clock = clock
+        self.chat_burst = chat_burst
+        self.chats: dict[int, Bucket] = {}
+        self.groups: dict[int, Window] = {}
+        self.overall = Window(30, 1.0)
+
+    def _windows(self, chat_id: int) -> list[Window | Bucket]:
+        if chat_id not in self.chats:
+            self.chats[chat_id] = Bucket(1.0, self.chat_burst, self.clock())
+        chat = self.chats[chat_id]
+        if chat_id >= 0:
+            return [chat, self.overall]
+        return [chat, self.groups.setdefault(chat_id, Window(20, 60.0)), self.overall]
+
+    def retry_after(self, chat_id: int) -> int | None:
+        """How long a message to `chat_id` must wait now (the longest of its windows), or None if it may go."""
+        now = self.clock()
+        waits = [w for w in (window.retry_after(now) for window in self._windows(chat_id)) if w is not None]
+        return max(waits) if waits else None
+
+    def sent(self, chat_id: int) -> None:
+        now = self.clock()
+        for window in self._windows(chat_id):
+            window.add(now)
+
+
 class FakeTelegram:
-    def __init__(self, token: str = "4242:TEST-token", privacy_mode: bool = False) -> None:
+    def __init__(
+        self,
+        token: str = "4242:TEST-token",
+        privacy_mode: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        chat_burst: int = 20,
+    ) -> None:
         self.token = token
         self.privacy_mode = privacy_mode
+        self.flood = FloodControl(clock, chat_burst)
+        self.limited: list[tuple[str, dict[str, Any], int]] = []  # (method, params, retry_after) of every 429
+        self._storms: dict[int, tuple[int, int, frozenset[str] | None]] = {}
         self.withheld: list[dict[str, Any]] = []  # group updates privacy mode kept from the bot
         self._posted_in: set[int] = set()  # chats the bot has sent a message to
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -243,6 +357,7 @@ class FakeTelegram:
         self.file_sizes: dict[str, int] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what is in each chat now
         self.commands: list[dict[str, str]] | None = None  # set by setMyCommands
+        self.admins: dict[int, set[int]] = {}  # chat id → ids of its administrators (getChatMember)
         # a test may hold file downloads (the slow part of a clip) until it sets this event
         self.download_gate: asyncio.Event | None = None
         self.download_started = asyncio.Event()
@@ -292,6 +407,44 @@ class FakeTelegram:
         self.files[file_id] = (file_path, data)
         if size is not None:
             self.file_sizes[file_id] = size
+
+    def voice_note(self, file_id: str, data: bytes, duration: int, size: int | None = None) -> dict[str, Any]:
+        """A voice note a user sent, as Telegram describes it (exactly the Voice fields; Telegram's apps record
+        Ogg Opus, "audio/ogg"), its file held for getFile at `voice/<file_id>.oga`."""
+        self.add_file(file_id, f"voice/{file_id}.oga", data, size)
+        voice = {"file_id": file_id, "file_unique_id": file_id + "u", "duration": duration, "mime_type": "audio/ogg",
+                 "file_size": len(data) if size is None else size}  # fmt: skip
+        assert tuple(voice) == VOICE_FIELDS
+        return voice
+
+    def storm(self, chat_id: int, count: int, retry_after: int, methods: Collection[str] | None = None) -> None:
+        """Answer the next `count` sends to `chat_id` (or calls of `methods`, e.g. editMessageText) with a 429 asking
+        for `retry_after` seconds, as Telegram does to a bot under flood control."""
+        self._storms[int(chat_id)] = (count, retry_after, frozenset(methods) if methods is not None else None)
+
+    def _flood_wait(self, method: str, params: dict[str, Any]) -> int | None:
+        """The retry_after a call gets now (a storm first, then the FAQ's windows for sends), or None."""
+        if "chat_id" not in params:
+            return None
+        with contextlib.suppress(TypeError, ValueError):
+            chat_id = int(params["chat_id"])
+            count, retry_after, methods = self._storms.get(chat_id, (0, 0, None))
+            if count > 0 and (method in methods if methods is not None else posts_message(method)):
+                self._storms[chat_id] = (count - 1, retry_after, methods)
+                return retry_after
+            if posts_message(method):
+                return self.flood.retry_after(chat_id)
+        return None
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Until `predicate()` holds, checked whenever the fake answers a call (and every 0.2 s)."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"not true within {timeout}s; calls: {[m for m, _ in self.calls]}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=0.2)
 
     async def wait_for(
         self, method: str, where: Callable[[dict], bool] = lambda p: True, timeout: float = 30.0, after: int = 0
@@ -350,6 +503,14 @@ class FakeTelegram:
                 params[key] = json.loads(value)
             except (json.JSONDecodeError, TypeError):
                 params[key] = value
+        retry_after = self._flood_wait(method, params)
+        if retry_after is not None:
+            self.limited.append((method, params, retry_after))
+            self._changed.set()
+            return web.json_response(
+                {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {retry_after}",
+                 "parameters": {"retry_after": retry_after}}, status=429,
+            )  # fmt: skip
         if method != "getUpdates":
             self.calls.append((method, params))
             if method.startswith("send") and "chat_id" in params:
@@ -360,10 +521,24 @@ class FakeTelegram:
             self.errors.append((method, str(exc)))
             self._changed.set()
             return web.json_response({"ok": False, "error_code": 400, "description": str(exc)}, status=400)
+        if posts_message(method) and "chat_id" in params:
+            self.flood.sent(int(params["chat_id"]))
         if isinstance(result, dict) and "message_id" in result:
             params["result_message_id"] = result["message_id"]
         self._changed.set()
         return web.json_response({"ok": True, "result": result})
+
+    def _chat_member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        """getChatMember: a ChatMemberAdministrator (every field the Bot API lists for it) for an administrator of
+        `admins`, else a ChatMemberMember ("ChatMember": status "administrator" / "member")."""
+        user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        if user_id not in self.admins.get(chat_id, set()):
+            return {"status": "member", "user": user}
+        rights = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+                  "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
+                  "can_edit_stories", "can_delete_stories")  # fmt: skip
+        return {"status": "administrator", "user": user, "can_be_edited": False, "is_anonymous": False,
+                **dict.fromkeys(rights, True)}  # fmt: skip
 
     def _store(self, message: dict[str, Any], raw: Any, markup: Any) -> dict[str, Any]:
         """Keep what the chat shows now (the message, the text as sent, its keyboard); answer the message."""
@@ -432,6 +607,8 @@ class FakeTelegram:
                     raise BadRequest("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
             self.commands = commands
             return True
+        if method == "getChatMember":
+            return self._chat_member(int(p.get("chat_id", 0)), int(p.get("user_id", 0)))
         if method == "getFile":
             if p.get("file_id") not in self.files:
                 raise BadRequest("Bad Request: invalid file_id")

@@ -59,14 +59,14 @@ def test_unknown_song_and_bad_input_get_clear_replies(core, bot_settings) -> Non
     for text, expected in [
         ("/similar", "Which song?"),
         ("/similar " + "x" * 10_000, "too long"),
-        ("/similar 🎵🎶", "could not find"),
-        ("/similar qqqqzzzzxxxx", "could not find"),
+        ("/similar 🎵🎶", "I don't know “🎵🎶” yet. Try its title with the artist"),
+        ("/similar qqqqzzzzxxxx", "I don't know “qqqqzzzzxxxx” yet."),
         ("/frobnicate", "I don't know /frobnicate"),
     ]:
         [reply] = run(core.handle_text(ALICE, text))
         assert expected in reply.text, (text, reply.text)
     [reply] = run(core.handle_text(ALICE, "/similar '; DROP TABLE tracks;--"))
-    assert reply.kind == "choices" and "nothing close" in reply.text
+    assert reply.text.startswith("I don't know “'; DROP TABLE tracks;--” yet.") and not reply.buttons
     for action in ("page:notanumber:1", f"pick:{2**63}", f"page:1:{10**30}", "pick:-1", "pick:١٢", "sess:end:x"):
         [reply] = run(core.handle_action(ALICE, action))
         assert "no longer valid" in reply.text, action

@@ -27,7 +27,15 @@ from bot.commands import ANALYSING, COMMANDS, SESSION
 from bot.core import ChatCore
 from bot.discord_adapter import MurecomDiscord, render_embed
 from bot.replies import Reply, TrackLine
-from tests.bot.fake_discord import APP_ID, DiscordError, FakeDiscord, check_embeds
+from tests.bot.fake_discord import (
+    APP_ID,
+    CHANNEL_ID,
+    MEMBER_USER,
+    OWNER_USER,
+    DiscordError,
+    FakeDiscord,
+    check_embeds,
+)
 
 SONG = 3  # application-command option types
 SUBCOMMAND = 1
@@ -319,3 +327,44 @@ async def test_a_clip_in_reply_to_the_bot_is_addressed_to_it(fake, dbot, wesnoth
     await fake.send_user_message("", attachments=[("clip.ogg", wesnoth_clip, "audio/ogg")], reply_to=int(help_["id"]))
     [answer] = await fake.wait_until(lambda: [m for m in fake.channel_messages(before) if m["embeds"]])
     assert answer["embeds"][0]["title"].startswith("Tracks that sound like your clip")
+
+
+async def test_an_admin_opts_a_channel_in_to_every_clip_and_it_outlives_the_process(fake, bot_settings, wesnoth_clip):
+    """`/listen on` by a member without Manage Channels is refused; by the owner it makes every clip of the channel the
+    bot's, in this process and the next (the choice is the database's); `!listen off` ends it."""
+
+    async def said(text: str) -> str:
+        before = max(fake.messages, default=0)
+        await fake.send_user_message(text)
+        [reply] = await fake.wait_until(lambda: [m for m in fake.channel_messages(before) if m["embeds"]])
+        return text_of(reply)
+
+    async def share_clip() -> int:
+        before = max(fake.messages, default=0)
+        await fake.send_user_message("listen to this", attachments=[("clip.ogg", wesnoth_clip, "audio/ogg")])
+        return before
+
+    core = build_core(bot_settings)
+    try:
+        async with running_bot(fake, bot_settings, core):
+            fake.user = MEMBER_USER
+            assert "Only an admin of this chat" in await said("!listen on")
+            fake.user = OWNER_USER
+            option = {"name": "choice", "type": SONG, "value": "on"}
+            [switched] = await answered(fake, await fake.slash("listen", [option]))
+            assert "From now on I analyse every audio clip posted here" in text_of(switched)
+        async with running_bot(fake, bot_settings):  # a new process
+            fake.user = MEMBER_USER  # anyone's clip now, not only the admin's
+            before = await share_clip()
+            title = "Tracks that sound like your clip"
+            await fake.wait_until(lambda: [m for m in fake.channel_messages(before) if title in text_of(m)])
+            fake.user = OWNER_USER
+            assert "only the clips addressed to me" in await said("!listen off")
+            calls = len(fake.calls)
+            await share_clip()
+            assert "I recommend music." in await said("!help")
+            assert not [m for m in fake.calls[calls:] if m[0] == "POST" and (m[2] or {}).get("content") == ANALYSING]
+            assert fake.errors == []
+    finally:
+        core.listening.switch("discord", str(CHANNEL_ID), False, by="test")  # the shared bot home stays as it was
+        core.close()

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from math import gcd
 
+import numpy as np
 import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
 from telegram import Bot, Update
 
 from bot.app import build_core
 from bot.commands import ANALYSING, SOMETHING_WENT_WRONG, text_commands
+from bot.core import ChatCore
 from bot.render import telegram_html
 from bot.replies import ChatContext, Reply, TrackLine
 from bot.telegram_adapter import TelegramBot, build_application, run_telegram
 from recommenders.audio.service import render_label_chart
-from tests.bot.fake_telegram import BadRequest, FakeTelegram, parse_html, utf16_len
+from tests.bot.fake_telegram import VOICE_FIELDS, BadRequest, FakeTelegram, parse_html, utf16_len
 
 ANN = {"id": 777, "is_bot": False, "first_name": "Ann"}
 PRIVATE = {"id": 777, "type": "private", "first_name": "Ann"}
@@ -51,19 +57,28 @@ def pointed_at(fake: FakeTelegram, settings, **changes):
 
 
 @asynccontextmanager
-async def serving(fake: FakeTelegram, bot_settings, max_audio_bytes: int = 2_000_000) -> AsyncIterator[FakeTelegram]:
-    """The bot polling `fake` until the block ends."""
+async def serving_core(fake: FakeTelegram, bot_settings, **changes) -> AsyncIterator[tuple[FakeTelegram, ChatCore]]:
+    """The bot polling `fake` until the block ends (settings changed by `changes`), and its core (for its metrics)."""
     await fake.start()
-    settings = pointed_at(fake, bot_settings, max_audio_bytes=max_audio_bytes)
+    settings = pointed_at(fake, bot_settings, **{"max_audio_bytes": 2_000_000, **changes})
+    core = build_core(settings)
     stop = asyncio.Event()
-    task = asyncio.create_task(run_telegram(build_core(settings), settings, stop))
+    task = asyncio.create_task(run_telegram(core, settings, stop))
     await fake.wait_for("deleteWebhook")
     try:
-        yield fake
+        yield fake, core
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
         await fake.stop()
+        core.close()
+
+
+@asynccontextmanager
+async def serving(fake: FakeTelegram, bot_settings, max_audio_bytes: int = 2_000_000) -> AsyncIterator[FakeTelegram]:
+    """The bot polling `fake` until the block ends."""
+    async with serving_core(fake, bot_settings, max_audio_bytes=max_audio_bytes) as (served, _):
+        yield served
 
 
 @pytest.fixture
@@ -85,16 +100,26 @@ def callback(data: str, message_id: int, chat=PRIVATE, query_id: str = "cb-1") -
     return {"callback_query": {"id": query_id, "from": ANN, "chat_instance": "ci", "data": data, "message": message}}
 
 
-def audio_message(telegram: FakeTelegram, file_id: str, data: bytes, size: int | None = None) -> dict:
-    telegram.add_file(file_id, f"voice/{file_id}.oga", data, size)
-    voice = {
-        "file_id": file_id,
-        "file_unique_id": file_id + "u",
-        "duration": 20,
-        "mime_type": "audio/ogg",
-        "file_size": len(data) if size is None else size,
-    }
-    return message(voice=voice)
+def audio_message(telegram: FakeTelegram, file_id: str, data: bytes, size: int | None = None, chat=PRIVATE) -> dict:
+    """A voice note of 20 s sent to `chat`, its file held by the fake."""
+    return message(chat=chat, voice=telegram.voice_note(file_id, data, 20, size))
+
+
+@pytest.fixture(scope="session")
+def opus_voice(wesnoth_clip) -> bytes:
+    """The real Wesnoth clip as Telegram's apps record a voice note: Ogg Opus, 48 kHz, mono (sendVoice: "your audio
+    must be in an .OGG file encoded with OPUS" for clients to show it as a voice message)."""
+    data, rate = sf.read(io.BytesIO(wesnoth_clip), dtype="float32")
+    mono = data.mean(axis=1) if data.ndim == 2 else data
+    common = gcd(48_000, rate)
+    resampled = resample_poly(mono, 48_000 // common, rate // common).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, resampled, 48_000, format="OGG", subtype="OPUS")
+    encoded = buf.getvalue()
+    info = sf.info(io.BytesIO(encoded))
+    assert (info.format, info.subtype, info.samplerate, info.channels) == ("OGG", "OPUS", 48_000, 1)
+    assert encoded[:4] == b"OggS" and b"OpusHead" in encoded[:64]
+    return encoded
 
 
 def test_fake_parses_html_as_telegram_does() -> None:
@@ -160,7 +185,7 @@ async def test_same_paging_button_twice_is_not_an_error(telegram: FakeTelegram) 
 async def test_command_menu_comes_from_the_command_table(telegram: FakeTelegram) -> None:
     await telegram.wait_for("setMyCommands")
     assert telegram.commands == [{"command": c.name, "description": c.description} for c in text_commands()]
-    assert [c["command"] for c in telegram.commands] == ["similar", "session", "radio", "about", "help"]
+    assert [c["command"] for c in telegram.commands] == ["similar", "session", "radio", "listen", "about", "help"]
 
 
 async def test_ambiguous_name_gets_an_inline_keyboard(telegram: FakeTelegram) -> None:
@@ -460,3 +485,67 @@ async def test_other_media_get_one_reply_in_a_dm_and_nothing_in_a_group(telegram
     assert [p["text"][:17] for m, p in telegram.calls if m == "sendMessage" and p["chat_id"] == GROUP["id"]] == [
         "I recommend music"
     ]
+
+
+async def test_opus_voice_note_in_a_private_chat_gets_tracks_and_the_chart(telegram: FakeTelegram, opus_voice) -> None:
+    """A voice note as Telegram delivers it (Ogg Opus at 48 kHz, "audio/ogg", exactly the Voice fields) is downloaded
+    once and answered with the chart and the ranked tracks, the clip's own soundtrack first."""
+    update = audio_message(telegram, "opus-dm", opus_voice)
+    assert tuple(update["message"]["voice"]) == VOICE_FIELDS
+    telegram.push(update)
+    photo = await telegram.wait_for("sendPhoto", timeout=60)
+    assert photo["chat_id"] == PRIVATE["id"] and photo["photo"]["bytes"][:8] == b"\x89PNG\r\n\x1a\n"
+    caption = parse_html(photo["caption"])
+    assert re.search(r"Tracks that sound like your clip \(\d+ s analysed\)", caption), caption
+    assert "\n1. " in caption and " — wesnoth " in caption.split("\n2. ")[0]
+    assert telegram.downloads == ["voice/opus-dm.oga"]
+    assert telegram.errors == []
+
+
+async def test_opus_voice_note_in_a_group_replied_to_with_similar_gets_the_answer(
+    telegram: FakeTelegram, opus_voice
+) -> None:
+    """In a group, the bot (an admin, so it sees the voice note) leaves the note alone until someone replies to it with
+    `/similar`: then that note is the question, and the answer goes to the group."""
+    clip = audio_message(telegram, "opus-club", opus_voice, chat=GROUP)
+    telegram.push(clip)
+    telegram.push(message("/similar", chat=GROUP, reply_to_message=clip["message"]))
+    photo = await telegram.wait_for("sendPhoto", lambda p: p["chat_id"] == GROUP["id"], timeout=60)
+    assert "Tracks that sound like your clip" in photo["caption"]
+    assert telegram.downloads == ["voice/opus-club.oga"]  # once: for the command, not for the note itself
+    assert telegram.errors == []
+
+
+async def test_opus_voice_note_in_a_group_not_addressed_gets_nothing(telegram: FakeTelegram, opus_voice) -> None:
+    telegram.push(audio_message(telegram, "opus-chatter", opus_voice, chat=GROUP))
+    telegram.push(message("/help@murecom_test_bot", chat=GROUP))
+    await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("I recommend music."))
+    assert telegram.downloads == []
+    assert [p["text"][:17] for m, p in telegram.calls if m == "sendMessage"] == ["I recommend music"]
+    assert not [m for m, _ in telegram.calls if m == "sendPhoto"]
+
+
+async def test_a_group_admin_opts_the_group_in_to_every_voice_note(bot_settings, opus_voice) -> None:
+    """`/listen on` from a member who is no admin (getChatMember says "member") is refused; from an administrator it
+    makes every voice note of the group the bot's, until `/listen off`."""
+    async with serving_core(FakeTelegram(), bot_settings) as (telegram, core):
+        try:
+            telegram.push(message("/listen@murecom_test_bot on", chat=GROUP))
+            refused = await telegram.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP["id"])
+            assert refused["text"].startswith("Only an admin of this chat")
+            assert ("getChatMember", {"chat_id": GROUP["id"], "user_id": ANN["id"]}) in telegram.calls
+            telegram.admins[GROUP["id"]] = {ANN["id"]}
+            telegram.push(message("/listen@murecom_test_bot on", chat=GROUP))
+            await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("From now on I analyse every"))
+            telegram.push(audio_message(telegram, "opus-shared", opus_voice, chat=GROUP))  # no mention, no reply
+            photo = await telegram.wait_for("sendPhoto", lambda p: p["chat_id"] == GROUP["id"], timeout=60)
+            assert "Tracks that sound like your clip" in photo["caption"]
+            telegram.push(message("/listen off", chat=GROUP))
+            await telegram.wait_for("sendMessage", lambda p: "only the clips addressed to me" in p["text"])
+            telegram.push(audio_message(telegram, "opus-after", opus_voice, chat=GROUP))
+            telegram.push(message("/help@murecom_test_bot", chat=GROUP))
+            await telegram.wait_for("sendMessage", lambda p: p["text"].startswith("I recommend music."))
+            assert telegram.downloads == ["voice/opus-shared.oga"]
+            assert telegram.errors == []
+        finally:
+            core.listening.switch("telegram", str(GROUP["id"]), False, by="test")  # the shared bot home as it was

@@ -17,19 +17,25 @@ from data.db import make_engine
 from data.models import Playlist
 from data.settings import PROJECT_ROOT, Settings
 from jobs import tasks
+from jobs.listenbrainz import ListenBrainzClient
 from jobs.scheduler import DEFAULT_INTERVALS, ScheduledJob, Scheduler
 from jobs.worker import worker_settings
 from murecom_cli import build_parser
+from tests.jobs.fake_listenbrainz import FakeListenBrainz
 
 
 def test_the_registry_holds_the_job_functions_by_name() -> None:
-    assert {"previews": tasks.previews, "retrain": tasks.retrain} == tasks.JOBS
+    assert {
+        "previews": tasks.previews,
+        "retrain": tasks.retrain,
+        "listenbrainz": tasks.listenbrainz,
+    } == tasks.JOBS
     assert set(DEFAULT_INTERVALS) == set(tasks.JOBS)
 
 
 def test_an_unknown_job_fails_at_once_naming_the_jobs() -> None:
     settings = Settings.from_env(dotenv=False)
-    with pytest.raises(ValueError, match=r"unknown job 'crawll'; jobs: previews, retrain"):
+    with pytest.raises(ValueError, match=r"unknown job 'crawll'; jobs: previews, retrain, listenbrainz"):
         tasks.run("crawll", settings)
     with pytest.raises(ValueError, match=r"unknown job 'crawll'"):
         Scheduler(settings, [ScheduledJob("crawll", 60)])
@@ -82,19 +88,46 @@ def _corpus_home(small_yes_engine, home: Path) -> None:
     target.close()
 
 
+@pytest.fixture
+def fake_lb(open_catalogue, clock):
+    fake = FakeListenBrainz(open_catalogue, clock, limit=100, window=10.0).start()
+    yield fake
+    fake.stop()
+
+
 @pytest.mark.fast
 @pytest.mark.parametrize("name", [n for n in tasks.JOBS if n != "retrain"])
-def test_a_data_job_with_spotify_credentials_asks_spotify_nothing(name, small_yes_engine, fake_spotify, tmp_path):
-    """Every job that adds rows, on a real corpus with the fake Spotify's credentials configured. `retrain` adds none
-    (it reads the corpus and publishes models) and trains for minutes, so it is held to the same in
-    tests/jobs/test_jobs_end_to_end.py (`murecom jobs run --once`, marked heavy)."""
+def test_a_data_job_with_spotify_credentials_asks_spotify_nothing(
+    name, small_yes_engine, fake_spotify, fake_lb, clock, tmp_path
+) -> None:
+    """Every job that adds rows, configured to do its work (ListenBrainz users on the fake ListenBrainz), on a real
+    corpus with the fake Spotify's credentials set: Spotify gets no request and no Spotify playlist appears.
+    `retrain` adds none (it reads the corpus and publishes models) and trains for minutes, so it is held to the
+    same in tests/jobs/test_jobs_end_to_end.py (`murecom jobs run --once`, marked heavy)."""
     _corpus_home(small_yes_engine, tmp_path)
-    env = {"MUREC_HOME": str(tmp_path), "DATABASE_URL": "", "MUREC_PREVIEW_SEARCH": "", **fake_spotify.env()}
+    env = {
+        "MUREC_HOME": str(tmp_path),
+        "DATABASE_URL": "",
+        "MUREC_PREVIEW_SEARCH": "",
+        "LISTENBRAINZ_USERS": "yes_radio_a",
+        **fake_lb.env(),
+        **fake_spotify.env(),
+    }
     settings = Settings.from_env(env)
     assert settings.spotify_client_id and settings.spotify_client_secret
-    tasks.run(name, settings)
-    assert fake_spotify.requests == []
+    kwargs = {"client": ListenBrainzClient(settings, clock=clock, sleep=clock.sleep)} if name == "listenbrainz" else {}
     engine = make_engine(settings.database_url)
-    with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(Playlist).where(Playlist.source == "spotify")) == 0
+    playlists_before = _playlists_by_source(engine)
+    tasks.run(name, settings, **kwargs)
+    playlists_after = _playlists_by_source(engine)
     engine.dispose()
+    assert fake_spotify.requests == []
+    assert "spotify" not in playlists_after
+    if name == "listenbrainz":  # it did grow the corpus, from ListenBrainz only
+        assert playlists_after["listenbrainz"] > playlists_before.get("listenbrainz", 0)
+
+
+def _playlists_by_source(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Playlist.source, func.count()).group_by(Playlist.source)).all()
+    return {str(source): int(n) for source, n in rows}
