@@ -92,8 +92,9 @@ def test_jobs_run_once_fetches_trains_and_publishes(fake_spotify, preview_server
     res = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     lines = dict(line.split(": ", 1) for line in res.stdout.splitlines() if ": " in line)
-    assert set(lines) == {"previews", "retrain"}
-    previews, retrain = (json.loads(lines[k]) for k in ("previews", "retrain"))
+    assert set(lines) == {"previews", "retrain", "listenbrainz"}  # every registered job; none reads Spotify
+    previews, retrain, listenbrainz = (json.loads(lines[k]) for k in ("previews", "retrain", "listenbrainz"))
+    assert listenbrainz == {"skipped": "no LISTENBRAINZ_USERS / LISTENBRAINZ_SEARCH"}
     assert previews["fetched"] == PREVIEWS
     assert retrain["published"] and retrain["reason"] == "no model was published yet"
     with engine.connect() as conn:
