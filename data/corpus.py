@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 
 from data.models import (
     Artist,
@@ -72,6 +72,22 @@ class InteractionMatrix:
         return {int(t): i for i, t in enumerate(self.item_ids)}
 
 
+#: Playlist sources never read for training or evaluation. "spotify" is what the removed Spotify playlist crawl
+#: stored: Spotify's Developer Terms (v9, 2023-05-08, IV.2.a.i) and Developer Policy (III.14) forbid using the Spotify
+#: Platform or any Spotify Content to train an ML/AI model or otherwise ingesting it into one, so a deployment that
+#: crawled before the crawl was removed keeps those rows but no model sees them. (The Million Playlist Dataset is
+#: stored as source "mpd", under its own research-only terms: docs/jobs.md, "Spotify".)
+EXCLUDED_PLAYLIST_SOURCES: frozenset[str] = frozenset({"spotify"})
+
+
+def _trainable(stmt: Select, source: str | None) -> Select:
+    """`stmt` over playlist_tracks narrowed to the playlists a model may learn from (and to `source`, if given)."""
+    stmt = stmt.join(Playlist, Playlist.id == PlaylistTrack.playlist_id).where(
+        Playlist.source.not_in(sorted(EXCLUDED_PLAYLIST_SOURCES))
+    )
+    return stmt.where(Playlist.source == source) if source is not None else stmt
+
+
 class PlaylistSentences:
     """Re-iterable stream of playlists as lists of track ids in play order (one DB pass per iteration)."""
 
@@ -82,11 +98,12 @@ class PlaylistSentences:
         self._batch = batch
 
     def __iter__(self) -> Iterator[list[int]]:
-        stmt = select(PlaylistTrack.playlist_id, PlaylistTrack.track_id).order_by(
-            PlaylistTrack.playlist_id, PlaylistTrack.position
+        stmt = _trainable(
+            select(PlaylistTrack.playlist_id, PlaylistTrack.track_id).order_by(
+                PlaylistTrack.playlist_id, PlaylistTrack.position
+            ),
+            self._source,
         )
-        if self._source is not None:
-            stmt = stmt.join(Playlist, Playlist.id == PlaylistTrack.playlist_id).where(Playlist.source == self._source)
         current: int | None = None
         tracks: list[int] = []
         with self._engine.connect() as conn:
@@ -109,14 +126,13 @@ class Corpus:
 
     # --- playlists -------------------------------------------------------------------------------------------
     def playlists(self, source: str | None = None, min_len: int = 1) -> PlaylistSentences:
-        """Every playlist (optionally of one source) as a list of track ids in play order."""
+        """Every playlist a model may learn from (optionally of one source) as a list of track ids in play order;
+        never one of `EXCLUDED_PLAYLIST_SOURCES`."""
         return PlaylistSentences(self.engine, source, min_len)
 
     def playlist_ids(self, source: str | None = None) -> list[int]:
         """Ids of the playlists `playlists()` yields, in the same order (non-empty playlists, by id)."""
-        stmt = select(PlaylistTrack.playlist_id).distinct().order_by(PlaylistTrack.playlist_id)
-        if source is not None:
-            stmt = stmt.join(Playlist, Playlist.id == PlaylistTrack.playlist_id).where(Playlist.source == source)
+        stmt = _trainable(select(PlaylistTrack.playlist_id).distinct().order_by(PlaylistTrack.playlist_id), source)
         with self.engine.connect() as conn:
             return list(conn.scalars(stmt))
 

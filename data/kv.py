@@ -1,4 +1,4 @@
-"""Small durable state as JSON under a namespaced key (`kv_state`): import progress, crawl cursors, what a
+"""Small durable state as JSON under a namespaced key (`kv_state`): import progress, what a
 published model was trained on. One reader and one conflict-safe writer for every user of the table."""
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ class ListenerArtist(Base):
 
 
 class KeyValue(Base):
-    """Small durable state (import progress, crawl cursors, model pointers) as JSON under a namespaced key."""
+    """Small durable state (import progress, model pointers) as JSON under a namespaced key."""
 
     __tablename__ = "kv_state"
 

@@ -44,8 +44,8 @@ class Settings:
     max_query_chars: int = 200
     user_rate_per_minute: int = 20
     chat_rate_per_minute: int = 60
+    #: not Spotify's p.scdn.co: its previews are Spotify Content, which may not feed the audio model (jobs/previews.py)
     preview_allowed_hosts: tuple[str, ...] = (
-        "p.scdn.co",
         "www.youtube.com",
         "youtube.com",
         "music.youtube.com",

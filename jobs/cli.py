@@ -19,7 +19,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"unknown job(s): {', '.join(unknown)}; jobs: {', '.join(tasks.JOBS)}")
         return 2
     options = {
-        "crawl": {"max_searches": args.searches, "max_pages": args.pages},
         "previews": {"budget": args.budget},
         "retrain": {"force": args.force},
         "listenbrainz": {"max_playlists": args.playlists},
@@ -49,15 +48,11 @@ def _enqueue(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "jobs", help="background jobs: crawl Spotify and ListenBrainz, fetch previews, retrain and publish"
-    )
+    p = sub.add_parser("jobs", help="background jobs: ListenBrainz playlists, fetch previews, retrain and publish")
     jobs = p.add_subparsers(dest="jobs_command", required=True)
     r = jobs.add_parser("run", help="run the jobs in this process (default: on a schedule)")
     r.add_argument("--once", action="store_true", help="run each job once and exit")
-    r.add_argument("--only", default="", help="comma-separated jobs: crawl,previews,retrain,listenbrainz")
-    r.add_argument("--searches", type=int, default=5, help="crawl: search pages per run")
-    r.add_argument("--pages", type=int, default=200, help="crawl: playlist pages per run")
+    r.add_argument("--only", default="", help="comma-separated jobs: previews,retrain,listenbrainz")
     r.add_argument("--budget", type=int, default=None, help="previews: downloads per run (default from settings)")
     r.add_argument("--force", action="store_true", help="retrain even if the corpus did not grow")
     r.add_argument("--playlists", type=int, default=50, help="listenbrainz: playlists fetched per run")
@@ -65,5 +60,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     w = jobs.add_parser("worker", help="run an arq worker on REDIS_URL executing queued jobs")
     w.set_defaults(func=_worker)
     e = jobs.add_parser("enqueue", help="queue one job for the arq workers")
-    e.add_argument("job", choices=["crawl", "previews", "retrain", "listenbrainz"])
+    e.add_argument("job", choices=["previews", "retrain", "listenbrainz"])
     e.set_defaults(func=_enqueue)

@@ -1,4 +1,9 @@
-"""Audio previews for tracks that have none: a preview URL when Spotify gives one, else a yt-dlp search.
+"""Audio previews for tracks that have none: the track's preview URL when it has one, else a yt-dlp search.
+
+Never Spotify's audio: a preview is embedded by the audio model, and Spotify's Developer Terms (v9, IV.2.a.i) and
+Developer Policy (III.14) forbid ingesting Spotify Content into an ML model, so a URL on Spotify's hosts
+(`SPOTIFY_AUDIO_HOSTS`: the 30-second previews the removed playlist crawl stored) is refused even when a deployment's
+allow-list names the host.
 
 Every download is bounded and checked, because the URLs come from outside (the rules and why: `jobs.safe_fetch`):
 - only http(s) URLs whose host is on the allow-list (`MUREC_PREVIEW_ALLOWED_HOSTS`), and whose addresses, once
@@ -41,6 +46,14 @@ DOWNLOAD_DEADLINE = 120.0
 
 #: Refusals of a preview; the same class as the fetcher's, so callers catch one exception.
 PreviewRejected = FetchRefused
+#: Spotify's audio and web hosts (and their subdomains): no preview is fetched from them (the module docstring).
+SPOTIFY_AUDIO_HOSTS = ("scdn.co", "spotifycdn.com", "spotify.com")
+
+
+def is_spotify_audio(url: str) -> bool:
+    """Whether `url` is on one of Spotify's hosts."""
+    host = (urlparse(url).hostname or "").lower().rstrip(".")
+    return any(host == h or host.endswith("." + h) for h in SPOTIFY_AUDIO_HOSTS)
 
 
 @dataclass
@@ -275,6 +288,8 @@ def fetch_previews(
             break
         report.considered += 1
         try:
+            if preview_url and is_spotify_audio(preview_url):
+                raise PreviewRejected(f"spotify content: {urlparse(preview_url).hostname}")
             if preview_url:
                 suffix = Path(urlparse(preview_url).path).suffix[:6] or ".mp3"
                 path = download(

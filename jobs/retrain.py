@@ -6,7 +6,7 @@ held-out split of the *current* corpus, the same model class and parameters are 
 part of the playlists the published model knew (those up to the playlist id recorded at its publication), and on
 the training part of all playlists. Both answer the *validation* cases of the artifact's protocol (one-seed or
 multi-seed); the new one is published (atomically, so a running bot switches on its next look) only when its
-primary score is within the tolerance of the old one's. A crawl that brought junk playlists is thus refused. The
+primary score is within the tolerance of the old one's. An import that brought junk playlists is thus refused. The
 published meta's `served` figure is measured anew on the path's *test* cases, so `/about` quotes the model it
 serves, never the previous one's figure.
 """

@@ -1,5 +1,5 @@
 """The embedded scheduler: the jobs on fixed intervals inside an asyncio program (the bot), run in the scheduler's
-own single worker thread — never in the threads that serve chat commands — so a crawl or a retrain cannot take
+own single worker thread — never in the threads that serve chat commands — so an import or a retrain cannot take
 the workers a `/similar` needs. One job runs at a time; a failing run is logged and retried at its next interval,
 never taking the process down."""
 
@@ -20,7 +20,7 @@ from recommenders.audio.loader import AudioModels
 log = logging.getLogger(__name__)
 
 #: seconds between runs; retrain is cheap to call often (it returns at once unless the corpus grew)
-DEFAULT_INTERVALS = {"crawl": 15 * 60, "previews": 30 * 60, "retrain": 60 * 60, "listenbrainz": 60 * 60}
+DEFAULT_INTERVALS = {"previews": 30 * 60, "retrain": 60 * 60, "listenbrainz": 60 * 60}
 
 
 @dataclass

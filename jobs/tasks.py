@@ -4,6 +4,10 @@ functions on Redis when the deployment scales out. Each returns a small JSON-abl
 
 `JOBS` is the registry all three read: each job function is registered under its own name by `@job`, so a name
 that is not a job fails at once with the list of jobs, and no caller finds a function by its name in this module.
+
+No job reads Spotify: the playlist crawl that grew the corpus from Spotify was removed, because Spotify's Developer
+Terms (v9, IV.2.a.i) and Developer Policy (III.14) forbid feeding Spotify Content to an ML model, and the corpus is
+what the CF models train on (docs/jobs.md, "Spotify"). `tests/jobs/test_tasks.py` holds every registered job to it.
 """
 
 from __future__ import annotations
@@ -16,19 +20,17 @@ from typing import Any, TypeVar
 from data.db import open_database
 from data.kv import read_prefixed
 from data.settings import Settings
-from jobs.crawl import Crawler
 from jobs.listenbrainz import ListenBrainzClient
 from jobs.open_playlists import WANTED_PREFIX, fetch_playlists, fetch_wanted
 from jobs.previews import fetch_previews
 from jobs.retrain import retrain_if_needed
-from jobs.spotify import SpotifyClient
 from recommenders.audio.loader import AudioModels
 
 log = logging.getLogger(__name__)
 
 Job = Callable[..., dict]
 J = TypeVar("J", bound=Job)
-#: the registered jobs by name, in the order they were defined (crawl, previews, retrain, listenbrainz)
+#: the registered jobs by name, in the order they were defined (previews, retrain, listenbrainz)
 JOBS: dict[str, Job] = {}
 
 
@@ -43,19 +45,6 @@ def job_named(name: str) -> Job:
     if name not in JOBS:
         raise ValueError(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
     return JOBS[name]
-
-
-@job
-def crawl(settings: Settings, *, max_searches: int = 5, max_pages: int = 200) -> dict:
-    """Grow the corpus from Spotify (skipped, with a reason, when no Spotify credentials are configured)."""
-    if not (settings.spotify_client_id and settings.spotify_client_secret):
-        return {"skipped": "no SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET"}
-
-    engine = open_database(settings)
-    try:
-        return asdict(Crawler(engine, SpotifyClient(settings)).run(max_searches, max_pages))
-    finally:
-        engine.dispose()
 
 
 @job

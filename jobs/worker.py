@@ -23,10 +23,6 @@ def redis_settings(settings: Settings) -> RedisSettings:
     return RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379/0")
 
 
-async def crawl_job(ctx: dict[str, Any], **kwargs: Any) -> dict:
-    return await asyncio.to_thread(tasks.run_job, tasks.crawl, ctx["settings"], **kwargs)
-
-
 async def previews_job(ctx: dict[str, Any], **kwargs: Any) -> dict:
     return await asyncio.to_thread(tasks.run_job, tasks.previews, ctx["settings"], models=ctx["audio_models"], **kwargs)
 
@@ -47,9 +43,8 @@ def worker_settings(settings: Settings, *, burst: bool = False, crons: bool = Tr
         ctx["audio_models"] = AudioModels()  # this worker's audio models, loaded once for all its previews runs
 
     return {
-        "functions": [crawl_job, previews_job, retrain_job, listenbrainz_job],
+        "functions": [previews_job, retrain_job, listenbrainz_job],
         "cron_jobs": [
-            cron(crawl_job, minute={0, 15, 30, 45}, unique=True),
             cron(previews_job, minute={5, 35}, unique=True),
             cron(retrain_job, minute={50}, unique=True),
             cron(listenbrainz_job, minute={20}, unique=True),

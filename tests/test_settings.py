@@ -39,6 +39,6 @@ def test_defaults_live_under_home(tmp_path: Path) -> None:
     s = Settings.from_env({"MUREC_HOME": str(tmp_path)})
     assert s.database_url == f"sqlite:///{tmp_path / 'murecom.db'}"
     assert s.models_dir == tmp_path / "models"
-    assert s.preview_allowed_hosts[0] == "p.scdn.co"
+    assert s.preview_allowed_hosts[0] == "www.youtube.com" and "p.scdn.co" not in s.preview_allowed_hosts
     s2 = Settings.from_env({"MUREC_HOME": str(tmp_path), "MUREC_PREVIEW_ALLOWED_HOSTS": "127.0.0.1, example.org"})
     assert s2.preview_allowed_hosts == ("127.0.0.1", "example.org")

@@ -1,4 +1,4 @@
-"""Batch get-or-create of corpus rows, shared by every importer and the Spotify crawler.
+"""Batch get-or-create of corpus rows, shared by every importer.
 
 Each call handles one bounded batch: it looks the batch's keys up, inserts only the missing rows with
 INSERT … ON CONFLICT DO NOTHING (so two writers racing on the same key cannot fail or duplicate), and returns
@@ -109,7 +109,7 @@ def store_playlists(
 ) -> int:
     """Store (key, name, track ids in play order) playlists; returns how many were new.
 
-    A playlist already stored is left as it is, unless `replace` (a crawler re-reading a changed playlist),
+    A playlist already stored is left as it is, unless `replace` (an import redone because its counts did not match),
     which rewrites its entries in one transaction.
     """
     keyed = {key: {"name": name[:500]} for key, name, _ in playlists}

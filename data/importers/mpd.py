@@ -1,14 +1,18 @@
 """Importer of Spotify Million Playlist Dataset slices (`mpd.slice.*.json`), for users who have the MPD.
 
+The MPD is Spotify's research dataset under its own terms ("strictly for research and non-commercial use", not to
+be redistributed): import it for research only (docs/jobs.md, "Spotify").
+
 Each slice holds 1,000 playlists (`playlists[].tracks[]` with `track_uri`, `track_name`, `artist_name`,
 `artist_uri`, `album_name`, `album_uri`, `pos`, `duration_ms`). Slices are read one at a time and written in
 batches, so memory is bounded by one slice (plus `KNOWN_KEYS` ids) whatever the number of files. Tracks, artists
-and albums use source "spotify" keyed by their Spotify ids (shared with the Spotify crawler, so the same track is
-stored once); playlists use source "mpd" keyed by `pid`. On PostgreSQL and SQLite the rows of a batch go in bulk
-(COPY, or the driver's executemany) into temporary tables and are inserted from there (`_store_batch_bulk`), the
-same rows as the portable ORM path. A slice whose playlists are all stored is recorded complete in `kv_state`
-(`import:mpd:<file name>`, with its playlist count and file size), so re-running an interrupted import of a folder
-skips finished slices without parsing them and resumes the slice it stopped in (stored playlists are skipped).
+and albums use source "spotify" keyed by their Spotify ids (so the same track is stored once); playlists use source
+"mpd" keyed by `pid` (never "spotify": that source's playlists are not trained on). On PostgreSQL and SQLite the
+rows of a batch go in bulk (COPY, or the driver's executemany) into temporary tables and are inserted from there
+(`_store_batch_bulk`), the same rows as the portable ORM path. A slice whose playlists are all stored is recorded
+complete in `kv_state` (`import:mpd:<file name>`, with its playlist count and file size), so re-running an
+interrupted import of a folder skips finished slices without parsing them and resumes the slice it stopped in
+(stored playlists are skipped).
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """`murecom jobs run --once` end to end, the embedded scheduler, and the same jobs as arq workers on
-PostgreSQL + Redis (run when MUREC_TEST_PG_URL / MUREC_TEST_REDIS_URL are set, as .ci/services.sh does)."""
+PostgreSQL + Redis (run when MUREC_TEST_PG_URL / MUREC_TEST_REDIS_URL are set, as .ci/services.sh does).
+
+The corpus is real (Yes.com playlists, imported by the real importer); previews come from a loopback server. The
+fake Spotify is running and its credentials are configured, and it must receive no request at all: no job reads
+Spotify, and no Spotify playlist is added (docs/jobs.md, "Spotify").
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,31 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
 
 import pytest
 import soundfile as sf
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text, update
 
 from data.db import make_engine, migrate
-from data.models import PlaylistTrack, Track
+from data.importers.yes import import_yes
+from data.models import Playlist, Track
 from data.settings import PROJECT_ROOT, Settings
 from jobs.scheduler import ScheduledJob, Scheduler
 from recommenders.artifacts import ArtifactStore
 from recommenders.cf.paths import CF_ARTIFACT
-from tests.jobs.fake_spotify import Catalogue, FakeSpotify
+from tests.jobs.fake_spotify import FakeSpotify
+
+PLAYLISTS = 2500
+PREVIEWS = 5
 
 
 @pytest.fixture(scope="module")
-def preview_bytes() -> bytes:
-    """Ten seconds of a real recording, as a preview file."""
+def preview_server(tmp_path_factory):
+    """A loopback server with `PREVIEWS` ten-second excerpts of a real recording; yields its base URL."""
     source = sorted((Settings.from_env(dotenv=False).home / "audio-src").glob("singularity/*.ogg"))
     assert source, "no real audio: run scripts/get_audio.sh"
     data, sr = sf.read(source[0], frames=sf.info(str(source[0])).samplerate * 10, dtype="float32")
@@ -33,17 +46,24 @@ def preview_bytes() -> bytes:
     with sf.SoundFile(buf, "w", sr, data.shape[1], format="OGG", subtype="VORBIS") as fh:
         for start in range(0, len(data), 8192):
             fh.write(data[start : start + 8192])
-    return buf.getvalue()
+    root = tmp_path_factory.mktemp("previews")
+    for i in range(PREVIEWS):
+        (root / f"clip{i}.ogg").write_bytes(buf.getvalue())
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(root)))
+    Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
-@pytest.fixture
-def rich_fake(shared_data, preview_bytes):
-    fake = FakeSpotify(
-        Catalogue(shared_data / "yes_big", n_playlists=150, preview_every=7), preview_audio=preview_bytes
-    )
-    fake.start()
-    yield fake
-    fake.stop()
+def grow_corpus(engine: Engine, shared_data: Path, preview_base: str) -> None:
+    """The first `PLAYLISTS` Yes.com playlists, and a preview URL on the `PREVIEWS` most popular tracks."""
+    migrate(engine)
+    import_yes(engine, shared_data / "yes_big", limit=PLAYLISTS)
+    with engine.begin() as conn:
+        top = conn.scalars(select(Track.id).order_by(Track.popularity.desc(), Track.id).limit(PREVIEWS)).all()
+        for i, track_id in enumerate(top):
+            conn.execute(update(Track).where(Track.id == track_id).values(preview_url=f"{preview_base}/clip{i}.ogg"))
 
 
 def job_env(fake: FakeSpotify, home, **extra: str) -> dict[str, str]:
@@ -52,42 +72,52 @@ def job_env(fake: FakeSpotify, home, **extra: str) -> dict[str, str]:
         "DATABASE_URL": "",
         "MUREC_PREVIEW_ALLOWED_HOSTS": "127.0.0.1",
         "MUREC_PREVIEW_SEARCH": "",
-        "MUREC_PREVIEW_RUN_BUDGET": "5",
+        "MUREC_PREVIEW_RUN_BUDGET": str(PREVIEWS),
         **fake.env(),
         **extra,
     }
 
 
+def spotify_playlists(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(Playlist).where(Playlist.source == "spotify")) or 0)
+
+
 @pytest.mark.heavy
-def test_jobs_run_once_grows_fetches_trains_and_publishes(rich_fake, tmp_path) -> None:
-    env = {**os.environ, **job_env(rich_fake, tmp_path)}
-    cmd = [sys.executable, "-m", "murecom_cli", "jobs", "run", "--once", "--searches", "3", "--pages", "400"]
-    res = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+def test_jobs_run_once_fetches_trains_and_publishes(fake_spotify, preview_server, shared_data, tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'murecom.db'}")
+    grow_corpus(engine, shared_data, preview_server)
+    env = {**os.environ, **job_env(fake_spotify, tmp_path)}
+    cmd = [sys.executable, "-m", "murecom_cli", "jobs", "run", "--once"]
+    res = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     lines = dict(line.split(": ", 1) for line in res.stdout.splitlines() if ": " in line)
-    crawl, previews, retrain = (json.loads(lines[k]) for k in ("crawl", "previews", "retrain"))
-    assert crawl["playlists_completed"] > 20 and crawl["entries_stored"] > 200
-    assert previews["fetched"] == 5
+    assert set(lines) == {"previews", "retrain", "listenbrainz"}  # every registered job; none reads Spotify
+    previews, retrain, listenbrainz = (json.loads(lines[k]) for k in ("previews", "retrain", "listenbrainz"))
+    assert listenbrainz == {"skipped": "no LISTENBRAINZ_USERS / LISTENBRAINZ_SEARCH"}
+    assert previews["fetched"] == PREVIEWS
     assert retrain["published"] and retrain["reason"] == "no model was published yet"
-    engine = make_engine(f"sqlite:///{tmp_path / 'murecom.db'}")
     with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(PlaylistTrack)) == crawl["entries_stored"]
         audio = conn.scalars(select(Track.audio_path).where(Track.audio_path.is_not(None))).all()
-    assert len(audio) == 5 and all(sf.info(p).duration == pytest.approx(10, abs=0.2) for p in audio)
-    store = ArtifactStore(tmp_path / "models")
-    assert store.current_version(CF_ARTIFACT) == retrain["published"]
+    assert len(audio) == PREVIEWS and all(sf.info(p).duration == pytest.approx(10, abs=0.2) for p in audio)
+    assert ArtifactStore(tmp_path / "models").current_version(CF_ARTIFACT) == retrain["published"]
+    assert fake_spotify.requests == [] and spotify_playlists(engine) == 0
+    engine.dispose()
 
 
-def test_embedded_scheduler_runs_jobs_off_the_event_loop(rich_fake, tmp_path) -> None:
-    settings = Settings.from_env(job_env(rich_fake, tmp_path))
-    scheduler = Scheduler(settings, [ScheduledJob("crawl", 3600, {"max_searches": 1, "max_pages": 30})])
+@pytest.mark.heavy
+def test_embedded_scheduler_runs_jobs_off_the_event_loop(fake_spotify, shared_data, tmp_path) -> None:
+    settings = Settings.from_env(job_env(fake_spotify, tmp_path))
+    engine = make_engine(settings.database_url)
+    grow_corpus(engine, shared_data, "http://127.0.0.1:9")
+    scheduler = Scheduler(settings, [ScheduledJob("retrain", 3600)])
 
     async def main() -> tuple[int, int]:
         stop = asyncio.Event()
         runner = asyncio.create_task(scheduler.run_forever(stop))
         ticks = 0
-        while scheduler.jobs[0].runs == 0 and ticks < 2000:
-            await asyncio.sleep(0.01)  # the loop stays responsive while the crawl runs in a thread
+        while scheduler.jobs[0].runs + scheduler.jobs[0].failures == 0 and ticks < 60_000:
+            await asyncio.sleep(0.01)  # the loop stays responsive while the retrain runs in a thread
             ticks += 1
         stop.set()
         await asyncio.wait_for(runner, 30)
@@ -95,9 +125,9 @@ def test_embedded_scheduler_runs_jobs_off_the_event_loop(rich_fake, tmp_path) ->
 
     ticks, runs = asyncio.run(main())
     assert runs == 1 and ticks > 5
-    engine = make_engine(settings.database_url)
-    with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(PlaylistTrack)) > 0
+    assert ArtifactStore(settings.models_dir).current_version(CF_ARTIFACT) is not None
+    assert fake_spotify.requests == [] and spotify_playlists(engine) == 0
+    engine.dispose()
 
 
 PG_URL = os.environ.get("MUREC_TEST_PG_URL", "")
@@ -109,7 +139,7 @@ REDIS_URL = os.environ.get("MUREC_TEST_REDIS_URL", "")
 @pytest.mark.skipif(
     not (PG_URL and REDIS_URL), reason="MUREC_TEST_PG_URL / MUREC_TEST_REDIS_URL not set (.ci/services.sh)"
 )
-def test_arq_workers_on_postgres_and_redis(rich_fake, tmp_path) -> None:
+def test_arq_workers_on_postgres_and_redis(fake_spotify, preview_server, shared_data, tmp_path) -> None:
     from arq.worker import Worker
 
     from jobs.worker import enqueue, worker_settings
@@ -118,8 +148,8 @@ def test_arq_workers_on_postgres_and_redis(rich_fake, tmp_path) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
-    migrate(engine)
-    settings = Settings.from_env(job_env(rich_fake, tmp_path, DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL))
+    grow_corpus(engine, shared_data, preview_server)
+    settings = Settings.from_env(job_env(fake_spotify, tmp_path, DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL))
 
     async def main() -> dict:
         import redis.asyncio as redis
@@ -127,24 +157,20 @@ def test_arq_workers_on_postgres_and_redis(rich_fake, tmp_path) -> None:
         client = redis.from_url(REDIS_URL)
         await client.flushdb()
         await client.aclose()
-        counts = {"complete": 0, "failed": 0}
-        for jobs in (["crawl"], ["previews", "retrain"]):  # the corpus must exist before the rest runs on it
-            for job in jobs:
-                await enqueue(job, settings, **({"max_searches": 2, "max_pages": 300} if job == "crawl" else {}))
-            worker = Worker(**worker_settings(settings, burst=True, crons=False))
-            try:
-                await worker.main()
-            finally:
-                await worker.close()
-            counts["complete"] += worker.jobs_complete
-            counts["failed"] += worker.jobs_failed
-        return counts
+        for job in ("previews", "retrain"):
+            await enqueue(job, settings)
+        worker = Worker(**worker_settings(settings, burst=True, crons=False))
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+        return {"complete": worker.jobs_complete, "failed": worker.jobs_failed}
 
     counts = asyncio.run(main())
-    assert counts == {"complete": 3, "failed": 0}
+    assert counts == {"complete": 2, "failed": 0}
     with engine.connect() as conn:
-        entries = conn.scalar(select(func.count()).select_from(PlaylistTrack))
         with_audio = conn.scalar(select(func.count()).select_from(Track).where(Track.audio_path.is_not(None)))
+    assert with_audio == PREVIEWS and spotify_playlists(engine) == 0
     engine.dispose()
-    assert entries > 200 and with_audio == 5
     assert ArtifactStore(settings.models_dir).current_version(CF_ARTIFACT) is not None
+    assert fake_spotify.requests == []

@@ -189,6 +189,22 @@ def test_fetch_previews_budget_and_bad_files(served, tmp_path, empty_engine) -> 
     assert not list((settings.audio_dir / "previews").glob("*.part"))
 
 
+def test_spotify_audio_is_never_fetched_even_when_allow_listed(tmp_path, empty_engine) -> None:
+    """A preview URL on Spotify's hosts (left by the removed crawl) is refused before any DNS look-up or request."""
+    settings = Settings.from_env(
+        {"MUREC_HOME": str(tmp_path), "MUREC_PREVIEW_ALLOWED_HOSTS": "p.scdn.co,scdn.co", "MUREC_PREVIEW_SEARCH": ""}
+    )
+    urls = {"a": "https://p.scdn.co/mp3-preview/abc", "b": "https://audio-ak.spotifycdn.com/x.mp3"}
+    with empty_engine.begin() as conn:
+        ids = ensure_tracks(conn, "spotify", {k: {"title": k} for k in urls})
+        for key, url in urls.items():
+            conn.execute(update(Track).where(Track.id == ids[key]).values(preview_url=url))
+    report = fetch_previews(empty_engine, settings, budget=5)
+    assert report.rejected == {"spotify content": 2} and report.fetched == 0 and report.failed == 0
+    with empty_engine.connect() as conn:
+        assert conn.scalars(select(Track.audio_path)).all() == [None, None]
+
+
 class RebindingDNS:
     """The system resolver, except that `rebind.example` answers public first and loopback on every later lookup."""
 
