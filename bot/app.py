@@ -27,6 +27,7 @@ from data.settings import Settings
 from jobs.listenbrainz import ListenBrainzClient
 from jobs.musicbrainz import MusicBrainzClient
 from jobs.song_lookup import LOOKUP_WAIT_BUDGET, SongLookup
+from jobs.spotify import SpotifyClient
 from recommenders.artifacts import ArtifactStore
 from recommenders.audio.loader import AudioModels
 
@@ -89,10 +90,14 @@ def build_lookup(settings: Settings, engine: Engine) -> SongLookup | None:
     contact (`MUREC_CONTACT`), so without one nothing calls out and unknown songs are said to be unknown."""
     if not settings.contact:
         return None
+    spotify = None
+    if settings.spotify_client_id and settings.spotify_client_secret:  # links only: a title and an ISRC, never kept
+        spotify = SpotifyClient(settings, wait_budget=LOOKUP_WAIT_BUDGET)
     return SongLookup(
         engine,
         MusicBrainzClient(settings, wait_budget=LOOKUP_WAIT_BUDGET),
         ListenBrainzClient(settings, wait_budget=LOOKUP_WAIT_BUDGET),
+        spotify,
     )
 
 

@@ -35,6 +35,7 @@ from jobs.listenbrainz import ListenBrainzClient
 from jobs.musicbrainz import MusicBrainzClient
 from jobs.open_data import OpenDataError
 from jobs.open_playlists import want
+from jobs.spotify import SpotifyClient, SpotifyError, SpotifyNotFound, track_id_of
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,14 @@ def best_named(text: str, found: list[Recording]) -> Recording | None:
 
 class SongLookup:
     """Finds, stores and relates songs the corpus lacks (see the module docstring). Built by the composition root
-    when MusicBrainz may be called (`MUREC_CONTACT` set); ListenBrainz is optional."""
+    when MusicBrainz may be called (`MUREC_CONTACT` set); ListenBrainz and Spotify (links only) are optional."""
 
     def __init__(
         self,
         engine: Engine,
         musicbrainz: MusicBrainzClient,
         listenbrainz: ListenBrainzClient | None = None,
+        spotify: SpotifyClient | None = None,
         *,
         workers: int = LOOKUP_WORKERS,
         queue: int = LOOKUP_QUEUE,
@@ -94,6 +96,7 @@ class SongLookup:
         self.engine = engine
         self.musicbrainz = musicbrainz
         self.listenbrainz = listenbrainz
+        self.spotify = spotify
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="murecom-lookup")
         self._capacity = workers + queue
         self._lock = threading.Lock()
@@ -103,6 +106,20 @@ class SongLookup:
     async def by_name(self, text: str) -> FoundSong | None:
         """The song a typed name is, looked up and stored; None when MusicBrainz has nothing that is confidently it."""
         return await self._once(f"name:{normalize(text)}", lambda: self._find_name(text))
+
+    @property
+    def opens_spotify_links(self) -> bool:
+        """Whether Spotify credentials were given (a link is then looked up; else only names are)."""
+        return self.spotify is not None
+
+    async def by_spotify(self, link: str) -> FoundSong | None:
+        """The song a Spotify link names: Spotify says its title, artists and ISRC (GET /tracks/{id}), MusicBrainz
+        which recording that is, and the MusicBrainz recording (CC0) is what is stored — nothing of Spotify's is kept
+        (its terms forbid feeding its content to a model). None when Spotify or MusicBrainz does not know it; raises
+        `NotASpotifyTrack` (an episode, a local file, a malformed id) before any request, and `LookupFailed` when
+        there is no Spotify client or it cannot answer now."""
+        spotify_id = track_id_of(link)
+        return await self._once(f"spotify:{spotify_id}", lambda: self._find_spotify(spotify_id))
 
     async def by_recording(self, recording: Recording) -> FoundSong | None:
         """A song known by its title, artists and ISRCs (a Spotify link's track): MusicBrainz's recording for an ISRC,
@@ -149,6 +166,17 @@ class SongLookup:
         found = [s.recording for s in self.musicbrainz.search_text(text, SEARCHED)]
         recording = best_named(text, found)
         return self._store(recording) if recording is not None else None
+
+    def _find_spotify(self, spotify_id: str) -> FoundSong | None:
+        if self.spotify is None:
+            raise LookupFailed("no Spotify credentials (SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET)")
+        try:
+            track = self.spotify.track(spotify_id)
+        except SpotifyNotFound:
+            return None
+        except SpotifyError as exc:
+            raise LookupFailed(f"Spotify: {exc}") from exc
+        return self._find_recording(track.recording)
 
     def _find_recording(self, recording: Recording) -> FoundSong | None:
         for isrc in recording.isrcs[:1]:

@@ -12,6 +12,7 @@ it can do instead.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Iterator
 
 from bot.actions import PickTrack
@@ -20,6 +21,7 @@ from bot.middleware import Request
 from bot.replies import Button, Reply
 from data.search import CONFIDENT, Candidate, Resolution
 from jobs.song_lookup import FoundSong, LookupBusy, LookupFailed
+from jobs.spotify import NotASpotifyTrack
 from recommenders.base import Recommendation
 from recommenders.cf.fallback import WithFallback
 
@@ -31,6 +33,15 @@ NEW = "new to me"
 def pick_buttons(candidates: list[Candidate]) -> tuple[tuple[Button, ...], ...]:
     """One button per candidate song, a row each: pressing it answers for that song."""
     return tuple((Button.of(c.track.label[:60], PickTrack(c.track.id)),) for c in candidates)
+
+
+NO_LINKS = " I can look up Spotify links only when I am set up to (Spotify and MusicBrainz); send its title instead."
+_SPOTIFY_LINK = re.compile(r"open\.spotify\.com/|^\s*spotify:", re.IGNORECASE)
+
+
+def is_spotify_link(text: str) -> bool:
+    """Whether the text is a Spotify link or URI of any kind (a track, or an episode or local file to refuse)."""
+    return bool(_SPOTIFY_LINK.search(text))
 
 
 def unknown_song(query: str, res: Resolution, why: str = "") -> Reply:
@@ -55,16 +66,21 @@ async def answer_unknown(
     """The answer for a name the catalogue lacks, after looking it up; a song that turns out to be a track the served
     model knows (MusicBrainz knew it under another spelling) is answered by `known(track_id)`, as usual."""
     lookup = services.lookup
-    if lookup is None:
-        return [unknown_song(query, res)]
+    link = is_spotify_link(query)
+    if lookup is None or (link and not lookup.opens_spotify_links):
+        return [unknown_song(query, res, NO_LINKS if link else "")]
     try:
-        found = await lookup.by_name(query)
+        found = await (lookup.by_spotify(query) if link else lookup.by_name(query))
+    except NotASpotifyTrack as exc:
+        return [Reply(f"I cannot use that Spotify link: {exc}; send me a link to a song.", kind="error")]
     except LookupBusy:
         return [Reply("I am looking up many new songs right now; please try again in a minute.", kind="error")]
     except LookupFailed:
-        return [unknown_song(query, res, " I could not reach MusicBrainz to look it up; please try again later.")]
+        service = "Spotify and MusicBrainz" if link else "MusicBrainz"
+        return [unknown_song(query, res, f" I could not ask {service} about it now; please try again later.")]
     if found is None:
-        return [unknown_song(query, res, " MusicBrainz has nothing that is surely it either.")]
+        where = "Spotify or MusicBrainz has nothing" if link else "MusicBrainz has nothing"
+        return [unknown_song(query, res, f" {where} that is surely it either.")]
     chain = req.snap.cf
     if not found.added and chain is not None and found.track_id in chain:
         return await known(found.track_id)

@@ -31,7 +31,9 @@ from recommenders.artifacts import ArtifactStore
 from recommenders.cf.training import train_and_publish
 from tests.jobs.fake_listenbrainz import FakeListenBrainz
 from tests.jobs.fake_musicbrainz import FakeMusicBrainz
-from tests.jobs.open_catalogue import OpenCatalogue
+from tests.jobs.fake_spotify import Catalogue, FakeSpotify
+from tests.jobs.fake_spotify import _id as spotify_id_of
+from tests.jobs.open_catalogue import OpenCatalogue, song_isrc
 
 pytestmark = pytest.mark.heavy  # two item-kNN fits on 6,000 real playlists, real processes of the fakes
 ANN = ChatContext("telegram", "new-songs", "u-ann", "Ann", private=True, admin=True)
@@ -65,6 +67,18 @@ def home(tmp_path, shared_data, world):
     train_and_publish(Corpus(engine), ArtifactStore(settings.models_dir), models=["itemknn"], evaluate=False)
     yield settings, engine
     engine.dispose()
+
+
+def spotify_track_id(song: int) -> str:
+    """The fake Spotify's id of a Yes.com song."""
+    return spotify_id_of("t", song)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment these settings were built from (the home and the fakes' addresses)."""
+    return {"MUREC_HOME": str(settings.home), "MUREC_CONTACT": settings.contact,
+            "MUSICBRAINZ_URL": settings.musicbrainz_url, "LISTENBRAINZ_URL": settings.listenbrainz_url,
+            "LISTENBRAINZ_LABS_URL": settings.listenbrainz_labs_url}  # fmt: skip
 
 
 def ask(settings: Settings, text: str):
@@ -122,3 +136,31 @@ def test_a_name_musicbrainz_does_not_surely_know_is_not_guessed(home) -> None:
     settings, _ = home
     reply = ask(settings, "/similar zqxv wobbly nonsense tune")
     assert reply.text.startswith("I don't know “zqxv wobbly nonsense tune” yet. MusicBrainz has nothing")
+
+
+def test_a_spotify_link_is_resolved_through_its_isrc_and_nothing_of_spotifys_is_kept(home, world, shared_data) -> None:
+    """Spotify says the link's title, artists and ISRC (GET /tracks/{id}, its only call); MusicBrainz's recording of
+    that ISRC is what is stored and answered. An episode link is refused before any request."""
+    settings, engine = home
+    musicbrainz, _ = world
+    spotify = FakeSpotify(Catalogue(shared_data / "yes_big", n_playlists=3000)).start()
+    try:
+        with_spotify = Settings.from_env({**settings_env(settings), **spotify.env()}, dotenv=False)
+        link = f"https://open.spotify.com/track/{spotify_track_id(1858)}?si=abc"
+        reply = ask(with_spotify, f"/similar {link}")
+        assert reply.title == "Similar to Take It Easy — The Eagles" and "is new to me" in reply.text
+        assert any(f"/ws/2/isrc/{song_isrc(1858)}?" in r for r in musicbrainz.requests)
+        assert [r.split("?")[0] for r in spotify.api_requests()] == [f"GET /v1/tracks/{spotify_track_id(1858)}"]
+        with engine.connect() as conn:
+            sources = set(conn.execute(select(Track.source).where(Track.title == "Take It Easy")).scalars())
+        assert "spotify" not in sources
+        asked = len(spotify.requests)
+        episode = ask(with_spotify, "/similar https://open.spotify.com/episode/4rOoJ6Egrf8K2IrywzwOMk")
+        assert episode.text == (
+            "I cannot use that Spotify link: that is a podcast episode or show, not a song; send me a link to a song."
+        )
+        assert len(spotify.requests) == asked
+    finally:
+        spotify.stop()
+    without = ask(settings, f"/similar https://open.spotify.com/track/{spotify_track_id(1107)}")
+    assert "I can look up Spotify links only when I am set up to" in without.text  # no Spotify credentials

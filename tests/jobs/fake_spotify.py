@@ -40,6 +40,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from tests.jobs.open_catalogue import song_isrc
+
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"
 TOKEN = "fake-access-token"
@@ -64,8 +66,9 @@ def _id(prefix: str, n: int) -> str:
 
 
 def fake_isrc(song: int) -> str:
-    """A well-formed ISRC (country, registrant, year, designation: 12 characters) for a Yes.com song number."""
-    return f"QZFAK26{song:05d}"
+    """A well-formed ISRC for a Yes.com song number: the same one the open-data fakes give it (one recording, one
+    ISRC, whichever service names it), so a Spotify link leads to MusicBrainz's recording by ISRC."""
+    return song_isrc(song)
 
 
 class Catalogue:
