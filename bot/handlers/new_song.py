@@ -82,7 +82,9 @@ async def answer_unknown(
         where = "Spotify or MusicBrainz has nothing" if link else "MusicBrainz has nothing"
         return [unknown_song(query, res, f" {where} that is surely it either.")]
     chain = req.snap.cf
-    if not found.added and chain is not None and found.track_id in chain:
+    if chain is not None and found.track_id in chain.inner:
+        # the served CF model knows the song: MusicBrainz knew it under another spelling or link, or it has been
+        # learnt since it was first looked up (a cached look-up outlives the retrain)
         return await known(found.track_id)
     return await answer_found(services, req, found)
 

@@ -90,7 +90,7 @@ def ask(settings: Settings, text: str):
         core.close()
 
 
-def test_a_song_the_corpus_lacks_is_answered_then_learnt(home, world) -> None:
+def test_a_song_the_corpus_lacks_is_answered_then_learnt(home, world, shared_data) -> None:
     settings, engine = home
     reply = ask(settings, "/similar take it easy eagles")
     assert reply.kind == "recommendations", reply.text
@@ -121,6 +121,16 @@ def test_a_song_the_corpus_lacks_is_answered_then_learnt(home, world) -> None:
     learnt_reply = ask(settings, "/similar take it easy eagles")
     assert learnt_reply.title == "Similar to Take It Easy — The Eagles"
     assert learnt_reply.tracks[0].reason.startswith("appears with it in "), learnt_reply.tracks[0].reason
+    # a link to it now too: MusicBrainz's recording (by ISRC) is the corpus track the model has learnt
+    spotify = FakeSpotify(Catalogue(shared_data / "yes_big", n_playlists=3000)).start()
+    try:
+        with_spotify = Settings.from_env({**settings_env(settings), **spotify.env()}, dotenv=False)
+        linked = ask(with_spotify, f"/similar https://open.spotify.com/track/{spotify_track_id(1858)}")
+    finally:
+        spotify.stop()
+    assert linked.title == learnt_reply.title and [t.track_id for t in linked.tracks] == [
+        t.track_id for t in learnt_reply.tracks
+    ]
 
 
 def test_without_a_contact_nothing_calls_out_and_the_song_is_said_to_be_unknown(home, world) -> None:
