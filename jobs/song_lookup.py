@@ -10,7 +10,7 @@ same sessions, CC0) is mapped onto corpus tracks and artists for an answer now, 
 retrain learns it from real co-listening.
 
 Bounded: look-ups run in a pool of their own (`LOOKUP_WORKERS` threads: MusicBrainz allows one request a second, so
-waiting look-ups must not hold the threads cheap reads use), at most `LOOKUP_QUEUE` wait (beyond that `LookupBusy`),
+waiting look-ups must not hold the threads cheap reads use), at most `LOOKUP_QUEUE` more wait (beyond, `LookupBusy`),
 one look-up per song at a time (a second ask of the same name or link waits for the first), recent results cached,
 each service's waits within a short budget (`LOOKUP_WAIT_BUDGET`). A failing service is a `LookupFailed` the caller
 turns into a clear reply; nothing half-written stays in the corpus.
@@ -40,9 +40,12 @@ from jobs.spotify import SpotifyClient, SpotifyError, SpotifyNotFound, track_id_
 log = logging.getLogger(__name__)
 
 LOOKUP_WORKERS = 4
-LOOKUP_QUEUE = 32
 #: Seconds a look-up may wait out one service's rate limit: a person is waiting for the answer.
 LOOKUP_WAIT_BUDGET = 8.0
+#: Look-ups waiting beyond those running. MusicBrainz takes one request a second (`MIN_INTERVAL` apart), so a look-up
+#: queued behind more than about the budget's worth of others would only fail after its wait: beyond this many the
+#: asker is told at once to try again in a minute.
+LOOKUP_QUEUE = 4
 CACHE_SIZE = 1024
 #: MusicBrainz results weighed per name (its best few; the name rule picks among them).
 SEARCHED = 5

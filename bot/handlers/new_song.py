@@ -19,7 +19,7 @@ from bot.actions import PickTrack
 from bot.handlers.base import Services, track_line
 from bot.middleware import Request
 from bot.replies import Button, Reply
-from data.search import CONFIDENT, Candidate, Resolution
+from data.search import ARTIST_AGREES, CONFIDENT, Candidate, Resolution
 from jobs.song_lookup import FoundSong, LookupBusy, LookupFailed
 from jobs.spotify import NotASpotifyTrack
 from recommenders.base import Recommendation
@@ -49,7 +49,8 @@ def unknown_song(query: str, res: Resolution, why: str = "") -> Reply:
     the artist named, when the query names one it knows."""
     named = f"I don't know “{query[:80]}” yet.{why}"
     best = res.best
-    if best is not None and best.score >= CONFIDENT:  # the name matched an artist, not a title: their other songs
+    if best is not None and best.score >= CONFIDENT and best.artist_agreement >= ARTIST_AGREES:
+        # the name matched an artist it knows, not one of their titles: their other songs
         others = [c for c in res.candidates if c.track.artist == best.track.artist][:5]
         return Reply(f"{named} These are the songs by {best.track.artist} I know:", kind="choices",
                      buttons=pick_buttons(others))  # fmt: skip

@@ -10,14 +10,15 @@ one real song taken out — "Take It Easy" by The Eagles — so the bot has neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from bot.app import build_core
-from bot.replies import ChatContext
+from bot.replies import ChatContext, Reply
 from data.corpus import Corpus
 from data.db import make_engine, migrate
 from data.importers.yes import import_yes
@@ -27,6 +28,7 @@ from data.settings import Settings
 from jobs import tasks
 from jobs.listenbrainz import ListenBrainzClient
 from jobs.open_playlists import WANTED_PREFIX
+from jobs.song_lookup import LOOKUP_QUEUE, LOOKUP_WAIT_BUDGET, LOOKUP_WORKERS
 from recommenders.artifacts import ArtifactStore
 from recommenders.cf.training import train_and_publish
 from tests.jobs.fake_listenbrainz import FakeListenBrainz
@@ -79,6 +81,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return {"MUREC_HOME": str(settings.home), "MUREC_CONTACT": settings.contact,
             "MUSICBRAINZ_URL": settings.musicbrainz_url, "LISTENBRAINZ_URL": settings.listenbrainz_url,
             "LISTENBRAINZ_LABS_URL": settings.listenbrainz_labs_url}  # fmt: skip
+
+
+@contextlib.contextmanager
+def settings_engine(settings: Settings):
+    engine = make_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def ask(settings: Settings, text: str):
@@ -174,3 +185,70 @@ def test_a_spotify_link_is_resolved_through_its_isrc_and_nothing_of_spotifys_is_
         spotify.stop()
     without = ask(settings, f"/similar https://open.spotify.com/track/{spotify_track_id(1107)}")
     assert "I can look up Spotify links only when I am set up to" in without.text  # no Spotify credentials
+
+
+def test_musicbrainz_down_gets_a_clear_reply_in_bounded_time_and_nothing_stored(home, world) -> None:
+    settings, engine = home
+    musicbrainz, _ = world
+    with engine.connect() as conn:
+        before = conn.scalar(select(func.count()).select_from(Track))
+    musicbrainz.outage = 503
+    try:
+        t0 = time.monotonic()
+        reply = ask(settings, "/similar take it easy eagles")
+        took = time.monotonic() - t0
+    finally:
+        musicbrainz.outage = None
+    assert reply.text == (
+        "I don't know “take it easy eagles” yet. I could not ask MusicBrainz about it now; please try again later. "
+        "Try its title with the artist (title - artist), a Spotify link, or another song."
+    )
+    assert took < LOOKUP_WAIT_BUDGET + 10, took  # the look-up's waits are bounded by its budget
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Track)) == before
+
+
+def test_fifty_links_at_once_are_one_look_up_per_song(home, world, shared_data) -> None:
+    """50 people paste links to 10 songs at the same moment: each song is looked up at most once (one Spotify request
+    per track), every paste of a song gets the same answer, and past what MusicBrainz's pace allows within the wait
+    budget (`LOOKUP_WORKERS + LOOKUP_QUEUE` songs at once) the rest are told at once to try again."""
+    settings, _ = home
+    catalogue = Catalogue(shared_data / "yes_big", n_playlists=3000)
+    known = sorted(int(track["id"][1:]) for track in catalogue.tracks.values())
+    with settings_engine(settings) as engine, engine.connect() as conn:
+        in_corpus = {int(k) for k in conn.execute(select(Track.source_key).where(Track.source == "yes")).scalars()}
+    songs = [s for s in known if s not in in_corpus][:1] + [s for s in known if s in in_corpus][:9]
+    spotify = FakeSpotify(catalogue).start()
+    spotify.stall(
+        "/v1/tracks/", 2.0
+    )  # Spotify answers slowly: every look-up is still running when the last paste comes
+    try:
+        with_spotify = Settings.from_env({**settings_env(settings), **spotify.env()}, dotenv=False)
+        core = build_core(with_spotify)
+
+        async def paste(i: int) -> tuple[int, Reply]:
+            who = ChatContext("telegram", f"chat-{i}", f"u-{i}", f"U{i}", private=True)
+            song = songs[i % len(songs)]
+            [reply] = await core.handle_text(who, f"/similar https://open.spotify.com/track/{spotify_track_id(song)}")
+            return song, reply
+
+        async def everyone() -> list[tuple[int, Reply]]:
+            return await asyncio.gather(*(paste(i) for i in range(50)))
+
+        t0 = time.monotonic()
+        try:
+            answers = asyncio.run(everyone())
+        finally:
+            core.close()
+        took = time.monotonic() - t0
+        lookups = [r for r in spotify.api_requests() if r.startswith("GET /v1/tracks/")]
+    finally:
+        spotify.stop()
+    busy = "I am looking up many new songs right now; please try again in a minute."
+    outcomes = {song: {(r.kind, r.title or r.text) for s, r in answers if s == song} for song in songs}
+    assert all(len(o) == 1 for o in outcomes.values()), outcomes  # every paste of a song: the same answer
+    answered = [song for song, o in outcomes.items() if next(iter(o))[0] == "recommendations"]
+    told_busy = [song for song, o in outcomes.items() if next(iter(o)) == ("error", busy)]
+    assert len(answered) == LOOKUP_WORKERS + LOOKUP_QUEUE and len(told_busy) == len(songs) - len(answered), outcomes
+    assert len(lookups) == len(set(lookups)) == len(answered)  # one Spotify request per song looked up
+    assert took < 3 * LOOKUP_WAIT_BUDGET, took

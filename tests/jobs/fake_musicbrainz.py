@@ -60,6 +60,9 @@ class FakeMusicBrainz(FakeJsonServer):
         self.by_isrc = catalogue.songs_by_isrc()
         self._last_honoured: float | None = None
         self.refused_agents: list[str] = []
+        #: while set, every request is answered with this status (an outage: MusicBrainz answers 503 when it is
+        #: overloaded or down, the same answer as to a client over the rate limit)
+        self.outage: int | None = None
         self.rate_limited = 0
         self.honoured = 0
 
@@ -87,6 +90,8 @@ class FakeMusicBrainz(FakeJsonServer):
     def handle(self, path: str, query: dict[str, str], headers: Message) -> tuple[int, Any, dict[str, str]]:
         if self._agent_refused(headers):
             return 403, {"error": "User-Agent required: identify your application and a contact"}, {}
+        if self.outage is not None:
+            return self.outage, {"error": "Service unavailable"}, {}
         if self._over_rate():
             return 503, {"error": RATE_MESSAGE}, {}
         if query.get("fmt") != "json":

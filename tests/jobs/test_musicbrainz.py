@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from data.settings import Settings
-from jobs.musicbrainz import MusicBrainzClient, lucene_phrase
+from jobs.musicbrainz import MIN_INTERVAL, MusicBrainzClient, lucene_phrase
 from jobs.open_data import OpenDataGaveUp, OpenDataTimeout, user_agent
 from tests.jobs.fake_musicbrainz import FakeMusicBrainz
 from tests.jobs.open_catalogue import FakeClock, song_isrc, song_mbid
@@ -69,8 +69,8 @@ def test_one_request_per_second_on_the_clock(fake_mb, mb_settings, clock) -> Non
     for title in ("Hotel California", "Bohemian Rhapsody", "Whip My Hair", "Yesterday"):
         assert mb.search_title_artist(title)
     assert fake_mb.rate_limited == 0 and fake_mb.honoured == 4
-    assert clock() - start == pytest.approx(3.0)  # three waits of a second between four requests
-    assert mb.waits == [pytest.approx(1.0)] * 3
+    assert clock() - start == pytest.approx(3 * MIN_INTERVAL)  # three waits between four requests, 1.1 s each
+    assert mb.waits == [pytest.approx(MIN_INTERVAL)] * 3
 
 
 def test_clients_of_one_process_share_the_one_per_second_schedule(fake_mb, mb_settings, clock) -> None:
