@@ -41,7 +41,7 @@ class Artist(Base):
     source: Mapped[str] = mapped_column(String(32))
     source_key: Mapped[str] = mapped_column(String(200))
     spotify_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    mbid: Mapped[str | None] = mapped_column(String(36), unique=True)  # MusicBrainz artist id
+    mbid: Mapped[str | None] = mapped_column(String(36), unique=True, index=True)  # MusicBrainz artist id
 
 
 class Album(Base):
@@ -66,7 +66,7 @@ class Track(Base):
     album_id: Mapped[int | None] = mapped_column(ForeignKey("albums.id"), index=True)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     spotify_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    mbid: Mapped[str | None] = mapped_column(String(36), unique=True)  # MusicBrainz recording id
+    mbid: Mapped[str | None] = mapped_column(String(36), unique=True, index=True)  # MusicBrainz recording id
     isrc: Mapped[str | None] = mapped_column(String(12), index=True)
     popularity: Mapped[int] = mapped_column(Integer, default=0)
     preview_url: Mapped[str | None] = mapped_column(Text)

@@ -19,7 +19,7 @@ from bot.actions import PickTrack
 from bot.handlers.base import Services, track_line
 from bot.middleware import Request
 from bot.replies import Button, Reply
-from data.search import ARTIST_AGREES, CONFIDENT, Candidate, Resolution
+from data.search import ARTIST_AGREES, Candidate, Resolution
 from jobs.song_lookup import FoundSong, LookupBusy, LookupFailed
 from jobs.spotify import NotASpotifyTrack
 from recommenders.base import Recommendation
@@ -46,14 +46,12 @@ def is_spotify_link(text: str) -> bool:
 
 def unknown_song(query: str, res: Resolution, why: str = "") -> Reply:
     """The answer to a song nobody could find: said plainly, with what the bot can do instead — the songs it knows by
-    the artist named, when the query names one it knows."""
+    the artist the name mentions (a candidate whose artist the query's other words agree with), when there is one."""
     named = f"I don't know “{query[:80]}” yet.{why}"
-    best = res.best
-    if best is not None and best.score >= CONFIDENT and best.artist_agreement >= ARTIST_AGREES:
-        # the name matched an artist it knows, not one of their titles: their other songs
-        others = [c for c in res.candidates if c.track.artist == best.track.artist][:5]
-        return Reply(f"{named} These are the songs by {best.track.artist} I know:", kind="choices",
-                     buttons=pick_buttons(others))  # fmt: skip
+    artist = next((c.track.artist for c in res.candidates if c.artist_agreement >= ARTIST_AGREES), None)
+    if artist is not None:  # the name mentions an artist it knows, not one of their titles: their songs
+        others = [c for c in res.candidates if c.track.artist == artist][:5]
+        return Reply(f"{named} These are the songs by {artist} I know:", kind="choices", buttons=pick_buttons(others))
     return Reply(f"{named} Try its title with the artist (title - artist), a Spotify link, or another song.")
 
 

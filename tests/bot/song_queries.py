@@ -10,6 +10,7 @@ The world is real data: the fakes know every Yes.com song and serve the Yes.com 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import statistics
 import time
@@ -31,6 +32,8 @@ from recommenders.artifacts import ArtifactStore
 from recommenders.cf.training import train_and_publish
 from tests.jobs.fake_listenbrainz import FakeListenBrainz
 from tests.jobs.fake_musicbrainz import FakeMusicBrainz
+from tests.jobs.fake_spotify import Catalogue, FakeSpotify
+from tests.jobs.fake_spotify import _id as spotify_id_of
 from tests.jobs.open_catalogue import OpenCatalogue
 
 ASKER = ChatContext("console", "song-queries", "u-eval", "Eval", private=True, admin=True)
@@ -43,12 +46,28 @@ class World:
     engine: Engine
     musicbrainz: FakeMusicBrainz
     listenbrainz: FakeListenBrainz
+    spotify: FakeSpotify
     queries: list[SongQuery]
 
     def close(self) -> None:
         self.musicbrainz.stop()
         self.listenbrainz.stop()
+        self.spotify.stop()
         self.engine.dispose()
+
+
+def link_queries(queries: list[SongQuery], catalogue: Catalogue, yes_ids: dict[int, int]) -> list[SongQuery]:
+    """Spotify links (as people paste them, with a share parameter) to the songs of the "name" queries (songs the
+    corpus holds, though under no Spotify id) and of the "absent" ones (songs it lacks), where Spotify has them.
+    `yes_ids`: each query's corpus track id → its Yes.com song id (what the fake Spotify's ids are made from)."""
+    out = []
+    for q in queries:
+        track = spotify_id_of("t", yes_ids[q.track_id])
+        if q.kind in ("name", "absent") and track in catalogue.tracks:
+            kind = "link: in the corpus" if q.kind == "name" else "link: absent"
+            link = f"https://open.spotify.com/track/{track}?si=0123456789abcdef"
+            out.append(dataclasses.replace(q, text=link, kind=kind))
+    return out
 
 
 def open_world(
@@ -62,19 +81,31 @@ def open_world(
     musicbrainz = FakeMusicBrainz(catalogue, time.monotonic).start()  # type: ignore[arg-type]
     listenbrainz = FakeListenBrainz(catalogue, time.monotonic, limit=1000, window=10.0).start()  # type: ignore[arg-type]
     musicbrainz.latency = listenbrainz.latency = delay
-    settings = Settings.from_env({"MUREC_HOME": str(home), **musicbrainz.env(), **listenbrainz.env()}, dotenv=False)
-    engine = make_engine(settings.database_url)
+    home_env = {"MUREC_HOME": str(home), **musicbrainz.env(), **listenbrainz.env()}
+    engine = make_engine(Settings.from_env(home_env, dotenv=False).database_url)
     migrate(engine)
     import_yes(engine, data / "yes_big", limit=playlists)
     queries = build_queries(songs(engine), per_kind=per_kind)
+    with engine.connect() as conn:
+        yes_ids = {
+            int(t): int(k)
+            for t, k in conn.execute(
+                select(Track.id, Track.source_key).where(Track.id.in_([q.track_id for q in queries]))
+            )
+        }
+    spotify_catalogue = Catalogue(data / "yes_big", n_playlists=3000)
+    queries += link_queries(queries, spotify_catalogue, yes_ids)
+    spotify = FakeSpotify(spotify_catalogue).start()
     absent = [q.track_id for q in queries if q.kind == "absent"]
     with engine.begin() as conn:
         conn.execute(delete(PlaylistTrack).where(PlaylistTrack.track_id.in_(absent)))
         conn.execute(delete(TrackArtist).where(TrackArtist.track_id.in_(absent)))
         conn.execute(delete(Track).where(Track.id.in_(absent)))
         assert conn.scalar(select(Track.id).where(Track.id.in_(absent))) is None
+    spotify.latency = delay
+    settings = Settings.from_env({**home_env, **spotify.env()}, dotenv=False)
     train_and_publish(Corpus(engine), ArtifactStore(settings.models_dir), models=["itemknn"], evaluate=False)
-    return World(settings, engine, musicbrainz, listenbrainz, queries)
+    return World(settings, engine, musicbrainz, listenbrainz, spotify, queries)
 
 
 def outcome(query: SongQuery, reply: Reply) -> str:

@@ -34,8 +34,10 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -136,6 +138,8 @@ class FakeSpotify:
         self.extended_quota = extended_quota
         self.faults: dict[str, list[tuple[int, dict]]] = {}
         self.stalls: dict[str, float] = {}
+        #: seconds each answer takes (a benchmark's 100–300 ms; tests leave it at none)
+        self.latency: Callable[[], float] | None = None
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._released = threading.Event()
@@ -219,6 +223,8 @@ class FakeSpotify:
                 if url.path.startswith(prefix) and queue:
                     fault = queue.pop(0)
                     break
+        if self.latency is not None:
+            time.sleep(self.latency())
         stall = next((s for p, s in self.stalls.items() if url.path.startswith(p)), 0.0)
         if stall:
             self._released.wait(stall)

@@ -21,22 +21,22 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tracks") as batch:
-        batch.add_column(sa.Column("mbid", sa.String(length=36), nullable=True))
-        batch.add_column(sa.Column("isrc", sa.String(length=12), nullable=True))
-        batch.create_unique_constraint("uq_tracks_mbid", ["mbid"])
-        batch.create_index("ix_tracks_isrc", ["isrc"])
-    with op.batch_alter_table("artists") as batch:
-        batch.add_column(sa.Column("mbid", sa.String(length=36), nullable=True))
-        batch.create_unique_constraint("uq_artists_mbid", ["mbid"])
+    # columns and unique indexes only: a constraint would make SQLite rebuild `tracks` (copy, drop, rename), and the
+    # drop fails on a database with data, whose playlist entries reference the tracks
+    op.add_column("tracks", sa.Column("mbid", sa.String(length=36), nullable=True))
+    op.add_column("tracks", sa.Column("isrc", sa.String(length=12), nullable=True))
+    op.create_index("ix_tracks_mbid", "tracks", ["mbid"], unique=True)
+    op.create_index("ix_tracks_isrc", "tracks", ["isrc"])
+    op.add_column("artists", sa.Column("mbid", sa.String(length=36), nullable=True))
+    op.create_index("ix_artists_mbid", "artists", ["mbid"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_artists_mbid", table_name="artists")
+    op.drop_index("ix_tracks_isrc", table_name="tracks")
+    op.drop_index("ix_tracks_mbid", table_name="tracks")
     with op.batch_alter_table("artists") as batch:
-        batch.drop_constraint("uq_artists_mbid", type_="unique")
         batch.drop_column("mbid")
     with op.batch_alter_table("tracks") as batch:
-        batch.drop_index("ix_tracks_isrc")
-        batch.drop_constraint("uq_tracks_mbid", type_="unique")
         batch.drop_column("isrc")
         batch.drop_column("mbid")
