@@ -6,6 +6,12 @@ vocabulary. Every tag named here is a tag of the Yes.com corpus (tests/test_ask_
 
 from __future__ import annotations
 
+
+def _words(text: str) -> frozenset[str]:
+    """The words of a long literal (easier to read and edit than a list of quoted words)."""
+    return frozenset(text.split())
+
+
 #: Phrases people type (normalised: lower case, no punctuation) → the corpus tags they mean. Longest match wins.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     # activities and occasions
@@ -73,20 +79,20 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 #: Words that carry no request of their own ("give me some songs for…"); never searched as names on their own.
-FILLERS = frozenset(
+FILLERS = _words(
     """a an the some any something anything songs song tracks track music tunes tune stuff play playing give me i
     want wanna need would could can you please recommend suggest find show get put make let lets us we our my to
     for of with in on at from while during when and or that this those these is are be it its im am kind sort type
     vibe vibes mood feel feeling style genre playlist mix list listen listening hear just really very bit little lot
     good great nice cool perfect best hits tonight today now time day night also too maybe something s ones one
     what how about do so go got have has into up out off all bunch few some picks pick recommendations stuff sound
-    sounds sounding tracklist thanks thank hey hi hello yo okay ok well then there here were was""".split()
+    sounds sounding tracklist thanks thank hey hi hello yo okay ok well then there here were was"""
 )
 
 #: Words that start an exclusion clause ("no country", "not the eagles", "without ballads").
-EXCLUDE = ("no more", "nothing by", "nothing from", "nothing like", "none of", "anything but", "dont want", "don t want",
-           "do not want", "leave out", "not by", "no", "not", "without", "except", "avoid", "skip", "exclude", "minus",
-           "drop", "lose", "ditch")  # fmt: skip
+EXCLUDE = ("no more", "nothing by", "nothing from", "nothing like", "none of", "anything but", "dont want",
+           "don t want", "do not want", "leave out", "not by", "no", "not", "without", "except", "avoid", "skip",
+           "exclude", "minus", "drop", "lose", "ditch")  # fmt: skip
 #: Words that ask for more of something ("more 80s", "heavier on the guitar").
 MORE = ("more of", "more", "extra", "heavier on", "lean", "lots of", "mostly", "only")
 #: Words that ask for less of something ("less rock").
@@ -108,11 +114,11 @@ NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seve
 COUNTED = ("songs", "song", "tracks", "track", "tunes", "picks", "more", "recommendations", "ones")
 
 #: Last.fm tags that say nothing a request can mean (personal, praise, station names): never parsed from text.
-JUNK_TAGS = frozenset(
+JUNK_TAGS = _words(
     """favorites favorite favourites favourite awesome love beautiful cool amazing best good great fav <3 nice
     perfect faves favs aitch classic classics memories masterpiece sweet easy vocal loved other new hot legend
     brilliant english american usa uk british california spotify solx male female live cover covers sex rockin
-    powerful""".split()
+    powerful"""
 ) | frozenset(
     ["great song", "favorite songs", "favourite songs", "my favorite", "fucking awesome", "love it",
      "love at first listen", "the best", "songs i absolutely love", "good stuff", "my favorites", "seen live",

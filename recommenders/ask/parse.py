@@ -48,7 +48,9 @@ WHOLE_NAME = 0.9
 #: The most picks a request may ask for.
 MAX_COUNT = 25
 #: Words that end a name after "like" ("like hotel california for a road trip").
-BOUNDARY = frozenset("for with but and that to in on from while when or at during which plus because so".split())
+BOUNDARY = frozenset(
+    ["for", "with", "but", "and", "that", "to", "in", "on", "from", "while", "when", "or", "at", "during", "plus"]
+)
 
 _MENTION = re.compile(r"<[@#][!&]?\d+>|(?<!\w)@\w+")
 _MARKUP = re.compile(r"</?[a-zA-Z][^>]{0,40}>|[*_~`|>]+")
