@@ -86,7 +86,8 @@ FILLERS = _words(
     vibe vibes mood feel feeling style genre playlist mix list listen listening hear just really very bit little lot
     good great nice cool perfect best hits tonight today now time day night also too maybe something s ones one
     what how about do so go got have has into up out off all bunch few some picks pick recommendations stuff sound
-    sounds sounding tracklist thanks thank hey hi hello yo okay ok well then there here were was"""
+    sounds sounding tracklist thanks thank hey hi hello yo okay ok well then there here were was cover covers version
+    versions"""
 )
 
 #: Words that start an exclusion clause ("no country", "not the eagles", "without ballads").

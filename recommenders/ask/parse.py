@@ -21,7 +21,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from data.search import QueryError, Resolution, TrackSearch, normalize
+from rapidfuzz import fuzz
+
+from data.corpus import TrackInfo
+from data.search import ARTIST_ONLY, Candidate, QueryError, Resolution, TrackSearch, core_title, normalize
 from recommenders.ask.lexicon import (
     COUNTED,
     ELSE,
@@ -47,6 +50,8 @@ MAX_SEARCHES = 16
 WHOLE_NAME = 0.9
 #: The most picks a request may ask for.
 MAX_COUNT = 25
+#: First words of a sentence that asks for something rather than names a song.
+OPENERS = frozenset(["something", "songs", "some", "anything", "play", "give", "music", "i", "im", "me", "tracks"])
 #: Words that end a name after "like" ("like hotel california for a road trip").
 BOUNDARY = frozenset(
     ["for", "with", "but", "and", "that", "to", "in", "on", "from", "while", "when", "or", "at", "during", "plus"]
@@ -60,6 +65,26 @@ _CLAUSES = re.compile(
     r"[,;!?\n]+|\.(?:\s|$)|\s(?:but|plus|although|though)\s|\s(?:and|&)\s(?=(?:no|not|without|more|less|nothing)\b)",
     re.IGNORECASE,
 )
+
+
+def _without_article(name: str) -> str:
+    """A normalised name without a leading "the " (people type "eagles" for The Eagles)."""
+    return name[4:] if name.startswith("the ") else name
+
+
+def _names_whole(words: list[str], track: TrackInfo) -> bool:
+    """Whether the words are the track's name as people type it whole: its title, alone or with its artist (either
+    order, "by" or a dash between), typos allowed."""
+    said = " ".join(w for w in words if w != "by")
+    title, artist = normalize(core_title(track.title)), normalize(track.artist)
+    forms = (
+        title,
+        normalize(track.title),
+        f"{title} {artist}",
+        f"{artist} {title}",
+        f"{title} {_without_article(artist)}",
+    )
+    return max(fuzz.ratio(said, f) for f in forms) >= 88
 
 
 class AskError(ValueError):
@@ -200,14 +225,35 @@ class Parser:
         words = normalize(cleaned).split()
         if not words or _CLAUSES.search(cleaned) or self._all_tags(words):
             return False
+        if len(words) >= 3 and words[0] in OPENERS:
+            return False  # "something by the eagles" is a request, not the song "Something" by The Beatles
         res = self._search(cleaned)
         if res is None:
             return False
-        sure, _ = res.decide()
-        if sure is None or sure.score < WHOLE_NAME:
+        sure = self._sure(res)
+        if sure is None or sure.score < WHOLE_NAME or not _names_whole(words, sure.track):
             return False
         request.songs.append(NamedSong(sure.track.id, sure.track.label, sure.track.title, cleaned))
+        self._note_choice(res, sure, cleaned, request)
         return True
+
+    @staticmethod
+    def _sure(res: Resolution) -> Candidate | None:
+        """The song a span names: `decide`'s, or the likeliest of several confident ones (several songs share the
+        title "Hallelujah"; a request cannot stop to ask, so it takes the likeliest and says so, `_note_choice`)."""
+        sure, _ = res.decide()
+        return sure if sure is not None else res.confident().best
+
+    @staticmethod
+    def _note_choice(res: Resolution, sure: Candidate, span: str, request: Request) -> None:
+        title = normalize(core_title(sure.track.title))
+        others = [
+            c
+            for c in res.confident().candidates
+            if c.track.id != sure.track.id and fuzz.ratio(normalize(core_title(c.track.title)), title) >= 90
+        ]
+        if others:
+            request.notes.append(f"By “{span[:40]}” I took {sure.track.label} (also: {others[0].track.label}).")
 
     def _all_tags(self, words: list[str]) -> bool:
         """Whether every word is a tag or a filler ("chill", "80s rock"): then it is no song name."""
@@ -337,7 +383,7 @@ class Parser:
         if ordinal is not None:
             (request.exclude_refs if polarity == "exclude" else request.refs).append(ordinal)
             return
-        while words and words[0] in FILLERS - {"the"}:
+        while words and words[0] in {"a", "an", "some", "of"}:
             words = words[1:]
         if not words:
             return
@@ -349,7 +395,7 @@ class Parser:
             res = self._search(" ".join(words[:e]))
             if res is None:
                 break
-            sure, _ = res.decide()
+            sure = self._sure(res)
             score = sure.score if sure is not None else (0.5 if res.names_an_artist else 0.0)
             if score > 0 and (best is None or score > best[0]):
                 best = (score, e, res)
@@ -362,37 +408,46 @@ class Parser:
         self._segment(words[e:], "" if polarity == "exclude" else polarity, request)
 
     def _name_run(self, run: list[str], polarity: str, request: Request) -> None:
-        """A run of words that are neither tags nor fillers: searched as a song or an artist name."""
-        while run and run[-1] in FILLERS:
-            run = run[:-1]
+        """A run of words that are neither tags nor fillers: searched as a song or an artist name (as typed, then
+        without its trailing filler words: "stand by me" is a title, "eagles songs" an artist)."""
         if not run:
             return
         span = " ".join(run)
         if len(request.songs) + len(request.artists) >= MAX_NAMES and polarity != "exclude":
-            note = f"I use at most {MAX_NAMES} songs and artists per request; I left out “{span[:40]}” and after."
-            if note not in request.notes and not any(n.startswith("I use at most") for n in request.notes):
-                request.notes.append(note)
+            if not any(n.startswith("I use at most") for n in request.notes):
+                request.notes.append(
+                    f"I use at most {MAX_NAMES} songs and artists per request; I left out “{span[:40]}” and after."
+                )
             return
         res = self._search(span)
+        trimmed = list(run)
+        while trimmed and trimmed[-1] in FILLERS:
+            trimmed.pop()
+        if (res is None or self._unresolved(res, span)) and trimmed and len(trimmed) < len(run):
+            span = " ".join(trimmed)
+            res = self._search(span)
         if res is None:
             request.unknown.append(span)
             return
         self._file_name(res, span, polarity, request)
 
+    def _unresolved(self, res: Resolution, span: str) -> bool:
+        return self._sure(res) is None and self._artist_named(res, span) is None
+
     def _file_name(self, res: Resolution, span: str, polarity: str, request: Request) -> None:
-        sure, offer = res.decide()
+        """File a searched span as a song, an artist (excluded or wanted), or as not understood."""
+        sure, offer = self._sure(res), res.decide()[1]
         excluding = polarity == "exclude"
-        # in an exclusion an artist's name is the artist ("no eagles"), even when it is also one of their titles
-        if res.names_an_artist and (excluding or sure is None or sure.title_match < 1.0 or sure.artist_match >= 1.0):
-            best = res.best
-            assert best is not None
-            artist = NamedArtist(best.track.artist_ids[0], best.track.artists[0], span)
+        exact_title = sure is not None and fuzz.ratio(normalize(core_title(sure.track.title)), span) >= 90
+        artist = self._artist_named(res, span)
+        if artist is not None and (excluding or not exact_title):
             target = request.exclude_artists if excluding else request.artists
             if all(a.artist_id != artist.artist_id for a in target):
                 target.append(artist)
             return
-        if sure is not None:
+        if sure is not None and (exact_title or " " in span or sure.score >= WHOLE_NAME):
             song = NamedSong(sure.track.id, sure.track.label, sure.track.title, span)
+            self._note_choice(res, sure, span, request)
             target_songs = request.exclude_songs if excluding else request.songs
             if all(s.track_id != song.track_id for s in target_songs):
                 target_songs.append(song)
@@ -400,6 +455,18 @@ class Parser:
         request.unknown.append(span)
         if offer:
             request.offered.append(res)
+
+    @staticmethod
+    def _artist_named(res: Resolution, span: str) -> NamedArtist | None:
+        """The artist `span` names, if it is an artist's name ("eagles", "the eagles", "bob marley" for Bob Marley &
+        The Wailers, "norah jones" on a track she is featured on)."""
+        said = _without_article(span)
+        for c in res.candidates:
+            for artist_id, name in zip(c.track.artist_ids, c.track.artists, strict=False):
+                norm = _without_article(normalize(name))
+                if fuzz.ratio(said, norm) >= ARTIST_ONLY * 100 or (" " in said and norm.startswith(said + " ")):
+                    return NamedArtist(artist_id, name, span)
+        return None
 
     def _search(self, span: str) -> Resolution | None:
         """The name search of `span`, or None past the request's search budget or for an unsearchable span."""
