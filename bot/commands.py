@@ -57,7 +57,7 @@ ASK = Command(
     "ask",
     "Ask in your own words: 'something chill like hotel california for a road trip'",
     handler=AskHandler,
-    arguments=(Argument("request", "What you would like to hear, in your own words", max_length=500),),
+    arguments=(Argument("request", "What you would like to hear, in your own words", max_length=1000),),
     plain_text=True,
 )
 AUDIO = Command(

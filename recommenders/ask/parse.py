@@ -41,7 +41,7 @@ from recommenders.ask.lexicon import (
 from recommenders.tags import TagIndex
 
 #: The longest request read (a chat message longer than this is a paste, not a request).
-MAX_CHARS = 500
+MAX_CHARS = 1000
 #: At most this many songs and artists are taken from one request; more are said back as ignored.
 MAX_NAMES = 10
 #: At most this many name searches per request (each is a few milliseconds).
