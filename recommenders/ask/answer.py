@@ -21,16 +21,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from recommenders.ask.parse import Request
-from recommenders.base import NotInModel, Recommender
+from recommenders.base import NotInModel, Recommendation, Recommender
 from recommenders.cf.fallback import WithFallback
 from recommenders.tags import TagIndex
 
 #: How deep each source's list is read.
 DEPTH = 200
+#: How deep the fallback chain is read for a song the CF model does not know.
+CHAIN_DEPTH = 50
 #: Picks when the request does not say how many.
 DEFAULT_COUNT = 10
 #: Fusion weights per source and the RRF constant, chosen on validation requests (`murecom eval --ask`).
-DEFAULT_WEIGHTS: dict[str, float] = {"cf": 1.0, "cf+tags": 2.0, "tags": 0.5, "artists": 1.0, "popular": 0.05, "k": 60}
+DEFAULT_WEIGHTS: dict[str, float] = {"cf": 0.5, "cf+tags": 4.0, "tags": 1.0, "artists": 1.0, "popular": 0.05, "k": 10}
 #: Weight of a tag asked for "more" of, against 1 for a tag simply named.
 MORE_WEIGHT = 2.0
 LESS_FACTOR = 0.5
@@ -170,10 +172,7 @@ def candidate_lists(q: Query, src: Sources, depth: int = DEPTH) -> dict[str, lis
     if seeds:
         model = src.cf if len(seeds) == 1 else (src.session or src.cf)
         if model is not None:
-            try:
-                recs = model.similar(seeds[0], depth) if len(seeds) == 1 else model.similar_to_many(seeds, depth)
-            except NotInModel:
-                recs = []
+            recs = cf_list(model, seeds, depth)
             titles = {t: title for t, title in q.seeds}
             like = "like " + " & ".join(title for title in list(titles.values())[:2] if title)
             lists["cf"] = [(r.track_id, like if like != "like " else r.reason) for r in recs]
@@ -189,6 +188,25 @@ def candidate_lists(q: Query, src: Sources, depth: int = DEPTH) -> dict[str, lis
     if not lists and src.chain is not None:
         lists["popular"] = [(int(t), "popular") for t in src.chain.popular[:depth]]
     return lists
+
+
+def cf_list(model: Recommender, seeds: Sequence[int], depth: int) -> list[Recommendation]:
+    """The CF model's list for the seeds; the fallback chain only for seeds the CF model does not know, and then
+    only `CHAIN_DEPTH` deep (padding a CF list 200 deep from the chain walks its tag step over thousands of songs:
+    a third of a second, for songs ranked below every CF neighbour anyway)."""
+    one = len(seeds) == 1
+    if isinstance(model, WithFallback):
+        try:
+            recs = model.inner.similar(seeds[0], depth) if one else model.inner.similar_to_many(seeds, depth)
+        except NotInModel:
+            recs = []
+        if recs:
+            return recs
+        depth = CHAIN_DEPTH
+    try:
+        return model.similar(seeds[0], depth) if one else model.similar_to_many(seeds, depth)
+    except NotInModel:
+        return []
 
 
 def _artist_list(q: Query, chain: WithFallback, depth: int) -> list[tuple[int, str]]:
