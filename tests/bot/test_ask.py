@@ -4,10 +4,12 @@ index and the real database: what a person sees over a conversation, and the sta
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 from bot.app import build_app
 from bot.commands import ASK, SIMILAR
 from bot.replies import ChatContext
+from data.settings import Settings
 
 DM = ChatContext("telegram", "dm-ask", "u-ask", "Asker", private=True)
 
@@ -78,3 +80,13 @@ def test_the_conversation_is_per_user_and_expires(bot_settings) -> None:
 def test_plain_text_goes_to_ask_and_a_replied_clip_still_to_similar() -> None:
     assert ASK.plain_text and not SIMILAR.plain_text
     assert SIMILAR.asks_about_replied_clip and not ASK.asks_about_replied_clip
+
+
+def test_radio_takes_a_station_in_words(tmp_path, bot_home) -> None:
+    shutil.copytree(bot_home, tmp_path / "home")
+    app = build_app(Settings.from_env({"MUREC_HOME": str(tmp_path / "home")}))
+    group = ChatContext("console", "radio-words", "u-r", "R")
+    on, pick = run(app.core.handle_text(group, "/radio something chill for a road trip"))
+    assert "chill, driving station" in on.text and pick.tracks
+    [song] = run(app.core.handle_text(ChatContext("console", "radio-song", "u-s", "S"), "/radio black and yellow"))[1:]
+    assert song.tracks  # a song name still starts the song's radio
