@@ -57,6 +57,10 @@ def test_a_bare_song_name_is_that_song_as_similar_reads_it(parser: Parser) -> No
         assert len(r.songs) == 1 and r.songs[0].said == text and not r.tags, text
     assert [a.name for a in parser.parse("eagles").artists] == ["The Eagles"]
     assert parser.parse("chill").tags == ["chill"] and not parser.parse("chill").songs  # a tag, not "Will's Chill"
+    shared = parser.parse("tighten up")  # two songs of that title: the person picks, as with /similar
+    assert not shared.songs and {c.track.artist for c in shared.choices} >= {"The Black Keys"}
+    inside = parser.parse("something like tighten up")  # in a sentence: the likeliest, said back
+    assert [s.label for s in inside.songs] == ["Tighten Up — The Black Keys"] and "also:" in inside.notes[0]
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,8 @@ class Asker:
         except AskError as exc:
             return Turn(None, None, error=str(exc))
         said_back = [f"I did not understand “{u[:60]}”, so I left it out." for u in request.unknown]
+        if request.choices:
+            return Turn(request, None, error="Which one do you mean?", offer=request.choices[:5])
         if request.contradictions:
             both = ", ".join(request.contradictions)
             return Turn(request, None, error=f"You asked both for {both} and for no {both}. Which one do you want?")

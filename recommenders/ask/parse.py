@@ -128,6 +128,8 @@ class Request:
     unknown: list[str] = field(default_factory=list)
     offered: list[Resolution] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: songs the whole text may name (a title several songs share, typed alone): the person picks one
+    choices: list[Candidate] = field(default_factory=list)
 
     @property
     def contradictions(self) -> list[str]:
@@ -141,7 +143,7 @@ class Request:
         return not (
             self.songs or self.artists or self.tags or self.more_tags or self.less_tags or self.exclude_tags
             or self.exclude_artists or self.exclude_songs or self.refs or self.exclude_refs or self.something_else
-            or self.count
+            or self.count or self.choices
         )  # fmt: skip
 
     def describe(self) -> str:
@@ -164,6 +166,8 @@ class Request:
             parts.append("something else")
         if self.count:
             parts.append(f"{self.count} picks")
+        if self.choices:
+            parts.append("one of: " + "; ".join(c.track.label for c in self.choices[:3]))
         return "; ".join(parts) or "nothing I could use"
 
 
@@ -230,7 +234,10 @@ class Parser:
         res = self._search(cleaned)
         if res is None:
             return False
-        sure = self._sure(res)
+        sure, offer = res.decide()
+        if sure is None and len(offer) > 1 and all(_names_whole(words, c.track) for c in offer[:2]):
+            request.choices = offer  # a title several songs share, typed alone: ask which, as /similar does
+            return True
         if sure is None or sure.score < WHOLE_NAME or not _names_whole(words, sure.track):
             return False
         request.songs.append(NamedSong(sure.track.id, sure.track.label, sure.track.title, cleaned))

@@ -43,6 +43,10 @@ def test_a_bare_song_name_still_answers_as_similar(core) -> None:
     assert [t.track_id for t in reply.tracks] == [t.track_id for t in similar.tracks]
     [more] = run(core.handle_text(DM, "more like the second one"))  # the /similar page is the list referred to
     assert more.kind == "recommendations" and reply.tracks[1].title in more.title
+    [choices] = run(core.handle_text(DM, "tighten up"))  # a title two songs share: which one, as /similar asks
+    assert choices.kind == "choices" and choices.text == "Which one do you mean?"
+    [picked] = run(core.handle_action(DM, choices.buttons[0][0].action))
+    assert picked.title.startswith("Similar to Tighten Up — ")
 
 
 def test_bad_input_gets_clear_replies(core) -> None:
