@@ -171,7 +171,7 @@ def test_state_is_kept_per_chat_and_user_and_expires(empty_engine) -> None:
 
 
 def test_bm25_finds_a_song_by_its_words(small_yes_corpus, tags: TagIndex) -> None:
-    bm25 = BM25(small_yes_corpus, tags)
+    bm25 = BM25.for_tracks(small_yes_corpus, tags)
     top = bm25.search("hotel california eagles")
     info = small_yes_corpus.track_info(top[:1])
     assert info[top[0]].label == "Hotel California — The Eagles"

@@ -159,17 +159,14 @@ class RequestGenerator:
 
 
 class BM25:
-    """Okapi BM25 over each song's title, artist and tags (a sparse songs × words matrix; numpy and scipy only)."""
+    """Okapi BM25 over one text per item (a sparse items × words matrix; numpy and scipy only)."""
 
-    def __init__(self, corpus: Corpus, tag_index: TagIndex, k1: float = 1.2, b: float = 0.75) -> None:
-        info = corpus.track_info(corpus.track_artists())
-        self.ids = np.array(sorted(info), dtype=np.int64)
+    def __init__(self, ids: Sequence[int], docs: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+        self.ids = np.asarray(ids, dtype=np.int64)
         vocab: dict[str, int] = {}
         rows, cols = [], []
-        for r, t in enumerate(self.ids):
-            i = info[int(t)]
-            words = f"{normalize(i.title)} {normalize(i.artist)} {' '.join(tag_index.tags_of(int(t)))}".split()
-            for w in words:
+        for r, doc in enumerate(docs):
+            for w in doc.split():
                 rows.append(r)
                 cols.append(vocab.setdefault(w, len(vocab)))
         tf = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(self.ids), len(vocab)))
@@ -177,10 +174,18 @@ class BM25:
         dl = np.asarray(tf.sum(axis=1)).ravel()
         df = np.bincount(tf.indices, minlength=len(vocab))
         idf = np.log((len(self.ids) - df + 0.5) / (df + 0.5) + 1.0)
-        norm = k1 * (1 - b + b * dl / dl.mean())
+        norm = k1 * (1 - b + b * dl / max(float(dl.mean()), 1e-9))
         data = tf.data * (k1 + 1) / (tf.data + np.repeat(norm, np.diff(tf.indptr)))
         self.matrix = sp.csr_matrix((data, tf.indices, tf.indptr), shape=tf.shape).tocsc()
         self.idf, self.vocab = idf, vocab
+
+    @classmethod
+    def for_tracks(cls, corpus: Corpus, tag_index: TagIndex) -> BM25:
+        """Each song's title, artist and tags."""
+        info = corpus.track_info(corpus.track_artists())
+        ids = sorted(info)
+        docs = [f"{normalize(info[t].title)} {normalize(info[t].artist)} {' '.join(tag_index.tags_of(t))}" for t in ids]
+        return cls(ids, docs)
 
     def search(self, text: str, k: int = K) -> list[int]:
         words = [self.vocab[w] for w in normalize(text).split() if w in self.vocab and w not in FILLERS]
@@ -225,7 +230,7 @@ class AskEvaluation:
         self.tags = TagIndex.from_corpus(corpus)
         self.sources = Sources(self.chain, self.chain.with_inner(session), self.chain, self.tags)
         self.parser = Parser(TrackSearch(corpus), self.tags)
-        self.bm25 = BM25(corpus, self.tags)
+        self.bm25 = BM25.for_tracks(corpus, self.tags)
         self.generator = RequestGenerator(corpus, self.tags, seed)
         self.artists = corpus.track_artists()
         self.split = split
@@ -396,34 +401,81 @@ def format_slot_table(report: Mapping[str, Any]) -> str:
 
 
 def eval_ask(args: argparse.Namespace) -> int:
-    """Tune on validation, report on test (Yes.com playlists), then the slot table."""
+    """Tune on validation, report on test: Yes.com playlists (songs), then HetRec listeners (artists) when imported,
+    then the slot table."""
     corpus = Corpus(open_database(args.settings))
     if not corpus.stats()["playlists"]:
         print("no held-out playlists: import playlists first (`murecom import default`)")
         return 2
-    model = ArtifactStore(args.settings.models_dir).meta(CF_ARTIFACT).get("model", "itemknn")
-    split = playlist_split(corpus, source=args.source, n_test=args.n_test, seed=args.seed)
     start = time.perf_counter()
-    evaluation = AskEvaluation(corpus, split, model, args.seed)
+    text, summary = "", {}
+    evaluation = None
+    weights = dict(DEFAULT_WEIGHTS)
+    if args.dataset in ("yes", "both"):
+        model = ArtifactStore(args.settings.models_dir).meta(CF_ARTIFACT).get("model", "itemknn")
+        split = playlist_split(corpus, source=args.source, n_test=args.n_test, seed=args.seed)
+        evaluation = AskEvaluation(corpus, split, model, args.seed)
+        val = evaluation.prepare("validation")
+        weights, val_score = tune(evaluation, val)
+        test = evaluation.prepare("test")
+        per = evaluation.score(test, weights)
+        fitted = ", ".join(f"{k}={v:g}" for k, v in weights.items() if k in GRID)
+        text += format_ask_table(
+            per,
+            f"/ask on two-turn requests from held-out Yes.com playlists: test, {len(test)} requests "
+            f"(CF model {model}; fusion {fitted} chosen on {len(val)} validation requests, mean nDCG@20 "
+            f"{val_score:.4f})",
+        )
+        examples = "\n".join(f"- {' → '.join(p.ask.texts)}" for p in test[:5])
+        text += f"\nExamples of generated requests (test):\n{examples}\n\n"
+        summary["yes"] = {
+            "weights": weights,
+            "test": {s: {m: float(v.mean()) for m, v in ms.items()} for s, ms in per.items()},
+        }
+    if args.dataset in ("lastfm", "both"):
+        text += _eval_artists(corpus, args, summary)
+    if evaluation is None:
+        tags = TagIndex.from_corpus(corpus)
+        chain = WithFallback.from_corpus(
+            make_model("popularity").fit_sequences([list(p) for p in corpus.playlists()]), corpus
+        )
+        asker = Asker(Parser(TrackSearch(corpus), tags), Answerer(Sources(chain, chain, chain, tags), weights))
+    else:
+        asker = Asker(evaluation.parser, Answerer(evaluation.sources, weights))
+    report = slot_report(asker, load_requests())
+    text += format_slot_table(report)
+    text += f"\n({time.perf_counter() - start:.0f} s)\n"
+    print(text)
+    path = write_table(text, args.settings.home / "eval", Path(args.out) if args.out else None)
+    summary["slots"] = report
+    path.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=float))
+    print(f"written to {path}")
+    return 0
+
+
+def _eval_artists(corpus: Corpus, args: argparse.Namespace, summary: dict[str, Any]) -> str:
+    """The same evaluation on HetRec listeners, artists as items (`recommenders.ask.evaluate_artists`)."""
+    from recommenders.ask.evaluate_artists import ArtistAskEvaluation
+
+    try:
+        evaluation = ArtistAskEvaluation(corpus, min(args.n_test, 500), args.seed)
+    except ValueError as exc:
+        print(f"skipping HetRec: {exc}")
+        return ""
     val = evaluation.prepare("validation")
-    weights, val_score = tune(evaluation, val)
+    weights, val_score = evaluation.tune(val)
     test = evaluation.prepare("test")
     per = evaluation.score(test, weights)
     fitted = ", ".join(f"{k}={v:g}" for k, v in weights.items() if k in GRID)
     text = format_ask_table(
         per,
-        f"/ask on two-turn requests from held-out Yes.com playlists: test, {len(test)} requests "
-        f"(CF model {model}; fusion {fitted} chosen on {len(val)} validation requests, mean nDCG@20 {val_score:.4f})",
+        f"/ask on two-turn requests from held-out HetRec Last.fm listeners (artists): test, {len(test)} requests "
+        f"(artist CF itemknn; fusion {fitted} chosen on {len(val)} validation requests, mean nDCG@20 {val_score:.4f})",
     )
-    examples = "\n".join(f"- {' → '.join(p.ask.texts)}" for p in test[:5])
+    examples = "\n".join(f"- {' → '.join(a.texts)}" for a, *_ in test[:5])
     text += f"\nExamples of generated requests (test):\n{examples}\n\n"
-    report = slot_report(Asker(evaluation.parser, Answerer(evaluation.sources, weights)), load_requests())
-    text += format_slot_table(report)
-    text += f"\n({time.perf_counter() - start:.0f} s)\n"
-    print(text)
-    path = write_table(text, args.settings.home / "eval", Path(args.out) if args.out else None)
-    summary = {"weights": weights, "test": {s: {m: float(v.mean()) for m, v in ms.items()} for s, ms in per.items()},
-               "slots": report}  # fmt: skip
-    path.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=float))
-    print(f"written to {path}")
-    return 0
+    summary["hetrec"] = {
+        "weights": weights,
+        "test": {s: {m: float(v.mean()) for m, v in ms.items()} for s, ms in per.items()},
+    }
+    return text
