@@ -176,3 +176,13 @@ def test_bm25_finds_a_song_by_its_words(small_yes_corpus, tags: TagIndex) -> Non
     info = small_yes_corpus.track_info(top[:1])
     assert info[top[0]].label == "Hotel California — The Eagles"
     assert bm25.search("zzyzx") == []
+
+
+def test_the_artist_name_search_makes_the_parser_read_artists() -> None:
+    from recommenders.ask.evaluate_artists import ArtistSearch
+
+    parser = Parser(ArtistSearch({1: "Radiohead", 2: "Muse", 3: "The Cure"}), None)  # type: ignore[arg-type]
+    r = parser.parse("something mellow like radiohead")
+    assert [a.artist_id for a in r.artists] == [1] and r.tags == ["mellow"] and not r.songs
+    r = parser.parse("no muse, more 80s, not the cure")
+    assert sorted(a.artist_id for a in r.exclude_artists) == [2, 3] and r.more_tags == ["80s"]
