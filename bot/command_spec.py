@@ -53,6 +53,8 @@ class Command:
     help: str = ""  # the line in /help; defaults to the usage and the description
     #: Whether a message that is no command (a song name typed in a private chat) goes to this command.
     plain_text: bool = False
+    #: Whether `/name` alone, sent as a reply to an audio clip, asks about that clip (`/similar` does).
+    clip_reply: bool = False
     #: Whether it changes the chat's settings: adapters then tell the handler whether the user is the chat's admin.
     admin_only: bool = False
 
@@ -73,9 +75,10 @@ class Command:
     @property
     def asks_about_replied_clip(self) -> bool:
         """Whether `/name` alone, sent as a reply to an audio clip, asks about that clip: the clip command's words and
-        the plain-text command's (`/similar`). It is how a clip is handed to a bot that does not see it (a Telegram
-        group under privacy mode) or that must not answer clips nobody addressed to it (a Discord server)."""
-        return not self.typed or self.plain_text
+        those of a command marked `clip_reply` (`/similar`). It is how a clip is handed to a bot that does not see it
+        (a Telegram group under privacy mode) or that must not answer clips nobody addressed to it (a Discord
+        server)."""
+        return not self.typed or self.clip_reply
 
     @property
     def typed(self) -> bool:

@@ -17,6 +17,7 @@ from bot.command_spec import (
     Command,
     too_large,
 )
+from bot.handlers.ask import AskHandler
 from bot.handlers.audio import AudioHandler
 from bot.handlers.info import AboutHandler, HelpHandler
 from bot.handlers.listen import ListenHandler
@@ -27,6 +28,7 @@ from bot.handlers.similar import SimilarHandler
 __all__ = [
     "ABOUT",
     "ANALYSING",
+    "ASK",
     "AUDIO",
     "COMMANDS",
     "HELP",
@@ -49,6 +51,13 @@ SIMILAR = Command(
     handler=SimilarHandler,
     arguments=(SONG,),
     aliases=("s",),
+    clip_reply=True,
+)
+ASK = Command(
+    "ask",
+    "Ask in your own words: 'something chill like hotel california for a road trip'",
+    handler=AskHandler,
+    arguments=(Argument("request", "What you would like to hear, in your own words", max_length=1000),),
     plain_text=True,
 )
 AUDIO = Command(
@@ -91,7 +100,7 @@ LISTEN = Command(
 ABOUT = Command("about", "Models and corpus behind the recommendations", handler=AboutHandler)
 HELP = Command("help", "What I can do", handler=HelpHandler, aliases=("start",))
 
-COMMANDS: tuple[Command, ...] = (SIMILAR, AUDIO, SESSION, RADIO, LISTEN, ABOUT, HELP)
+COMMANDS: tuple[Command, ...] = (SIMILAR, ASK, AUDIO, SESSION, RADIO, LISTEN, ABOUT, HELP)
 
 
 def text_commands(commands: Sequence[Command] = COMMANDS) -> tuple[Command, ...]:

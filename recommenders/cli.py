@@ -192,6 +192,10 @@ def _eval(args: argparse.Namespace) -> int:
     if args.audio:
         audio = _audio_cli()
         return 2 if audio is None else int(audio.eval_audio(args) or 0)
+    if args.ask:
+        from recommenders.ask.evaluate import eval_ask
+
+        return eval_ask(args)
     if args.groups:
         return _eval_groups(args)
     corpus = Corpus(open_database(args.settings))
@@ -374,10 +378,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="evaluate the audio models instead (the fetched soundtracks, or a label/clip FOLDER)",
     )
     e.add_argument("--groups", action="store_true", help="evaluate group-session strategies on simulated groups")
+    e.add_argument(
+        "--ask", action="store_true", help="evaluate /ask on two-turn requests built from held-out playlists"
+    )
     e.add_argument("--group-sizes", default="2,3,5", help="group sizes for --groups")
     e.add_argument("--n-groups", type=int, default=300, help="random groups per size for --groups")
     e.set_defaults(func=_eval)
 
+    from recommenders.ask.cli import register as register_ask
+
+    register_ask(sub)
     if importlib.util.find_spec("recommenders.audio") is not None:
         try:
             audio_cli = importlib.import_module("recommenders.audio.cli")

@@ -19,12 +19,27 @@ from bot.replies import Button, ChatContext, Reply
 from bot.snapshot import Snapshot
 from data.radio import DueStation
 from data.search import Candidate, QueryError
+from recommenders.ask.parse import AskError, Parser
 from recommenders.group import member_seeds
 
 if TYPE_CHECKING:  # a command row names its handler class: types only, no import cycle
     from bot.command_spec import Command
 
 RADIO_USER = "radio"
+
+
+def _station_words(snap: Snapshot, text: str) -> tuple[str, ...]:
+    """The tags of a station asked for in words ("/radio something chill for a road trip" → chill, driving), read
+    by /ask's parser; empty when the text also names a song or an artist, or holds words it did not understand."""
+    if snap.tags is None:
+        return ()
+    try:
+        request = Parser(snap.search, snap.tags).parse(text)
+    except AskError:
+        return ()
+    if request.songs or request.artists or request.unknown or request.exclude_tags:
+        return ()
+    return tuple(dict.fromkeys([*request.tags, *request.more_tags]))
 
 
 class RadioHandler(Broadcaster):
@@ -43,7 +58,8 @@ class RadioHandler(Broadcaster):
         return await self._start(req, (), action.track_id)
 
     async def on_text(self, req: Request, args: str) -> list[Reply]:
-        """`/radio` (the session's taste), `/radio <song>`, `/radio <tags>` (a station), `/radio stop`."""
+        """`/radio` (the session's taste), `/radio <song>`, `/radio <tags>` (a station; also in words, "something
+        chill for a road trip"), `/radio stop`."""
         snap, ctx = req.snap, req.ctx
         args = args.strip()
         if args.lower() == "stop":
@@ -52,8 +68,12 @@ class RadioHandler(Broadcaster):
         seed: int | None = None
         if args:
             match = snap.tags.parse(args) if snap.tags is not None else None
-            if match is not None and match.tags and len(match.rest) <= 2:
+            plain_tags = match is not None and bool(match.tags) and len(match.rest) <= 2
+            worded = () if plain_tags else await asyncio.to_thread(_station_words, snap, args)
+            if match is not None and plain_tags:
                 tags = match.tags
+            elif worded:
+                tags = worded
             else:
                 try:
                     res = await asyncio.to_thread(snap.search.search, args, 10)

@@ -185,7 +185,8 @@ async def test_same_paging_button_twice_is_not_an_error(telegram: FakeTelegram) 
 async def test_command_menu_comes_from_the_command_table(telegram: FakeTelegram) -> None:
     await telegram.wait_for("setMyCommands")
     assert telegram.commands == [{"command": c.name, "description": c.description} for c in text_commands()]
-    assert [c["command"] for c in telegram.commands] == ["similar", "session", "radio", "listen", "about", "help"]
+    menu = ["similar", "ask", "session", "radio", "listen", "about", "help"]
+    assert [c["command"] for c in telegram.commands] == menu
 
 
 async def test_ambiguous_name_gets_an_inline_keyboard(telegram: FakeTelegram) -> None:
