@@ -40,6 +40,9 @@ class AskHandler(Handler):
             return [Reply("My recommender is still being trained; try again in a minute.", kind="error")]
         turn, key = await asyncio.to_thread(self._turn, req.snap, req.ctx, args)
         request = turn.request
+        if request is not None and request.is_empty and request.unknown and self.services.lookup is not None:
+            # nothing but a name the catalogue lacks: /similar looks it up in open data and answers it
+            return await self.similar.on_text(req, args)
         if request is not None and turn.error is None and _bare_song(turn):
             replies = await self.similar.page(req, request.songs[0].track_id, 0)
             shown = [t.track_id for r in replies for t in r.tracks]

@@ -253,3 +253,11 @@ def test_fifty_links_at_once_are_one_look_up_per_song(home, world, shared_data) 
     assert len(answered) == LOOKUP_WORKERS + LOOKUP_QUEUE and len(told_busy) == len(songs) - len(answered), outcomes
     assert len(lookups) == len(set(lookups)) == len(answered)  # one Spotify request per song looked up
     assert took < 3 * LOOKUP_WAIT_BUDGET, took
+
+
+def test_a_name_typed_in_a_private_chat_is_looked_up_too(home) -> None:
+    """Plain text in a private chat goes to /ask; a name it cannot read as anything it knows is looked up like
+    /similar's."""
+    settings, _ = home
+    reply = ask(settings, "take it easy eagles")
+    assert reply.title == "Similar to Take It Easy — The Eagles" and "is new to me" in reply.text

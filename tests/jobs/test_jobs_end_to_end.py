@@ -94,7 +94,7 @@ def test_jobs_run_once_fetches_trains_and_publishes(fake_spotify, preview_server
     lines = dict(line.split(": ", 1) for line in res.stdout.splitlines() if ": " in line)
     assert set(lines) == {"previews", "retrain", "listenbrainz"}  # every registered job; none reads Spotify
     previews, retrain, listenbrainz = (json.loads(lines[k]) for k in ("previews", "retrain", "listenbrainz"))
-    assert listenbrainz == {"skipped": "no LISTENBRAINZ_USERS / LISTENBRAINZ_SEARCH"}
+    assert listenbrainz == {"skipped": "no LISTENBRAINZ_USERS / LISTENBRAINZ_SEARCH, and no song asked about to learn"}
     assert previews["fetched"] == PREVIEWS
     assert retrain["published"] and retrain["reason"] == "no model was published yet"
     with engine.connect() as conn:
