@@ -360,6 +360,12 @@ class MurecomDiscord(commands.Bot):
                 await self._audio_message(message, ctx, clip)
             return
         if not (message.content.startswith(PREFIX) and len(message.content) > 1):
+            # words for the bot (in a DM, with a mention of it, or as a reply to it): a request, as /ask reads it
+            text = self._without_mention(message.content)
+            if text and not text.startswith(PREFIX) and await self._addressed(message, clips_too=False):
+                await message.channel.typing()  # one indicator (10 s) while the core works
+                replies = await self.core.handle_text(ctx, text)
+                await self._send_all(message.channel.send, replies, message.channel.id)
             return
         word, _, args = message.content[len(PREFIX) :].partition(" ")
         command = self._commands.get(word.lower())
@@ -395,12 +401,18 @@ class MurecomDiscord(commands.Bot):
         except discord.HTTPException:
             return None
 
-    async def _addressed(self, message: discord.Message) -> bool:
-        """Whether a clip is for the bot: in a DM, with a mention of it, as a reply to it, or in a channel an admin
-        opted in with `/listen on`."""
+    def _without_mention(self, content: str) -> str:
+        """The message without the bot's mention (`<@id>` or `<@!id>`)."""
+        if self.user is None:
+            return content.strip()
+        return re.sub(rf"<@!?{self.user.id}>", " ", content).strip()
+
+    async def _addressed(self, message: discord.Message, *, clips_too: bool = True) -> bool:
+        """Whether a message is for the bot: in a DM, with a mention of it, as a reply to it, or — a clip only
+        (`clips_too`) — in a channel an admin opted in with `/listen on`."""
         if message.guild is None or (self.user is not None and self.user in message.mentions):
             return True
-        if self.core.listens_to_every_clip("discord", str(message.channel.id)):
+        if clips_too and self.core.listens_to_every_clip("discord", str(message.channel.id)):
             return True
         replied = await self._replied(message) if message.reference is not None else None
         return replied is not None and self.user is not None and replied.author.id == self.user.id

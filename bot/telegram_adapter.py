@@ -206,14 +206,22 @@ def clip_of(message: Message) -> Audio | Voice | Document | None:
 
 
 def addressed_to(message: Message, bot: Bot) -> bool:
-    """Whether a clip is for the bot: in a private chat, as a reply to the bot, or with the bot mentioned."""
+    """Whether a message (a clip, or text) is for the bot: in a private chat, as a reply to the bot, or with the bot
+    mentioned (in its text or its caption)."""
     if message.chat.type == ChatType.PRIVATE:
         return True
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
         return True
-    mentions = message.parse_caption_entities([MessageEntity.MENTION]).values()
+    kinds: list[str | None] = [MessageEntity.MENTION]
+    mentions = [*message.parse_entities(kinds).values(), *message.parse_caption_entities(kinds).values()]
     return any(m.lstrip("@").lower() == (bot.username or "").lower() for m in mentions)
+
+
+def without_mention(text: str, bot: Bot) -> str:
+    """The text without the bot's @mention (what is left is the request)."""
+    mention = f"@{bot.username or ''}"
+    return " ".join(w for w in text.split() if w.lower() != mention.lower()).strip()
 
 
 class TelegramBot:
@@ -368,6 +376,16 @@ class TelegramBot:
             return
         await self.send(update, await self.core.handle_text(context_of(update), update.effective_message.text or ""))
 
+    async def on_group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Text in a group is the bot's only when it mentions the bot or replies to it ("@murecom something chill
+        for a road trip"): then it is a request in words, as in a private chat; other chatter gets nothing."""
+        message = update.effective_message
+        if message is None or not addressed_to(message, update.get_bot()):
+            return
+        text = without_mention(message.text or "", update.get_bot())
+        if text:
+            await self.send(update, await self.core.handle_text(context_of(update), text))
+
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None:
@@ -493,6 +511,7 @@ def build_application(core: ChatCore, settings: Settings) -> Application:
         audio_documents = audio_documents | filters.Document.FileExtension(extension.lstrip("."))
     app.add_handler(MessageHandler(filters.AUDIO | filters.VOICE | audio_documents, bot.on_audio))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, bot.on_private_text))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS, bot.on_group_text))
     other_media = filters.VIDEO | filters.VIDEO_NOTE | filters.PHOTO | filters.Document.ALL | filters.Sticker.ALL
     app.add_handler(MessageHandler(other_media & filters.ChatType.PRIVATE, bot.on_unsupported))
     app.add_handler(InlineQueryHandler(bot.on_inline))

@@ -30,6 +30,7 @@ from bot.replies import Reply, TrackLine
 from tests.bot.fake_discord import (
     APP_ID,
     CHANNEL_ID,
+    DM_CHANNEL_ID,
     MEMBER_USER,
     OWNER_USER,
     DiscordError,
@@ -368,3 +369,20 @@ async def test_an_admin_opts_a_channel_in_to_every_clip_and_it_outlives_the_proc
     finally:
         core.listening.switch("discord", str(CHANNEL_ID), False, by="test")  # the shared bot home stays as it was
         core.close()
+
+
+async def test_words_for_the_bot_are_a_request_in_a_server_and_in_a_dm(fake, dbot) -> None:
+    """A message mentioning the bot is a request in words; so is any text in a DM; `/ask` works as a slash command."""
+    before = max(fake.messages, default=0)
+    await fake.send_user_message("something chill like hotel california", mention_bot=True)
+    [answer] = await fake.wait_until(lambda: [m for m in fake.channel_messages(before) if m["embeds"]])
+    title = answer["embeds"][0]["title"]
+    assert title.startswith("You asked for like Hotel California") and "chill" in title
+    await fake.send_user_message("something upbeat for a party", dm=True)
+    [dm] = await fake.wait_until(
+        lambda: [m for m in fake.channel_messages(before) if m["channel_id"] == str(DM_CHANNEL_ID) and m["embeds"]]
+    )
+    assert dm["embeds"][0]["title"].startswith("You asked for") and "party" in dm["embeds"][0]["title"]
+    [slash] = await answered(fake, await fake.slash("ask", [{"name": "request", "type": SONG, "value": "80s rock"}]))
+    assert slash["embeds"][0]["title"].startswith("You asked for")
+    assert fake.errors == []

@@ -550,3 +550,19 @@ async def test_a_group_admin_opts_the_group_in_to_every_voice_note(bot_settings,
             assert telegram.errors == []
         finally:
             core.listening.switch("telegram", str(GROUP["id"]), False, by="test")  # the shared bot home as it was
+
+
+async def test_words_for_the_bot_in_a_group_are_a_request_and_ask_works_there(telegram: FakeTelegram) -> None:
+    """A group message mentioning the bot is a request in words (as in a private chat); so is `/ask`; the rest of
+    the group's chatter gets nothing."""
+    text = "@murecom_test_bot something chill like hotel california"
+    telegram.push(message(text, chat=GROUP, entities=[{"type": "mention", "offset": 0, "length": 17}]))
+    sent = await telegram.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP["id"])
+    assert "You asked for like Hotel California" in sent["text"] and "chill" in sent["text"]
+    telegram.push(message("/ask@murecom_test_bot no eagles, more 80s", chat=GROUP))
+    refined = await telegram.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP["id"] and p is not sent)
+    assert "no The Eagles" in refined["text"] or "no Eagles" in refined["text"], refined["text"]
+    telegram.push(message("free text in a private chat: something upbeat"))
+    private = await telegram.wait_for("sendMessage", lambda p: p["chat_id"] == PRIVATE["id"])
+    assert "You asked for" in private["text"] and "upbeat" in private["text"]
+    assert telegram.errors == []
