@@ -19,7 +19,7 @@ from bot.actions import PickTrack
 from bot.handlers.base import Services, track_line
 from bot.middleware import Request
 from bot.replies import Button, Reply
-from data.search import ARTIST_AGREES, Candidate, Resolution
+from data.search import Candidate, Resolution
 from jobs.song_lookup import FoundSong, LookupBusy, LookupFailed
 from jobs.spotify import NotASpotifyTrack
 from recommenders.base import Recommendation
@@ -35,6 +35,10 @@ def pick_buttons(candidates: list[Candidate]) -> tuple[tuple[Button, ...], ...]:
     return tuple((Button.of(c.track.label[:60], PickTrack(c.track.id)),) for c in candidates)
 
 
+#: How surely the words of an unknown name must be an artist's name for the answer to list that artist's songs:
+#: stricter than the search's `ARTIST_AGREES`, since nothing confirms the artist here ("blinding lights the weeknd"
+#: agrees 0.71 with Blondie; "get over it eagles" 0.89 with The Eagles).
+ARTIST_NAMED = 0.8
 NO_LINKS = " I can look up Spotify links only when I am set up to (Spotify and MusicBrainz); send its title instead."
 _SPOTIFY_LINK = re.compile(r"open\.spotify\.com/|^\s*spotify:", re.IGNORECASE)
 
@@ -48,7 +52,7 @@ def unknown_song(query: str, res: Resolution, why: str = "") -> Reply:
     """The answer to a song nobody could find: said plainly, with what the bot can do instead — the songs it knows by
     the artist the name mentions (a candidate whose artist the query's other words agree with), when there is one."""
     named = f"I don't know “{query[:80]}” yet.{why}"
-    artist = next((c.track.artist for c in res.candidates if c.artist_agreement >= ARTIST_AGREES), None)
+    artist = next((c.track.artist for c in res.candidates if c.artist_agreement >= ARTIST_NAMED), None)
     if artist is not None:  # the name mentions an artist it knows, not one of their titles: their songs
         others = [c for c in res.candidates if c.track.artist == artist][:5]
         return Reply(f"{named} These are the songs by {artist} I know:", kind="choices", buttons=pick_buttons(others))

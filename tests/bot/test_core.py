@@ -117,3 +117,13 @@ def test_suggest_for_autocomplete(core) -> None:
     assert pairs[0][0] == "Hotel California — The Eagles"
     [reply] = run(core.handle_text(ALICE, "/similar " + pairs[0][1]))
     assert reply.title == "Similar to Hotel California — The Eagles"
+
+
+def test_an_unknown_song_lists_only_an_artist_it_surely_names(core) -> None:
+    """ "blinding lights the weeknd": no Weeknd in the corpus, and Blondie (whose name is a little like "blinding") is
+    not offered as if it were named; "… eagles" names The Eagles, whose songs are listed."""
+    [weeknd] = run(core.handle_text(ALICE, "/similar blinding lights the weeknd"))
+    assert weeknd.text.startswith("I don't know “blinding lights the weeknd” yet. Try its title") and not weeknd.buttons
+    [eagles] = run(core.handle_text(ALICE, "/similar get over it eagles"))
+    assert eagles.text.endswith("These are the songs by The Eagles I know:")
+    assert eagles.buttons and all(row[0].label.endswith("— The Eagles") for row in eagles.buttons)
