@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -295,7 +295,13 @@ class AskEvaluation:
 GRID = {"k": (10, 60), "cf": (0.5, 1.0), "cf+tags": (0.0, 1.0, 2.0, 4.0), "tags": (0.0, 0.25, 0.5, 1.0)}
 
 
-def tune(evaluation: AskEvaluation, prepared: Sequence[Prepared]) -> tuple[dict[str, float], float]:
+class Scorer(Protocol):
+    """What `tune` needs of an evaluation (the songs' and the artists' alike)."""
+
+    def score(self, prepared: Sequence[Any], weights: Mapping[str, float]) -> dict[str, dict[str, np.ndarray]]: ...
+
+
+def tune(evaluation: Scorer, prepared: Sequence[Any]) -> tuple[dict[str, float], float]:
     """The grid point with the best mean nDCG@20 over both turns of the validation requests."""
     best: tuple[float, dict[str, float]] | None = None
     keys = list(GRID)

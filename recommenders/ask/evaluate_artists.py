@@ -13,7 +13,6 @@ ignoring the artist, BM25 over artist names and tags with the whole text.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from rapidfuzz import fuzz, process
 from data.corpus import Corpus, TrackInfo
 from data.search import Candidate, Resolution, normalize
 from recommenders.ask.answer import DEFAULT_WEIGHTS, Answerer, Query, Sources, candidate_lists, merge
-from recommenders.ask.evaluate import BM25, GRID, OCCASIONS, TURN1, TURN2, TURN2_PLAIN, K, ndcg, recall, surfaces
+from recommenders.ask.evaluate import BM25, OCCASIONS, TURN1, TURN2, TURN2_PLAIN, K, ndcg, recall, surfaces, tune
 from recommenders.ask.parse import AskError, Parser, Request
 from recommenders.cf.models import make_model
 from recommenders.evaluation import Case, listener_split
@@ -173,13 +172,4 @@ class ArtistAskEvaluation:
         return {s: {m: np.asarray(v) for m, v in ms.items()} for s, ms in out.items()}
 
     def tune(self, prepared: Sequence[Any]) -> tuple[dict[str, float], float]:
-        best: tuple[float, dict[str, float]] | None = None
-        keys = list(GRID)
-        for values in itertools.product(*(GRID[k] for k in keys)):
-            weights = {**DEFAULT_WEIGHTS, **dict(zip(keys, values, strict=True))}
-            s = self.score(prepared, weights)["ask"]
-            mean = float(np.mean([s["turn 1 ndcg@20"].mean(), s["turn 2 ndcg@20"].mean()]))
-            if best is None or mean > best[0]:
-                best = (mean, weights)
-        assert best is not None
-        return best[1], best[0]
+        return tune(self, prepared)
