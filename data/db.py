@@ -70,9 +70,26 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with _MIGRATING, engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+    with _MIGRATING, engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # pysqlite commits DDL at once (its legacy transaction handling): a process killed inside a migration
+            # would leave its tables without the revision that made them. With the driver's own handling off and an
+            # explicit BEGIN, the whole upgrade commits or none of it does.
+            driver = conn.connection.driver_connection
+            previous = driver.isolation_level  # type: ignore[union-attr]
+            driver.isolation_level = None  # type: ignore[union-attr]
+            conn.exec_driver_sql("BEGIN")
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            if sqlite:
+                driver.isolation_level = previous  # type: ignore[union-attr]
 
 
 def open_database(settings: Settings) -> Engine:
