@@ -497,7 +497,8 @@ class FakeTelegram:
         params: dict[str, Any] = {}
         for key, value in form.items():
             if isinstance(value, web.FileField):
-                params[key] = {"filename": value.filename, "bytes": value.file.read()}
+                with value.file:  # aiohttp spools each uploaded file into a temporary file the reader must close
+                    params[key] = {"filename": value.filename, "bytes": value.file.read()}
                 continue
             try:
                 params[key] = json.loads(value)
