@@ -24,6 +24,8 @@ from data.corpus import Corpus
 from data.db import open_database
 from data.search import QueryError, TrackSearch
 from recommenders.artifacts import ArtifactStore
+from recommenders.ask.cli import register as register_ask
+from recommenders.ask.evaluate import eval_ask
 from recommenders.base import NotInModel, Recommendation, Recommender
 from recommenders.cf.fallback import WithFallback
 from recommenders.cf.models import BASELINES, make_model, model_factories
@@ -193,8 +195,6 @@ def _eval(args: argparse.Namespace) -> int:
         audio = _audio_cli()
         return 2 if audio is None else int(audio.eval_audio(args) or 0)
     if args.ask:
-        from recommenders.ask.evaluate import eval_ask
-
         return eval_ask(args)
     if args.groups:
         return _eval_groups(args)
@@ -384,8 +384,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--group-sizes", default="2,3,5", help="group sizes for --groups")
     e.add_argument("--n-groups", type=int, default=300, help="random groups per size for --groups")
     e.set_defaults(func=_eval)
-
-    from recommenders.ask.cli import register as register_ask
 
     register_ask(sub)
     if importlib.util.find_spec("recommenders.audio") is not None:

@@ -31,8 +31,9 @@ def home(tmp_path_factory):
     return home
 
 
-def test_similar_before_training_says_so(home) -> None:
-    res = run_cli("similar", "0", home=home)
+def test_similar_before_training_says_so(tmp_path) -> None:
+    """A home of its own: the module's home gets models once the long test (collected first) has trained."""
+    res = run_cli("similar", "0", home=tmp_path)
     assert res.returncode == 2
     assert "murecom train" in res.stdout
 

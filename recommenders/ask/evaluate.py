@@ -461,6 +461,7 @@ def eval_ask(args: argparse.Namespace) -> int:
 
 def _eval_artists(corpus: Corpus, args: argparse.Namespace, summary: dict[str, Any]) -> str:
     """The same evaluation on HetRec listeners, artists as items (`recommenders.ask.evaluate_artists`)."""
+    # lazy: evaluate_artists builds on this module's metrics and tuning, so a top import would be a circle
     from recommenders.ask.evaluate_artists import ArtistAskEvaluation
 
     try:
