@@ -24,7 +24,7 @@ test: $(STAMP) audio-data $(PRETRAINED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m fast
-	$(BIN)/pytest -m "not fast and not postgres and not redis and not spark" -n 2  # both cores (pytest-xdist)
+	$(BIN)/pytest -m "not fast and not postgres and not redis and not spark" -n 2 --durations=15  # both cores (pytest-xdist); the slowest listed
 	$(BIN)/pytest -m "postgres or redis or spark"  # one shared database, one Redis, one JVM: one test at a time
 
 # The fast tier alone, while editing: unit tests on small real data, no TensorFlow, no subprocess (under a minute).
