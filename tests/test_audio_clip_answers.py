@@ -126,8 +126,10 @@ def test_rock_orchestral_and_electronic_clips_get_their_kind_of_tags_and_catalog
     corpus = Corpus(open_database(settings))
     service = load_audio_service(settings, corpus)
     tags = corpus.track_tags()
+    tagged_alike: dict[str, set[int]] = {}
     for song in rock_songs[:: len(rock_songs) // 4][:4]:
         result = service.recommend_clip(_excerpt(song), 10)
+        tagged_alike.setdefault("rock", {r.track_id for r in result.recommendations if r.reason.startswith("tagged")})
         top3 = {name for name, _ in result.labels[:3]}
         assert not result.unsure and top3 & ROCK, (song.name, result.labels[:5])
         tagged = [r for r in result.recommendations if r.reason.startswith("tagged alike")]
@@ -136,5 +138,12 @@ def test_rock_orchestral_and_electronic_clips_get_their_kind_of_tags_and_catalog
     electronic = sorted(src.glob("warzone2100/*"))[12]
     result = service.recommend_clip(_excerpt(electronic), 10)
     assert {name for name, _ in result.labels[:3]} & ELECTRONIC, result.labels[:5]
+    tagged_alike["electronic"] = {r.track_id for r in result.recommendations if r.reason.startswith("tagged")}
     orchestral = service.recommend_clip(_excerpt(held_out), 10)
     assert orchestral.labels[0][0] not in ROCK and not orchestral.unsure, orchestral.labels[:5]
+    tagged_alike["orchestral"] = {r.track_id for r in orchestral.recommendations if r.reason.startswith("tagged")}
+    # issue 23: the three kinds get their own tagged-alike picks, not one list that fits every clip's first tag
+    kinds = sorted(tagged_alike)
+    for i, a in enumerate(kinds):
+        for b in kinds[i + 1 :]:
+            assert len(tagged_alike[a] & tagged_alike[b]) <= 1, (a, b, tagged_alike[a] & tagged_alike[b])

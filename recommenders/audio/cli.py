@@ -103,6 +103,48 @@ def eval_audio(args: argparse.Namespace) -> int:
     return 0
 
 
+def eval_tags(args: argparse.Namespace) -> int:
+    """`murecom eval-tags [FOLDER]`: the tag bridge offline (held-out Yes.com playlists) and online (clips of
+    FOLDER through the served path), as Markdown tables (recommenders/audio/tag_eval.py says how)."""
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
+    from data.corpus import Corpus
+    from data.db import open_database
+    from recommenders.audio.musicnn import MSD_LABELS
+    from recommenders.audio.service import load_audio_service
+    from recommenders.audio.tag_eval import (
+        ALTERNATIVE,
+        ALTERNATIVE_NAME,
+        clip_queries,
+        offline_tag_eval,
+        online_tag_table,
+        today_bridge,
+    )
+    from recommenders.audio.tags import TagBridge
+    from recommenders.tags import TagIndex
+
+    settings = args.settings
+    corpus = Corpus(open_database(settings))
+    parts = ["## Tag bridge offline (Yes.com held-out playlists)", "", offline_tag_eval(corpus, MSD_LABELS)]
+    if args.clips > 0:
+        service = load_audio_service(settings, corpus)
+        if service is None or service.bridge is None:
+            print("no audio index with the pretrained tagger is published: run `murecom setup` first")
+            return 2
+        folder = Path(args.folder) if args.folder else settings.home / "audio-src"
+        queries = clip_queries(service, folder, args.clips)
+        index = TagIndex.from_corpus(corpus)
+        bridges: dict[str, TagBridge] = {"today (cosine)": today_bridge(index, service.bridge.vocabulary)}
+        bridges["served"] = service.bridge
+        bridges[ALTERNATIVE_NAME] = TagBridge(index, service.bridge.vocabulary, **ALTERNATIVE)
+        parts += [f"## Tag bridge online ({len(queries)} clips of {folder} answered)", ""]
+        parts.append(online_tag_table(queries, bridges, corpus))
+    table = "\n".join(parts)
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+    return 0
+
+
 def _convert(args: argparse.Namespace) -> int:
     # lazy: `murecom --help` imports this module; a command loads only what it runs
     from recommenders.audio.musicnn import PRETRAINED_DIR, compare_with_reference, convert
@@ -137,6 +179,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--conv1d-folds", action="store_true", help="also train the Conv1D without each label (slow)")
     e.add_argument("--out", help="also write the tables to this file")
     e.set_defaults(func=eval_audio)
+    g = sub.add_parser("eval-tags", help="tagged-alike picks: held-out Yes.com playlists, and clips' distinct picks")
+    g.add_argument("folder", nargs="?", help="clips' label/clip folder (default: MUREC_HOME/audio-src)")
+    g.add_argument("--clips", type=int, default=50, help="clips through the served path (0: offline only)")
+    g.add_argument("--out", help="also write the tables to this file")
+    g.set_defaults(func=eval_tags)
     c = sub.add_parser("convert-musicnn", help="rebuild the pretrained musicnn models in Keras 3 from the wheel")
     c.add_argument("--models", nargs="+", default=["MSD_musicnn", "MTT_musicnn"])
     c.add_argument("--out", help="default: recommenders/audio/pretrained")
