@@ -6,7 +6,7 @@ model's embeddings of those tracks; for the scaling part, the Conv1D embeddings 
 larger catalogues, where the exact scikit-learn search is compared with the usearch HNSW index (same interface)
 in the same run, with its recall.
 
-    .venv/bin/python bench/audio_latency.py [--clips 20]
+    .venv/bin/python bench/audio_latency.py [--clips 20] [--served-only]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import soundfile as sf  # noqa: E402
 from data.corpus import Corpus  # noqa: E402
 from data.db import open_database  # noqa: E402
 from data.settings import Settings  # noqa: E402
+from recommenders.audio.band import band_pass  # noqa: E402
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR  # noqa: E402
 from recommenders.audio.features import window_audio  # noqa: E402
 from recommenders.audio.index import AudioIndex  # noqa: E402
@@ -54,6 +55,38 @@ def catalogue(embedder, tracks: list[Path], cache: Path, seconds: float) -> Audi
         embs.append(e)
         owners.append(np.full(len(e), i))
     return AudioIndex().fit(np.concatenate(embs), np.concatenate(owners))
+
+
+def paired(before: AudioService, after: AudioService, clips: list[bytes]) -> tuple[list[float], list[float]]:
+    """Latencies of two services on the same clips, clip by clip in turn (a busy machine slows both alike)."""
+    before.recommend_clip(clips[0])
+    after.recommend_clip(clips[0])
+    out: tuple[list[float], list[float]] = ([], [])
+    for clip in clips:
+        for lat, service in zip(out, (before, after), strict=True):
+            t0 = time.perf_counter()
+            service.recommend_clip(clip, 10)
+            lat.append(time.perf_counter() - t0)
+    return out
+
+
+def band_matching(served: AudioService, settings: Settings, clips: list[bytes]) -> None:
+    """The served path with the band-limited vectors (band.py) against the same path without them, on the same
+    30 s clips as they are and through a telephone band (300–3,400 Hz)."""
+    plain = AudioService(served.embedder, served.index, settings, served.bridge)
+    phone = []
+    for clip in clips:
+        y = band_pass(np.concatenate(window_audio(clip, max_bytes=50_000_000, budget=60)))
+        buf = io.BytesIO()
+        sf.write(buf, y * 0.5 / np.abs(y).max(), 22_050, format="WAV", subtype="PCM_16")
+        phone.append(buf.getvalue())
+    for name, batch in (("wide-band clips", clips), ("telephone-band clips", phone)):
+        before, after = paired(plain, served, batch)
+        print(
+            f"band matching, {name}: p50 {statistics.median(before) * 1000:.0f} ms without, "
+            f"{statistics.median(after) * 1000:.0f} ms with (p99 {pct(after, 0.99) * 1000:.0f} ms), "
+            f"ratio {statistics.median(after) / statistics.median(before):.2f}"
+        )
 
 
 def timed(service: AudioService, clips: list[bytes]) -> list[float]:
@@ -91,22 +124,34 @@ def cold_start(clip: bytes, tmp: Path) -> float:
     return time.perf_counter() - t0
 
 
+def served_path(served: AudioService, settings: Settings, clips: list[bytes]) -> None:
+    """The published index and its model as the bots run them: latency, band matching's cost, cold start."""
+    served_lat = timed(served, clips)
+    print(
+        f"clip-to-answer, served path ({len(served.index or [])} slices of {len(served.embedder.labels)}-tag "
+        f"model, tag bridge over {len(served.bridge or [])} tracks): p50 {statistics.median(served_lat) * 1000:.0f}"
+        f" ms, p99 {pct(served_lat, 0.99) * 1000:.0f} ms"
+    )
+    if served.narrow is not None:
+        band_matching(served, settings, clips)
+    with tempfile.TemporaryDirectory() as tmp:
+        colds = [cold_start(clips[0], Path(tmp)) for _ in range(3)]
+    print(f"cold start (process start to first answer, served path): median {statistics.median(colds):.1f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=20)
     ap.add_argument("--tracks", type=int, default=40, help="catalogue tracks indexed (60 s each)")
+    ap.add_argument(
+        "--served-only", action="store_true", help="only the served path: latency, band matching, cold start"
+    )
     args = ap.parse_args()
     settings = Settings.from_env(dotenv=False)
     tracks = sorted(p for p in (settings.home / "audio-src").glob("*/*") if p.suffix in (".ogg", ".opus"))
     tracks = tracks[:: max(1, len(tracks) // args.tracks)][: args.tracks]
     cache = settings.home / "cache" / "audio-slices"
     models = AudioModels()  # the served path below reuses these loaded models
-    conv1d = models.conv1d(DEFAULT_MODEL_DIR)
-    pretrained = models.pretrained()
-    conv_index = catalogue(conv1d, tracks, cache, 60.0)
-    pre_index = catalogue(pretrained, tracks, cache, 60.0)
-    base, base_owners = conv_index.embeddings, conv_index.owners
-
     clips = []
     long_tracks = [p for p in tracks if sf.info(str(p)).duration >= 45]
     for path in long_tracks[:: max(1, len(long_tracks) // args.clips)][: args.clips]:
@@ -115,23 +160,24 @@ def main() -> None:
         buf = io.BytesIO()
         sf.write(buf, data, sr, format="WAV", subtype="PCM_16")
         clips.append(buf.getvalue())
+    served = load_audio_service(settings, Corpus(open_database(settings)), models)
+    if args.served_only:
+        if served is not None:
+            served_path(served, settings, clips)
+        return
+    conv1d = models.conv1d(DEFAULT_MODEL_DIR)
+    pretrained = models.pretrained()
+    conv_index = catalogue(conv1d, tracks, cache, 60.0)
+    pre_index = catalogue(pretrained, tracks, cache, 60.0)
+    base, base_owners = conv_index.embeddings, conv_index.owners
     conv_lat = timed(AudioService(conv1d, conv_index, settings), clips)
     pre_lat = timed(AudioService(pretrained, pre_index, settings), clips)
     print(f"catalogue: {len(tracks)} real tracks (60 s each); {len(clips)} clips of 30 s")
     for name, lat in (("Conv1D (baseline)", conv_lat), ("pretrained musicnn", pre_lat)):
         print(f"clip-to-answer {name}: p50 {statistics.median(lat) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms")
     print(f"pretrained / Conv1D p50 ratio: {statistics.median(pre_lat) / statistics.median(conv_lat):.2f}")
-    served = load_audio_service(settings, Corpus(open_database(settings)), models)
     if served is not None:
-        served_lat = timed(served, clips)
-        print(
-            f"clip-to-answer, served path ({len(served.index or [])} slices of {len(served.embedder.labels)}-tag "
-            f"model, tag bridge over {len(served.bridge or [])} tracks): p50 {statistics.median(served_lat) * 1000:.0f}"
-            f" ms, p99 {pct(served_lat, 0.99) * 1000:.0f} ms"
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            colds = [cold_start(clips[0], Path(tmp)) for _ in range(3)]
-        print(f"cold start (process start to first answer, served path): median {statistics.median(colds):.1f} s")
+        served_path(served, settings, clips)
     feats = [np.concatenate([conv1d.patches(y) for y in window_audio(c, max_bytes=50_000_000, budget=60)])
              for c in clips]  # fmt: skip
     t0 = time.perf_counter()

@@ -19,6 +19,8 @@ from data.importers.audio_folder import import_audio_folder
 from data.importers.yes import import_yes
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
+from recommenders.audio.band import band_pass
+from recommenders.audio.features import decode
 from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.service import load_audio_service
 from recommenders.audio.setup import ensure_index
@@ -66,6 +68,20 @@ def test_a_clip_gets_tracks_by_sound_and_catalogue_tracks_by_tags(home) -> None:
     for r in tagged:  # each reason names tags the clip has and the track carries
         named = set(r.reason.removeprefix("tagged alike: ").split(", "))
         assert named and named <= clip_tags | {n.lower() for n, _ in result.labels} and named & tags[r.track_id]
+
+
+def test_a_telephone_band_copy_of_an_indexed_track_finds_it_first(home) -> None:
+    """A clip heard through a phone line (300–3,400 Hz) goes to the catalogue's band-limited vectors and finds its
+    original first; the published index carries them."""
+    settings, _ = home
+    corpus = Corpus(open_database(settings))
+    service = load_audio_service(settings, corpus)
+    assert service is not None and service.narrow is not None
+    assert service.narrow.track_ids == service.index.track_ids
+    track_id, path = sorted(corpus.tracks_with_audio())[5]
+    clip = band_pass(decode(path, max_bytes=10**9, max_seconds=30.0))
+    result = service.recommend_clip(_wav(clip * 0.5 / np.abs(clip).max()), 10)
+    assert not result.unsure and result.recommendations[0].track_id == track_id
 
 
 def test_noise_is_answered_with_not_sure(home) -> None:

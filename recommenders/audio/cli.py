@@ -90,6 +90,8 @@ def eval_audio(args: argparse.Namespace) -> int:
     settings = args.settings
     given = getattr(args, "folder", None) or (args.audio if isinstance(getattr(args, "audio", None), str) else None)
     folder = Path(given) if given else settings.home / "audio-src"
+    if getattr(args, "queries", None) is not None:
+        return _robustness_only(folder, settings.home / "cache" / "audio-slices", args.queries, args.out)
     table = evaluate_audio(
         folder,
         settings.home / "cache" / "audio-slices",
@@ -145,6 +147,26 @@ def eval_tags(args: argparse.Namespace) -> int:
     return 0
 
 
+def _robustness_only(folder: Path, cache: Path, queries: int, out: str | None) -> int:
+    """`murecom eval-audio --queries N`: the robustness table alone, N seeded query tracks against the whole folder
+    (the full table queries every track: 10 minutes and more on 2 cores)."""
+    # lazy: `murecom --help` imports this module; a command loads only what it runs
+    from recommenders.audio.evaluate import default_features
+    from recommenders.audio.loader import AudioModels
+    from recommenders.audio.robustness import evaluate_robustness, format_robustness
+
+    models = AudioModels()
+    tagger = models.pretrained()
+    result = evaluate_robustness(
+        folder, default_features(models)[-1], cache, queries=queries, tags=lambda x: tagger.embed(x)[1]
+    )
+    table = format_robustness(result)
+    print(table)
+    if out:
+        Path(out).write_text(table + "\n")
+    return 0
+
+
 def _convert(args: argparse.Namespace) -> int:
     # lazy: `murecom --help` imports this module; a command loads only what it runs
     from recommenders.audio.musicnn import PRETRAINED_DIR, compare_with_reference, convert
@@ -178,6 +200,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--no-robustness", dest="robust", action="store_false")
     e.add_argument("--conv1d-folds", action="store_true", help="also train the Conv1D without each label (slow)")
     e.add_argument("--out", help="also write the tables to this file")
+    e.add_argument("--queries", type=int, help="only the robustness table, for this many seeded query tracks")
     e.set_defaults(func=eval_audio)
     g = sub.add_parser("eval-tags", help="tagged-alike picks: held-out Yes.com playlists, and clips' distinct picks")
     g.add_argument("folder", nargs="?", help="clips' label/clip folder (default: MUREC_HOME/audio-src)")

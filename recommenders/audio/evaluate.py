@@ -260,7 +260,9 @@ def evaluate_audio(folder: Path, cache: Path | None, robustness: bool = True, co
         # lazy: robustness imports this module (Features, track_vectors)
         from recommenders.audio.robustness import evaluate_robustness, format_robustness
 
-        tables.append(format_robustness(evaluate_robustness(folder, feats[-1], cache)))
+        tagger = models.pretrained() if PretrainedEmbedder.available() else None
+        tags = (lambda x: tagger.embed(x)[1]) if tagger is not None else None
+        tables.append(format_robustness(evaluate_robustness(folder, feats[-1], cache, tags=tags)))
 
     if PretrainedEmbedder.available():
         tables.append(format_tag_sanity(tag_sanity(folder, cache, models), folder))

@@ -17,6 +17,7 @@ import numpy as np
 from data.corpus import Corpus
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
+from recommenders.audio.band import load_narrow, matched_query
 from recommenders.audio.calibrate import UnsureModel, unsure_features
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR, AudioEmbedder, Embedder
 from recommenders.audio.features import SR, AudioError, window_audio
@@ -99,11 +100,13 @@ class AudioService:
         index: AudioIndex | None,
         settings: Settings,
         bridge: TagBridge | None = None,
+        narrow: AudioIndex | None = None,
     ) -> None:
         self.embedder = embedder
         self.index = index
         self.settings = settings
         self.bridge = bridge
+        self.narrow = narrow  # the catalogue band-limited to the telephone band, for narrow-band clips (band.py)
         # "I am not sure what this is": calibrated for the pretrained tagger only (recommenders/audio/calibrate.py)
         self.unsure = UnsureModel.load(embedder.version)
 
@@ -123,6 +126,7 @@ class AudioService:
         t0 = time.perf_counter()
         # the catalogue's windowing and slicing (features.windows), within the query's own time budget
         audio = window_audio(data, max_bytes=self.settings.max_audio_bytes, budget=self.settings.max_audio_seconds)
+        audio, narrow = matched_query(audio, self.narrow is not None)
         x = np.concatenate([self.embedder.patches(y) for y in audio])
         emb, probs = self.embedder.embed(x)
         mean = probs.mean(axis=0)
@@ -134,7 +138,7 @@ class AudioService:
             if confidence < self.unsure.threshold:
                 log.info("clip: %.2fs, not music (p %.3f)", time.perf_counter() - t0, confidence)
                 return ClipResult([], labels, seconds, unsure=True, confidence=confidence)
-        index = self.index
+        index = self.narrow if narrow else self.index
         sounds = index.query(emb, k, exclude_track=exclude_track) if index is not None else []
         tagged: list[Recommendation] = []
         if self.bridge is not None and len(self.bridge):
@@ -183,7 +187,7 @@ def load_audio_pair(
         raise ValueError(f"index was built with {meta.get('model')}, but {meta['model_path']} now holds "
                          f"{embedder_identity(embedder)}")  # fmt: skip
     bridge = TagBridge(tags, embedder.labels) if isinstance(embedder, PretrainedEmbedder) else None
-    return AudioService(embedder, AudioIndex.load(index_path), settings, bridge)
+    return AudioService(embedder, AudioIndex.load(index_path), settings, bridge, load_narrow(index_path))
 
 
 def load_audio_service(settings: Settings, corpus: Corpus, models: AudioModels | None = None) -> AudioService | None:

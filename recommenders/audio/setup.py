@@ -12,6 +12,8 @@ from data.corpus import Corpus
 from data.progress import progress
 from data.settings import Settings
 from recommenders.artifacts import ArtifactStore
+from recommenders.audio.band import BAND_ID, load_narrow, narrow_patches
+from recommenders.audio.embedder import AudioEmbedder
 from recommenders.audio.features import CATALOGUE_SECONDS, AudioError
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.loader import AudioModels
@@ -46,11 +48,13 @@ def ensure_index(
             current = AudioIndex.load(published)
         except Exception:  # noqa: BLE001 - a damaged index is rebuilt, not served; logged with its traceback
             log.exception("published audio index %s does not load; building it again", published.name)
+    narrow = load_narrow(published) if current is not None and published is not None else None
     known = current.track_ids if current is not None else set()
     # tracks whose audio could not be used (silent, damaged) are remembered, not retried on every run
     unreadable = set(meta.get("unreadable", [])) if current is not None else set()
     todo = [(t, p) for t, p in corpus.tracks_with_audio() if t not in known and t not in unreadable]
-    if not todo:
+    narrow_known = narrow.track_ids if narrow is not None else set()
+    if not todo and known == narrow_known:
         return f"audio index up to date ({len(known)} tracks)"
     cache = settings.home / "cache" / "audio-slices"
     embs, owners, failed = [], [], 0
@@ -75,8 +79,11 @@ def ensure_index(
         index = current
     else:
         return f"no audio index: none of the {failed} tracks with audio could be read"
+    narrow = _grow_narrow(narrow, index.track_ids, corpus, embedder, seconds, cache)
     with store.staging(INDEX_ARTIFACT) as staged:
         index.save(staged)
+        (staged / BAND_ID).mkdir()
+        narrow.save(staged / BAND_ID)
         version = store.publish(
             INDEX_ARTIFACT,
             staged,
@@ -86,10 +93,39 @@ def ensure_index(
                 "tracks": len(index.track_ids),
                 "slices": len(index),
                 "unreadable": sorted(unreadable),
+                "narrow_band": BAND_ID,
             },
         )
     store.prune(INDEX_ARTIFACT, keep_last=3)
     return (
         f"audio index {version}: {len(index.track_ids)} tracks, {len(index)} slices "
-        f"(+{len(embs)} tracks, {failed} unreadable) in {time.perf_counter() - t0:.0f}s"
+        f"(+{len(embs)} tracks, {failed} unreadable; band-limited copies of {len(narrow.track_ids)}) "
+        f"in {time.perf_counter() - t0:.0f}s"
     )
+
+
+def _grow_narrow(
+    narrow: AudioIndex | None,
+    tracks: set[int],
+    corpus: Corpus,
+    embedder: AudioEmbedder,
+    seconds: float,
+    cache: Path,
+) -> AudioIndex:
+    """The index's second set of vectors (band.py), grown to `tracks`: each track embedded by the same model from
+    its audio band-limited to the telephone band, so a narrow-band clip meets the catalogue in its own band. An
+    index published before this existed gets the whole set on its next run."""
+    have = narrow.track_ids if narrow is not None else set()
+    todo = [(t, p) for t, p in corpus.tracks_with_audio() if t in tracks and t not in have]
+    patches, feature_id = narrow_patches(embedder.patches), f"{embedder.feature_id}|{BAND_ID}"
+    embs, owners = [], []
+    with progress("audio index, telephone band", total=len(todo), unit="tracks") as bar:
+        for track_id, path in todo:
+            emb, _ = embedder.embed(track_slices(Path(path), seconds, cache, patches, feature_id))
+            embs.append(emb)
+            owners.append(np.full(len(emb), track_id))
+            bar.update(1)
+    if not embs:
+        return narrow if narrow is not None else AudioIndex()
+    new_embs, new_owners = np.concatenate(embs), np.concatenate(owners)
+    return narrow.add(new_embs, new_owners) if narrow is not None else AudioIndex().fit(new_embs, new_owners)
