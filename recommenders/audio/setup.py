@@ -29,12 +29,15 @@ def ensure_index(
     settings: Settings,
     seconds: float = CATALOGUE_SECONDS,
     models: AudioModels | None = None,
+    narrow_band: bool = True,
 ) -> str:
     """Embed every track with audio that the current index lacks, and publish the grown index (if it grew).
 
     A new model version means new embeddings, so the index is rebuilt from scratch when the model changed.
     `seconds`: audio analysed per track (`features.windows`); tests use less to stay quick. `models`: the caller's
     loaded models (a scheduler that indexes every run keeps one), else the model is loaded for this call.
+    `narrow_band`: also publish the telephone-band copy of the catalogue (`band.py`; about ×1.8 the embedding
+    time); tests that do not query narrow-band clips leave it out to stay quick.
     """
     t0 = time.perf_counter()
     embedder = load_embedder(store, models or AudioModels())
@@ -54,7 +57,7 @@ def ensure_index(
     unreadable = set(meta.get("unreadable", [])) if current is not None else set()
     todo = [(t, p) for t, p in corpus.tracks_with_audio() if t not in known and t not in unreadable]
     narrow_known = narrow.track_ids if narrow is not None else set()
-    if not todo and known == narrow_known:
+    if not todo and (not narrow_band or known == narrow_known):
         return f"audio index up to date ({len(known)} tracks)"
     cache = settings.home / "cache" / "audio-slices"
     embs, owners, failed = [], [], 0
@@ -79,11 +82,15 @@ def ensure_index(
         index = current
     else:
         return f"no audio index: none of the {failed} tracks with audio could be read"
-    narrow = _grow_narrow(narrow, index.track_ids, corpus, embedder, seconds, cache)
+    if narrow_band:
+        narrow = _grow_narrow(narrow, index.track_ids, corpus, embedder, seconds, cache)
     with store.staging(INDEX_ARTIFACT) as staged:
         index.save(staged)
-        (staged / BAND_ID).mkdir()
-        narrow.save(staged / BAND_ID)
+        banded = narrow is not None and narrow.track_ids == index.track_ids
+        if banded:
+            assert narrow is not None
+            (staged / BAND_ID).mkdir()
+            narrow.save(staged / BAND_ID)
         version = store.publish(
             INDEX_ARTIFACT,
             staged,
@@ -93,13 +100,13 @@ def ensure_index(
                 "tracks": len(index.track_ids),
                 "slices": len(index),
                 "unreadable": sorted(unreadable),
-                "narrow_band": BAND_ID,
+                "narrow_band": BAND_ID if banded else None,
             },
         )
     store.prune(INDEX_ARTIFACT, keep_last=3)
     return (
         f"audio index {version}: {len(index.track_ids)} tracks, {len(index)} slices "
-        f"(+{len(embs)} tracks, {failed} unreadable; band-limited copies of {len(narrow.track_ids)}) "
+        f"(+{len(embs)} tracks, {failed} unreadable; telephone-band copy: {'yes' if banded else 'no'}) "
         f"in {time.perf_counter() - t0:.0f}s"
     )
 
