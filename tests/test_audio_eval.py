@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from data.settings import Settings
@@ -12,6 +13,7 @@ from recommenders.audio.evaluate import (
     QUERIES,
     Features,
     evaluate_retrieval,
+    fold_whitening,
     format_comparisons,
     format_table,
     mfcc_vectors,
@@ -19,6 +21,7 @@ from recommenders.audio.evaluate import (
 )
 from recommenders.audio.features import logmel_patches
 from recommenders.audio.robustness import evaluate_robustness, format_robustness
+from recommenders.audio.train import Clip
 
 
 def test_average_precision_counts_relevant_tracks_that_were_not_returned() -> None:
@@ -55,3 +58,17 @@ def test_retrieval_and_robustness_tables_on_real_audio(tmp_path: Path) -> None:
     # only the telephone band goes to the band-limited vectors (8 kHz keeps its bass)
     assert {name: row["narrow"] for name, row in rows.items() if row["narrow"]} == {ROOMS[1]: 1.0}
     assert "| 10 s excerpt |" in format_robustness(robust)
+
+
+@pytest.mark.fast
+def test_fold_whitening_never_sees_the_held_out_label() -> None:
+    rng = np.random.default_rng(0)
+    clips = [Clip(Path(f"{lab}/{i}.ogg"), lab) for lab in ("a", "b", "c") for i in range(3)]
+    vectors = {i: rng.normal(size=(5, 8)) * np.arange(1, 9) for i in range(len(clips))}
+    white = fold_whitening(clips, vectors, "a", 4)
+    changed = {i: v * 100 + 7 if clips[i].label == "a" else v for i, v in vectors.items()}
+    again = fold_whitening(clips, changed, "a", 4)
+    assert np.allclose(white.mean, again.mean) and np.allclose(white.matrix, again.matrix)
+    fitted = np.concatenate([white(v) for i, v in vectors.items() if clips[i].label != "a"])
+    assert fitted.shape[1] == 4 and np.allclose(np.cov(fitted, rowvar=False), np.eye(4), atol=1e-3)
+    assert not np.allclose(fold_whitening(clips, vectors, "b", 4).matrix, white.matrix)

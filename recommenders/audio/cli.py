@@ -97,6 +97,7 @@ def eval_audio(args: argparse.Namespace) -> int:
         settings.home / "cache" / "audio-slices",
         robustness=getattr(args, "robust", True),
         conv1d_folds=getattr(args, "conv1d_folds", False),
+        variants=getattr(args, "variants", False),
     )
     print(table)
     out = getattr(args, "out", None)
@@ -199,6 +200,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("folder", nargs="?", help="default: MUREC_HOME/audio-src")
     e.add_argument("--no-robustness", dest="robust", action="store_false")
     e.add_argument("--conv1d-folds", action="store_true", help="also train the Conv1D without each label (slow)")
+    e.add_argument("--variants", action="store_true", help="only the embedding choices (MSD/MTT, whitened) vs MFCC")
     e.add_argument("--out", help="also write the tables to this file")
     e.add_argument("--queries", type=int, help="only the robustness table, for this many seeded query tracks")
     e.set_defaults(func=eval_audio)

@@ -28,7 +28,7 @@ from recommenders.audio.features import CATALOGUE_SECONDS, SR, AudioError, logme
 from recommenders.audio.head import FrameFeatures, fit_head, head_embeddings, stack, track_frames
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.loader import AudioModels
-from recommenders.audio.pretrained import PretrainedEmbedder
+from recommenders.audio.pretrained import MTT_PRETRAINED, PretrainedEmbedder
 from recommenders.audio.tag_sanity import format_tag_sanity, tag_sanity
 from recommenders.audio.train import Clip, list_clips, track_slices, train_classifier
 from recommenders.evaluation import paired_ratio
@@ -104,6 +104,47 @@ def leave_one_label_out(
                        "n": len(v)} for lab, v in sorted(per_label.items())}  # fmt: skip
     out[QUERIES] = queries
     every = [m for v in per_label.values() for m in v]
+    out["overall"] = {"P@5": float(np.mean([p for p, _ in every])), "MAP": float(np.mean([a for _, a in every]))}
+    return out
+
+
+@dataclass(frozen=True)
+class Whitening:
+    """PCA-whitening of patch embeddings to `d` dimensions: centred, rotated onto the principal axes and scaled to
+    unit variance, so the few directions every patch shares (loudness, the model's bias) stop dominating the cosine."""
+
+    mean: np.ndarray
+    matrix: np.ndarray
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray((x - self.mean) @ self.matrix, np.float32)
+
+
+def fit_whitening(x: np.ndarray, d: int) -> Whitening:
+    """The whitening of the patches `x` (n, dim), kept to its `d` strongest axes."""
+    x = np.asarray(x, np.float64)
+    mean = x.mean(axis=0)
+    values, axes = np.linalg.eigh(np.cov(x - mean, rowvar=False))
+    values, axes = values[::-1][:d], axes[:, ::-1][:, :d]
+    return Whitening(mean.astype(np.float32), (axes / np.sqrt(np.maximum(values, 0.0) + 1e-6)).astype(np.float32))
+
+
+def fold_whitening(clips: list[Clip], vectors: dict[int, np.ndarray], label: str, d: int) -> Whitening:
+    """The whitening a fold may use: fitted on the patches of every track of the other labels, never on the
+    held-out label's tracks (queries or indexed), so nothing of the unseen label leaks into the transform."""
+    return fit_whitening(np.concatenate([v for i, v in vectors.items() if clips[i].label != label]), d)
+
+
+def leave_one_label_out_whitened(clips: list[Clip], vectors: dict[int, np.ndarray], d: int) -> dict:
+    """`leave_one_label_out` with a whitening refitted per held-out label by `fold_whitening`."""
+    out: dict = {QUERIES: {}}
+    for label in sorted({clips[i].label for i in vectors}):
+        white = fold_whitening(clips, vectors, label, d)
+        fold = leave_one_label_out(clips, {i: white(v) for i, v in vectors.items()}, only=label)
+        if label in fold:
+            out[label] = fold[label]
+            out[QUERIES].update(fold[QUERIES])
+    every = list(out[QUERIES].values())
     out["overall"] = {"P@5": float(np.mean([p for p, _ in every])), "MAP": float(np.mean([a for _, a in every]))}
     return out
 
@@ -246,9 +287,53 @@ def default_features(models: AudioModels | None = None) -> list[Features]:
     return feats
 
 
-def evaluate_audio(folder: Path, cache: Path | None, robustness: bool = True, conv1d_folds: bool = False) -> str:
+def embedding_features(embedder: PretrainedEmbedder) -> Features:
+    """A pretrained embedding as index vectors, its patch embeddings cached like slices (keyed by the model's
+    version), so the variants below are compared without running musicnn twice over the catalogue."""
+    return Features(f"pretrained {embedder.version}", f"{embedder.feature_id}>{embedder.version}",
+                    lambda y: embedder.embed(embedder.patches(y))[0], lambda x: x)  # fmt: skip
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-9), np.float32)
+
+
+WHITENED_DIMS = 128
+
+
+def embedding_variants(folder: Path, cache: Path | None, models: AudioModels) -> dict[str, Any]:
+    """Leave-one-label-out rows of the embedding choices of issue 23: MSD and MTT musicnn pooled, their
+    concatenation (each patch L2-normalised first) and each PCA-whitened to `WHITENED_DIMS` by `fold_whitening`,
+    beside MFCC on the same tracks."""
+    clips = list_clips(folder)
+    msd = track_vectors(clips, embedding_features(models.pretrained()), cache)
+    mtt = track_vectors(clips, embedding_features(models.pretrained(MTT_PRETRAINED)), cache)
+    mfcc = track_vectors(clips, Features("MFCC", "logmel128", logmel_patches, mfcc_vectors), cache)
+    ids = sorted(set(msd) & set(mtt) & set(mfcc))
+    both = {i: np.hstack([unit_rows(msd[i]), unit_rows(mtt[i])]) for i in ids}
+    rows = {"MSD pooled": {i: msd[i] for i in ids}, "MTT pooled": {i: mtt[i] for i in ids}, "MSD+MTT pooled": both}
+    result: dict[str, Any] = {
+        "folder": str(folder),
+        "tracks": len(ids),
+        "labels": sorted({clips[i].label for i in ids}),
+    }
+    result["MFCC mean/std"] = leave_one_label_out(clips, {i: mfcc[i] for i in ids}, standardise=True)
+    for name, vectors in rows.items():
+        result[name] = leave_one_label_out(clips, vectors)
+        result[f"{name}, whitened to {WHITENED_DIMS}"] = leave_one_label_out_whitened(clips, vectors, WHITENED_DIMS)
+        log.info("%s: %s", name, result[name]["overall"])
+    return result
+
+
+def evaluate_audio(
+    folder: Path, cache: Path | None, robustness: bool = True, conv1d_folds: bool = False, variants: bool = False
+) -> str:
     """The tables of `murecom eval --audio`, as Markdown (each model loaded once for all of them)."""
     models = AudioModels()
+    if variants:
+        result = embedding_variants(folder, cache, models)
+        rows = [k for k in result if isinstance(result[k], dict) and QUERIES in result[k]]
+        return "\n\n".join([format_table(result), format_comparisons(result, [(k, rows[0]) for k in rows[1:]])])
     feats = default_features(models)
     result = evaluate_retrieval(folder, feats, cache)
     if conv1d_folds:

@@ -19,6 +19,7 @@ from recommenders.audio.musicnn import PRETRAINED_DIR, mel_patches
 from recommenders.audio.tf_runtime import BatchedForward, import_tensorflow
 
 DEFAULT_PRETRAINED = PRETRAINED_DIR / "MSD_musicnn.keras"
+MTT_PRETRAINED = PRETRAINED_DIR / "MTT_musicnn.keras"  # MagnaTagATune: compared in `murecom eval-audio --variants`
 EMBEDDINGS = ("pooled", "penultimate")
 
 
