@@ -12,6 +12,7 @@ from recommenders.audio.embedder import DEFAULT_MODEL_DIR, Embedder
 from recommenders.audio.evaluate import (
     QUERIES,
     Features,
+    choose_on_halves,
     evaluate_retrieval,
     fold_whitening,
     format_comparisons,
@@ -72,3 +73,19 @@ def test_fold_whitening_never_sees_the_held_out_label() -> None:
     fitted = np.concatenate([white(v) for i, v in vectors.items() if clips[i].label != "a"])
     assert fitted.shape[1] == 4 and np.allclose(np.cov(fitted, rowvar=False), np.eye(4), atol=1e-3)
     assert not np.allclose(fold_whitening(clips, vectors, "b", 4).matrix, white.matrix)
+
+
+@pytest.mark.fast
+def test_the_variant_is_chosen_on_one_half_of_the_labels_and_scored_on_the_other() -> None:
+    """Row "a" is best on the labels x and z, row "b" on y: each half is answered by the row the other half chose,
+    so a row that is best only where it was chosen cannot flatter itself."""
+    label_of = {0: "x", 1: "y", 2: "z", 3: "y"}
+    result = {
+        "MFCC mean/std": {QUERIES: {i: (0.1, 0.1) for i in label_of}},
+        "a": {QUERIES: {0: (0.9, 0.8), 1: (0.2, 0.2), 2: (0.9, 0.8), 3: (0.2, 0.2)}},
+        "b": {QUERIES: {0: (0.5, 0.5), 1: (0.6, 0.6), 2: (0.5, 0.5), 3: (0.6, 0.6)}},
+    }
+    row = choose_on_halves(result, label_of, exclude="MFCC mean/std")
+    assert row["chosen"] == ["a", "b"]  # halves: {x, z} then {y}
+    assert row[QUERIES] == {1: (0.2, 0.2), 3: (0.2, 0.2), 0: (0.5, 0.5), 2: (0.5, 0.5)}
+    assert row["overall"]["P@5"] == pytest.approx(0.35)
