@@ -96,6 +96,23 @@ class AskCase:
     tags: list[str]
 
 
+def shared_tags(
+    tags: TagIndex, words: Mapping[str, Sequence[str]], idf: Mapping[str, float], hidden: Sequence[int]
+) -> list[str]:
+    """Requestable tags (`words`) most of the hidden songs carry, the most telling (idf) first."""
+    counts = Counter(t for h in hidden for t in set(tags.tags_of(h)) if t in words)
+    floor = max(2, math.ceil(len(hidden) / 3)) if len(hidden) > 1 else 1
+    good = [t for t, c in counts.items() if c >= floor]
+    return sorted(good, key=lambda t: (-counts[t] / len(hidden) * idf[t], t))
+
+
+def say(rng: np.random.Generator, words: Mapping[str, Sequence[str]], tag: str) -> str:
+    """How a user might ask for `tag`: an occasion ("for a road trip") half the time when it has one, else a word."""
+    if tag in OCCASIONS and rng.random() < 0.5:
+        return str(rng.choice(OCCASIONS[tag]))
+    return str(rng.choice(words[tag]))
+
+
 class RequestGenerator:
     """Two-turn requests from held-out playlists (see the module docstring)."""
 
@@ -108,16 +125,10 @@ class RequestGenerator:
         self.idf = {t: math.log((1 + n) / (1 + tag_index.document_frequency.get(t, 0))) for t in self.words}
 
     def shared_tags(self, hidden: Sequence[int]) -> list[str]:
-        """Requestable tags most of the hidden songs carry, the most telling first."""
-        counts = Counter(t for h in hidden for t in set(self.tags.tags_of(h)) if t in self.words)
-        floor = max(2, math.ceil(len(hidden) / 3)) if len(hidden) > 1 else 1
-        good = [t for t, c in counts.items() if c >= floor]
-        return sorted(good, key=lambda t: (-counts[t] / len(hidden) * self.idf[t], t))
+        return shared_tags(self.tags, self.words, self.idf, hidden)
 
     def say(self, tag: str) -> str:
-        if tag in OCCASIONS and self.rng.random() < 0.5:
-            return str(self.rng.choice(OCCASIONS[tag]))
-        return str(self.rng.choice(self.words[tag]))
+        return say(self.rng, self.words, tag)
 
     def turn1(self, case: Case) -> AskCase | None:
         seed = case.one_seed

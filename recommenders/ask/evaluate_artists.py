@@ -24,7 +24,19 @@ from rapidfuzz import fuzz, process
 from data.corpus import Corpus, TrackInfo
 from data.search import Candidate, Resolution, normalize
 from recommenders.ask.answer import DEFAULT_WEIGHTS, Answerer, Query, Sources, candidate_lists, merge
-from recommenders.ask.evaluate import BM25, OCCASIONS, TURN1, TURN2, TURN2_PLAIN, K, ndcg, recall, surfaces, tune
+from recommenders.ask.evaluate import (
+    BM25,
+    TURN1,
+    TURN2,
+    TURN2_PLAIN,
+    K,
+    ndcg,
+    recall,
+    say,
+    shared_tags,
+    surfaces,
+    tune,
+)
 from recommenders.ask.parse import AskError, Parser, Request
 from recommenders.cf.models import make_model
 from recommenders.evaluation import Case, listener_split
@@ -84,15 +96,10 @@ class ArtistAskEvaluation:
         return [c for part in self.split.parts.values() for c in part]
 
     def shared_tags(self, hidden: Sequence[int]) -> list[str]:
-        counts = Counter(t for h in hidden for t in set(self.tags.tags_of(h)) if t in self.words)
-        floor = max(2, -(-len(hidden) // 3)) if len(hidden) > 1 else 1
-        good = [t for t, c in counts.items() if c >= floor]
-        return sorted(good, key=lambda t: (-counts[t] / len(hidden) * self.idf[t], t))
+        return shared_tags(self.tags, self.words, self.idf, hidden)
 
     def say(self, tag: str) -> str:
-        if tag in OCCASIONS and self.rng.random() < 0.5:
-            return str(self.rng.choice(OCCASIONS[tag]))
-        return str(self.rng.choice(self.words[tag]))
+        return say(self.rng, self.words, tag)
 
     def to_items(self, q: Query) -> Query:
         """The query with artists as the items: named artists are the CF seeds, excluded artists excluded items."""
