@@ -27,12 +27,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
 import soxr
 
 from recommenders.audio.child import CHILD_LIMITS, ChildFailed, ChildLimits, run_limited
+from recommenders.audio.mel import mel_power
 from recommenders.audio.sniff import FORMATS_THAT_WORK, HEAD_BYTES, Container, NotAudio, sniff
 
 SR = 22_050
@@ -242,8 +242,9 @@ def _ffmpeg_command(ffmpeg: str, container: Container, path: str, max_seconds: f
 
 def log_mel(y: np.ndarray) -> np.ndarray:
     """(frames, 128) log-mel spectrogram in dB relative to the clip's loudest bin."""
-    mel = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
-    return librosa.power_to_db(mel, ref=np.max, top_db=80.0).T.astype(np.float32)
+    mel = mel_power(y, SR, N_FFT, HOP, N_MELS)
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10)) - 10.0 * np.log10(max(float(mel.max()), 1e-10))
+    return np.maximum(db, db.max() - 80.0).T.astype(np.float32)  # librosa's power_to_db: ref the max, top 80 dB
 
 
 def slices(mel: np.ndarray, hop: int = SLICE_FRAMES) -> np.ndarray:

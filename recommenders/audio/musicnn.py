@@ -24,11 +24,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import librosa
 import numpy as np
 import soxr
 
 from recommenders.audio.features import SR, decode
+from recommenders.audio.mel import mel_power
 from recommenders.audio.tf_runtime import import_tensorflow
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ LABELS = {"MSD_musicnn": MSD_LABELS, "MTT_musicnn": MTT_LABELS}
 def log_mel96(y: np.ndarray) -> np.ndarray:
     """(frames, 96) float32 log-compressed mel spectrogram of mono 22,050 Hz audio, at musicnn's 16 kHz."""
     y16 = soxr.resample(np.asarray(y, np.float32), SR, MUSICNN_SR, quality="HQ")
-    mel = librosa.feature.melspectrogram(y=y16, sr=MUSICNN_SR, hop_length=HOP, n_fft=N_FFT, n_mels=N_MELS)
+    mel = mel_power(y16, MUSICNN_SR, N_FFT, HOP, N_MELS)
     return np.log10(np.float32(10000.0) * mel.T.astype(np.float32) + np.float32(1.0)).astype(np.float32)
 
 
