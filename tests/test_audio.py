@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import shutil
 import time
 from pathlib import Path
@@ -193,6 +194,23 @@ def test_index_grows_incrementally_and_atomically(indexed_home, audio_src) -> No
     summary = ensure_index(Corpus(engine), store, settings, seconds=30.0)
     assert "+1 tracks" in summary and store.current_version(INDEX_ARTIFACT) != before
     extra.unlink()
+
+
+def test_an_index_searched_in_another_space_is_built_again(indexed_home) -> None:
+    """An index published before its model's index was whitened (its meta has no `whiten`) is rebuilt by the next
+    `ensure_index`, not grown: its vectors are not in the space the model's index now searches."""
+    settings, _, _ = indexed_home
+    engine = open_database(settings)
+    store = ArtifactStore(settings.models_dir)
+    published = store.path(INDEX_ARTIFACT)
+    assert published is not None and store.meta(INDEX_ARTIFACT)["whiten"] == 256
+    meta = json.loads((published / "meta.json").read_text())
+    del meta["whiten"]
+    (published / "meta.json").write_text(json.dumps(meta))
+    summary = ensure_index(Corpus(engine), store, settings, seconds=30.0)
+    rebuilt = store.path(INDEX_ARTIFACT)
+    assert rebuilt is not None and rebuilt != published, summary
+    assert store.meta(INDEX_ARTIFACT)["whiten"] == 256 and AudioIndex.load(rebuilt).whiten == 256
 
 
 def test_a_damaged_published_index_is_built_again_not_served(indexed_home) -> None:

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bot.app import build_core
+from bot.replies import ChatContext
 from data.corpus import Corpus
 from data.db import open_database
 from data.importers.audio_folder import import_audio_folder
@@ -24,6 +26,7 @@ from recommenders.audio.features import decode
 from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.service import load_audio_service
 from recommenders.audio.setup import ensure_index
+from recommenders.audio.tag_eval import ONE_CHAT, clip_queries, online_tag_table
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +106,6 @@ def test_speech_is_answered_with_not_sure(home, tmp_path) -> None:
 
 
 def test_chat_core_says_which_picks_sound_and_which_are_tagged_alike(home) -> None:
-    from bot.app import build_core
-    from bot.replies import ChatContext
-
     settings, held_out = home
     core = build_core(settings)
     ctx = ChatContext("telegram", "c1", "u1", "Ann")
@@ -116,6 +116,40 @@ def test_chat_core_says_which_picks_sound_and_which_are_tagged_alike(home) -> No
     noise = np.random.default_rng(4).normal(0, 0.2, 22_050 * 10)
     [unsure] = asyncio.run(core.handle_audio(ctx, _wav(noise), "noise.wav"))
     assert unsure.text.startswith("I am not sure what this is") and not unsure.tracks
+
+
+def test_a_second_clip_in_a_chat_gets_other_tagged_alike_songs(home) -> None:
+    """The same clip twice in one chat: the same recordings sound alike, but the tagged-alike songs are new (the
+    chat was shown the first ones); another chat sending it first gets the first answer's songs."""
+    settings, held_out = home
+    core = build_core(settings)
+    clip = held_out.read_bytes()
+
+    def answer(chat: str) -> tuple[list[int], list[int]]:
+        [reply] = asyncio.run(core.handle_audio(ChatContext("discord", chat, "u1", "Ann"), clip, held_out.name))
+        tracks = [(t.reason.split(":")[0], t.track_id) for t in reply.tracks]
+        return [t for kind, t in tracks if kind == "sounds alike"], [t for kind, t in tracks if kind == "tagged alike"]
+
+    sounds, tagged = answer("c-first")
+    sounds_again, tagged_again = answer("c-first")
+    assert len(tagged) == len(tagged_again) == 5
+    assert sounds_again == sounds and not set(tagged) & set(tagged_again)
+    assert answer("c-other") == (sounds, tagged)
+
+
+def test_the_online_tag_evaluation_measures_clips_alone_and_in_one_chat(home) -> None:
+    """`murecom eval-tags`'s online table on real clips: each scoring's distinct share, and the served scoring with
+    the clips sent in one chat, where no tagged-alike song comes twice (six clips: within the chat's memory)."""
+    settings, _ = home
+    corpus = Corpus(open_database(settings))
+    service = load_audio_service(settings, corpus)
+    assert service is not None and service.bridge is not None
+    queries = clip_queries(service, settings.home / "audio-src", n=6)
+    assert len(queries) == 6 and all(q.n_tagged == 5 for q in queries)
+    table = online_tag_table(queries, {"served": service.bridge}, corpus)
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in table.splitlines()[2:]}
+    assert set(rows) == {"served", ONE_CHAT}
+    assert rows[ONE_CHAT][1] == rows["served"][1] == "30" and rows[ONE_CHAT][2] == "1.00"
 
 
 ROCK = {"rock", "metal", "hard rock", "heavy metal", "punk", "alternative rock", "classic rock", "indie rock"}

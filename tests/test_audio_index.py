@@ -17,6 +17,7 @@ from recommenders.audio.features import windows
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.service import AudioService
 from recommenders.audio.train import track_slices
+from recommenders.audio.whitening import MIN_PATCHES_PER_AXIS, can_whiten
 
 # short jingles next to long tracks: the short ones are the ones a raw vote count buries
 TRACKS = [
@@ -41,7 +42,8 @@ def test_windows_cover_the_whole_track_within_the_budget() -> None:
 
 
 @pytest.fixture(scope="module")
-def catalogue() -> tuple[AudioService, dict[int, Path]]:
+def embedded() -> tuple[Embedder, dict[int, Path], np.ndarray, np.ndarray]:
+    """The shipped Conv1D's slice embeddings of the tracks: (embedder, paths, embeddings, owners)."""
     settings = Settings.from_env(dotenv=False)
     folder = settings.home / "audio-src"
     paths = {i: folder / key for i, key in enumerate(TRACKS) if (folder / key).exists()}
@@ -54,8 +56,13 @@ def catalogue() -> tuple[AudioService, dict[int, Path]]:
         emb, _ = embedder.embed(track_slices(path, SECONDS, None, embedder.patches, embedder.feature_id))
         embs.append(emb)
         owners.append(np.full(len(emb), track_id))
-    index = AudioIndex().fit(np.concatenate(embs), np.concatenate(owners))
-    return AudioService(embedder, index, settings), paths
+    return embedder, paths, np.concatenate(embs), np.concatenate(owners)
+
+
+@pytest.fixture(scope="module")
+def catalogue(embedded) -> tuple[AudioService, dict[int, Path]]:
+    embedder, paths, embs, owners = embedded
+    return AudioService(embedder, AudioIndex().fit(embs, owners), Settings.from_env(dotenv=False)), paths
 
 
 def test_an_unchanged_copy_of_every_indexed_track_ranks_first(catalogue) -> None:
@@ -97,3 +104,49 @@ def test_a_half_written_cache_file_is_rebuilt(tmp_path) -> None:
     again = track_slices(path, 30.0, tmp_path)
     assert np.array_equal(first, again)
     assert np.array_equal(np.load(cached), first) and [p.name for p in tmp_path.iterdir()] == [cached.name]
+
+
+WHITEN = 32  # a few hundred slices here: enough for 32 axes (the product whitens musicnn's 753 to 256)
+
+
+def test_a_whitened_index_finds_every_track_and_answers_the_same_once_published(embedded, tmp_path) -> None:
+    """The whitening is fitted on the catalogue, applied to each query, and saved with the index."""
+    embedder, paths, embs, owners = embedded
+    assert can_whiten(len(embs), WHITEN)
+    index = AudioIndex(whiten=WHITEN).fit(embs, owners)
+    assert index.whitening is not None and index.embeddings.shape == (len(embs), WHITEN)
+    service = AudioService(embedder, index, Settings.from_env(dotenv=False))
+    for track_id, path in paths.items():
+        assert service.recommend_clip(path.read_bytes(), 3).recommendations[0].track_id == track_id, path.name
+    index.save(tmp_path)
+    loaded = AudioIndex.load(tmp_path)
+    assert loaded.whiten == WHITEN and loaded.whitening is not None
+    for track_id in paths:
+        query = embs[owners == track_id][:4]
+        assert loaded.query(query, 5) == index.query(query, 5)
+
+
+def test_a_grown_whitened_index_refits_its_whitening_on_the_whole_catalogue(embedded) -> None:
+    _, paths, embs, owners = embedded
+    first = ~np.isin(owners, list(paths)[-2:])  # all but two tracks, then those two
+    assert can_whiten(int(first.sum()), WHITEN)
+    small = AudioIndex(whiten=WHITEN).fit(embs[first], owners[first])
+    grown = small.add(embs[~first], owners[~first])
+    whole = AudioIndex(whiten=WHITEN).fit(np.concatenate([embs[first], embs[~first]]),
+                                          np.concatenate([owners[first], owners[~first]]))  # fmt: skip
+    assert small.whitening is not None and grown.whitening is not None and whole.whitening is not None
+    assert not np.allclose(np.abs(small.whitening.matrix), np.abs(grown.whitening.matrix), atol=1e-3)
+    np.testing.assert_allclose(grown.embeddings, whole.embeddings, atol=1e-4)
+    assert len(small) == int(first.sum())  # the published index readers hold is left as it was
+
+
+def test_too_few_slices_are_searched_in_the_models_space_until_the_index_grows(embedded) -> None:
+    """A covariance from fewer slices than `MIN_PATCHES_PER_AXIS` per axis is mostly noise in its weak axes."""
+    _, paths, embs, owners = embedded
+    one = owners == next(iter(paths))
+    d = int(one.sum()) // MIN_PATCHES_PER_AXIS + 1
+    assert not can_whiten(int(one.sum()), d) and can_whiten(len(embs), d)
+    tiny = AudioIndex(whiten=d).fit(embs[one], owners[one])
+    assert tiny.whitening is None and tiny.embeddings.shape[1] == embs.shape[1]
+    grown = tiny.add(embs[~one], owners[~one])
+    assert grown.whitening is not None and grown.embeddings.shape[1] == d

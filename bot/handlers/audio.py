@@ -5,6 +5,7 @@ queue answers "busy" at once, so fifty clips in flight never delay a `/similar` 
 from __future__ import annotations
 
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from bot.handlers.base import PAGE_SIZE, ClipHandler, Services, track_line
 from bot.middleware import Request
 from bot.replies import Reply
 from recommenders.audio.service import AudioError, render_label_chart
+from recommenders.audio.tags import ShownPicks
 
 if TYPE_CHECKING:  # a command row names its handler class: types only, no import cycle
     from bot.command_spec import Command
@@ -27,6 +29,7 @@ class AudioHandler(ClipHandler):
         self._pool = ThreadPoolExecutor(settings.audio_workers, thread_name_prefix="murecom-audio")
         self._slots = settings.audio_workers + settings.audio_queue
         self._in_flight = 0
+        self._shown = ShownPicks()  # each chat's recent tagged-alike picks: the next clip gets other songs
 
     def close(self) -> None:
         """Stop the audio pool (clips in flight finish)."""
@@ -47,8 +50,10 @@ class AudioHandler(ClipHandler):
         self._in_flight += 1
         gauge = self.services.metrics.audio_in_flight
         gauge.inc()
+        chat = (req.ctx.platform, req.ctx.chat_id)
+        recommend = functools.partial(service.recommend_clip, data, PAGE_SIZE * 2, avoid=self._shown.of(chat))
         try:
-            result = await loop.run_in_executor(self._pool, service.recommend_clip, data, PAGE_SIZE * 2)
+            result = await loop.run_in_executor(self._pool, recommend)
             chart = await loop.run_in_executor(self._pool, render_label_chart, result.labels)
         except AudioError as exc:
             return [Reply(str(exc), kind="error")]
@@ -65,6 +70,7 @@ class AudioHandler(ClipHandler):
                     image=chart,
                 )
             ]
+        self._shown.add(chat, (r.track_id for r in result.tagged_alike))
         corpus = self.services.corpus
         infos = await asyncio.to_thread(corpus.track_info, [r.track_id for r in result.recommendations])
         lines = tuple(

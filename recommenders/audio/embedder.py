@@ -23,9 +23,11 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
 class AudioEmbedder(Protocol):
     """What the index and the service need from a model: its input for a window of audio, and per patch an
-    embedding and label (or tag) probabilities."""
+    embedding and label (or tag) probabilities; `whiten`: the whitened size an index of its embeddings searches in
+    (`index.AudioIndex`), None for its own space."""
 
     feature_id: str
+    whiten: int | None
     labels: list[str]
     meta: dict[str, Any]
 
@@ -39,6 +41,7 @@ class AudioEmbedder(Protocol):
 
 class Embedder:
     feature_id = "logmel128"
+    whiten: int | None = None  # a Conv1D's own 256-d space: its whitening was never measured
 
     def __init__(self, model_dir: Path) -> None:
         import_tensorflow()

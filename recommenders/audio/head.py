@@ -120,6 +120,7 @@ class HeadEmbedder(Embedder):
     loaded."""
 
     feature_id = "mel96"
+    whiten: int | None = None  # a head's own space, as its evaluation measured it
 
     def __init__(self, model_dir: Path, base: PretrainedEmbedder | None = None) -> None:
         super().__init__(model_dir)

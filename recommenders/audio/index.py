@@ -13,6 +13,9 @@ The exact search is one matrix product of the (unit) query slices with the (unit
 sort: the catalogue is normalised once at build time, so nothing is re-normalised per query (scikit-learn's cosine
 NearestNeighbors did that, twice the time of the product itself); past `ann_threshold` slices a usearch HNSW
 index answers behind the same interface.
+An index built with `whiten=d` searches the PCA-whitened space of its own catalogue (whitening.py), fitted at build
+time on every catalogue patch and applied to each query: the model's vectors are kept beside the searched ones, so
+a grown index refits its whitening on the whole grown catalogue.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from recommenders.audio.whitening import Whitening, can_whiten, fit_whitening
 from recommenders.base import Recommendation
 
 PER_TRACK = 1
@@ -34,9 +38,15 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 class AudioIndex:
-    def __init__(self, ann_threshold: int = 200_000) -> None:
+    """`whiten`: the whitened size to search in (None: the model's own space); an index with fewer patches than
+    `whitening.can_whiten` asks for searches the model's space until it grows enough."""
+
+    def __init__(self, ann_threshold: int = 200_000, whiten: int | None = None) -> None:
         self.ann_threshold = ann_threshold
-        self.embeddings = np.zeros((0, 256), np.float32)
+        self.whiten = whiten
+        self.whitening: Whitening | None = None
+        self.raw: np.ndarray | None = None  # the model's vectors, kept only when whitening (a grown index refits)
+        self.embeddings = np.zeros((0, 256), np.float32)  # the searched vectors, unit length
         self.owners = np.zeros(0, np.int64)
         self._nn: tuple[str, Any] | None = None
         self._counts: dict[int, int] = {}
@@ -49,16 +59,28 @@ class AudioIndex:
         return set(np.unique(self.owners).tolist())
 
     def fit(self, embeddings: np.ndarray, owners: np.ndarray) -> AudioIndex:
-        self.embeddings = _normalise(np.asarray(embeddings, np.float32))
+        raw = np.asarray(embeddings, np.float32)
+        if self.whiten is not None:
+            self.raw = raw
+            self.whitening = fit_whitening(raw, self.whiten) if can_whiten(len(raw), self.whiten) else None
+        self.embeddings = _normalise(self._space(raw))
         self.owners = np.asarray(owners, np.int64)
         self._build()
         return self
 
+    def _space(self, x: np.ndarray) -> np.ndarray:
+        """Vectors of the model in the space this index searches."""
+        return self.whitening(x) if self.whitening is not None else np.asarray(x, np.float32)
+
     def add(self, embeddings: np.ndarray, owners: np.ndarray) -> AudioIndex:
         """A new index with more tracks (the old one is left untouched for readers still using it)."""
-        new = AudioIndex(self.ann_threshold)
-        return new.fit(
-            np.concatenate([self.embeddings, _normalise(np.asarray(embeddings, np.float32))]),
+        if self.whiten is not None:
+            assert self.raw is not None, "a whitening index keeps the model's vectors"
+            have = self.raw
+        else:
+            have = self.embeddings  # unit vectors of the model's space: the new ones are normalised the same way
+        return AudioIndex(self.ann_threshold, self.whiten).fit(
+            np.concatenate([have, np.asarray(embeddings, np.float32)]),
             np.concatenate([self.owners, np.asarray(owners, np.int64)]),
         )
 
@@ -106,7 +128,7 @@ class AudioIndex:
     ) -> list[Recommendation]:
         if self._nn is None:
             return []
-        queries = _normalise(np.asarray(embeddings, np.float32))
+        queries = _normalise(self._space(np.asarray(embeddings, np.float32)))
         own = int(np.sum(self.owners == exclude_track)) if exclude_track is not None else 0
         n = min(len(self.embeddings), per_slice + own)
         idx, sim = self._neighbours(queries, n)
@@ -138,11 +160,25 @@ class AudioIndex:
         """Uncompressed arrays: loading maps them instead of inflating a zip (a second of cold start per 100 MB)."""
         np.save(Path(path) / "embeddings.npy", np.ascontiguousarray(self.embeddings, np.float32))
         np.save(Path(path) / "owners.npy", np.asarray(self.owners, np.int64))
-        (Path(path) / "index.json").write_text(json.dumps({"slices": len(self), "tracks": len(self.track_ids)}))
+        if self.raw is not None:
+            np.save(Path(path) / "raw.npy", np.ascontiguousarray(self.raw, np.float32))
+        if self.whitening is not None:
+            self.whitening.save(Path(path) / "whitening.npz")
+        (Path(path) / "index.json").write_text(json.dumps(self.describe()))
+
+    def describe(self) -> dict[str, Any]:
+        """What a published index records of itself (its `index.json`)."""
+        whitened = self.whitening.dims if self.whitening is not None else None
+        return {"slices": len(self), "tracks": len(self.track_ids), "whiten": self.whiten, "whitened": whitened}
 
     @classmethod
     def load(cls, path: Path) -> AudioIndex:
-        index = cls()
+        described = json.loads((Path(path) / "index.json").read_text()) if (Path(path) / "index.json").exists() else {}
+        index = cls(whiten=described.get("whiten"))
+        if (Path(path) / "whitening.npz").exists():
+            index.whitening = Whitening.load(Path(path) / "whitening.npz")
+        if (Path(path) / "raw.npy").exists():
+            index.raw = np.load(Path(path) / "raw.npy", mmap_mode="r")
         if (Path(path) / "index.npz").exists():  # indexes published before arrays were stored uncompressed
             data = np.load(Path(path) / "index.npz")
             index.embeddings, index.owners = data["embeddings"], data["owners"]

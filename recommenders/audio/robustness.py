@@ -115,12 +115,14 @@ def narrow_features(feats: Features) -> Features:
         f"{feats.feature_id}|{BAND_ID}",
         narrow_patches(feats.patches),
         feats.vectors,
+        feats.whiten,
     )
 
 
-def _index(vectors: dict[int, np.ndarray]) -> AudioIndex:
+def _index(vectors: dict[int, np.ndarray], whiten: int | None) -> AudioIndex:
+    """The index the product would build of these vectors (whitened as the product's index is)."""
     ids = sorted(vectors)
-    return AudioIndex().fit(
+    return AudioIndex(whiten=whiten).fit(
         np.concatenate([vectors[i] for i in ids]), np.concatenate([np.full(len(vectors[i]), i) for i in ids])
     )
 
@@ -140,8 +142,8 @@ def evaluate_robustness(
     clips = list_clips(folder)
     vectors = track_vectors(clips, feats, cache)
     ids = sorted(vectors)
-    index = _index(vectors)
-    narrow = _index(track_vectors(clips, narrow_features(feats), cache))
+    index = _index(vectors, feats.whiten)
+    narrow = _index(track_vectors(clips, narrow_features(feats), cache), feats.whiten)
     rng = np.random.default_rng(seed)
     asked = sorted(rng.choice(ids, queries, replace=False).tolist()) if queries is not None else ids
     rows: dict[str, dict[str, list[float]]] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from recommenders.audio.head import HeadEmbedder, is_head
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.loader import AudioModels
 from recommenders.audio.pretrained import PretrainedEmbedder
-from recommenders.audio.tags import TagBridge
+from recommenders.audio.tags import TAGGED_REASON, TagBridge
 from recommenders.base import Recommendation
 from recommenders.tags import TagIndex
 
@@ -55,6 +55,10 @@ class ClipResult:
     seconds_analysed: float
     unsure: bool = False
     confidence: float = 1.0
+
+    @property
+    def tagged_alike(self) -> list[Recommendation]:
+        return [r for r in self.recommendations if r.reason.startswith(TAGGED_REASON)]
 
 
 def load_embedder(store: ArtifactStore, models: AudioModels) -> AudioEmbedder:
@@ -114,6 +118,8 @@ class AudioService:
     def description(self) -> str:
         index = self.index
         size = f", {len(index.track_ids)} tracks indexed by sound" if index is not None else ""
+        if index is not None and index.whitening is not None:
+            size += f" (whitened to {index.whitening.dims} dimensions)"
         tagged = f", {len(self.bridge):,} catalogue tracks reachable by tags" if self.bridge is not None else ""
         if isinstance(self.embedder, PretrainedEmbedder):
             return f"{self.embedder.description}{size}{tagged}"
@@ -122,7 +128,10 @@ class AudioService:
         on = "musicnn frames" if isinstance(self.embedder, HeadEmbedder) else "log-mel slices"
         return f"Conv1D CNN on {on} over {', '.join(self.embedder.labels)}{acc}{size}"
 
-    def recommend_clip(self, data: bytes | Path, k: int = 10, *, exclude_track: int | None = None) -> ClipResult:
+    def recommend_clip(
+        self, data: bytes | Path, k: int = 10, *, exclude_track: int | None = None, avoid: Collection[int] = ()
+    ) -> ClipResult:
+        """`avoid`: catalogue tracks not to pick as tagged alike (what the chat was shown lately: `ShownPicks`)."""
         t0 = time.perf_counter()
         # the catalogue's windowing and slicing (features.windows), within the query's own time budget
         audio = window_audio(data, max_bytes=self.settings.max_audio_bytes, budget=self.settings.max_audio_seconds)
@@ -144,6 +153,7 @@ class AudioService:
         if self.bridge is not None and len(self.bridge):
             sounds = sounds[: max(1, k // 2)]  # half the picks by sound, the rest from the whole catalogue by tags
             exclude = {r.track_id for r in sounds} | ({exclude_track} if exclude_track is not None else set())
+            exclude |= set(avoid)
             tagged = self.bridge.recommend(mean, k - len(sounds), exclude=exclude)
         recs = sounds + tagged
         log.info("clip: %d patches, %.2fs, top label %s", len(x), time.perf_counter() - t0, labels[0][0])

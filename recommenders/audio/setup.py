@@ -17,7 +17,12 @@ from recommenders.audio.embedder import AudioEmbedder
 from recommenders.audio.features import CATALOGUE_SECONDS, AudioError
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.loader import AudioModels
-from recommenders.audio.service import INDEX_ARTIFACT, embedder_identity, embedder_location, load_embedder
+from recommenders.audio.service import (
+    INDEX_ARTIFACT,
+    embedder_identity,
+    embedder_location,
+    load_embedder,
+)
 from recommenders.audio.train import track_slices
 
 log = logging.getLogger(__name__)
@@ -33,7 +38,8 @@ def ensure_index(
 ) -> str:
     """Embed every track with audio that the current index lacks, and publish the grown index (if it grew).
 
-    A new model version means new embeddings, so the index is rebuilt from scratch when the model changed.
+    A new model version means new embeddings, so the index is rebuilt from scratch when the model changed (or the
+    space it is searched in: the embedder's `whiten`).
     `seconds`: audio analysed per track (`features.windows`); tests use less to stay quick. `models`: the caller's
     loaded models (a scheduler that indexes every run keeps one), else the model is loaded for this call.
     `narrow_band`: also publish the telephone-band copy of the catalogue (`band.py`; about ×1.8 the embedding
@@ -41,11 +47,15 @@ def ensure_index(
     """
     t0 = time.perf_counter()
     embedder = load_embedder(store, models or AudioModels())
-    identity = embedder_identity(embedder)
+    identity, whiten = embedder_identity(embedder), embedder.whiten
     meta = store.meta(INDEX_ARTIFACT)
     current = None
     published = store.path(INDEX_ARTIFACT)
-    same = meta.get("model") == identity and meta.get("model_path") == embedder_location(embedder)
+    same = (
+        meta.get("model") == identity
+        and meta.get("model_path") == embedder_location(embedder)
+        and meta.get("whiten") == whiten
+    )
     if same and published is not None:
         try:
             current = AudioIndex.load(published)
@@ -77,7 +87,10 @@ def ensure_index(
             bar.update(1)
     if embs:
         new_embs, new_owners = np.concatenate(embs), np.concatenate(owners)
-        index = current.add(new_embs, new_owners) if current is not None else AudioIndex().fit(new_embs, new_owners)
+        if current is not None:
+            index = current.add(new_embs, new_owners)
+        else:
+            index = AudioIndex(whiten=whiten).fit(new_embs, new_owners)
     elif current is not None:
         index = current
     else:
@@ -101,6 +114,8 @@ def ensure_index(
                 "slices": len(index),
                 "unreadable": sorted(unreadable),
                 "narrow_band": BAND_ID if banded else None,
+                "whiten": whiten,
+                "whitened": index.whitening.dims if index.whitening is not None else None,
             },
         )
     store.prune(INDEX_ARTIFACT, keep_last=3)
@@ -121,7 +136,8 @@ def _grow_narrow(
 ) -> AudioIndex:
     """The index's second set of vectors (band.py), grown to `tracks`: each track embedded by the same model from
     its audio band-limited to the telephone band, so a narrow-band clip meets the catalogue in its own band. An
-    index published before this existed gets the whole set on its next run."""
+    index published before this existed gets the whole set on its next run. It has its own whitening (the embedder's
+    `whiten`), fitted on the band-limited catalogue: the space of the clips it answers."""
     have = narrow.track_ids if narrow is not None else set()
     todo = [(t, p) for t, p in corpus.tracks_with_audio() if t in tracks and t not in have]
     patches, feature_id = narrow_patches(embedder.patches), f"{embedder.feature_id}|{BAND_ID}"
@@ -133,6 +149,8 @@ def _grow_narrow(
             owners.append(np.full(len(emb), track_id))
             bar.update(1)
     if not embs:
-        return narrow if narrow is not None else AudioIndex()
+        return narrow if narrow is not None else AudioIndex(whiten=embedder.whiten)
     new_embs, new_owners = np.concatenate(embs), np.concatenate(owners)
-    return narrow.add(new_embs, new_owners) if narrow is not None else AudioIndex().fit(new_embs, new_owners)
+    if narrow is not None:
+        return narrow.add(new_embs, new_owners)
+    return AudioIndex(whiten=embedder.whiten).fit(new_embs, new_owners)

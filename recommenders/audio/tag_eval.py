@@ -10,9 +10,10 @@ the training playlists only. Three rankings of the same candidates (the query so
 most weighted tag, most played first). Parameters are chosen on validation; test gets nDCG@10 / recall@10 with
 paired bootstrap intervals (`evaluation.paired_ratio`).
 
-Online (`online_tag_eval`): 50 clips of 30 s cut at a seeded point of tracks taken round-robin across the labels
+Online (`online_tag_table`): 50 clips of 30 s cut at a seeded point of tracks taken round-robin across the labels
 of a label/clip folder go through the served path (`AudioService.recommend_clip`); the clip's tag distribution is
-then also given to today's scoring, with the same exclusions. Reported: the share of distinct tracks among all the
+then also given to today's scoring, with the same exclusions, and to the served scoring once more as if the clips
+were sent one after another in one chat (what the chat was shown lately left out, as the bots do). Reported: the share of distinct tracks among all the
 clips' tagged-alike picks, the share of picks carrying the clip's first tag, the most repeated pick, and the
 bridge's time per clip.
 """
@@ -29,7 +30,7 @@ import numpy as np
 
 from data.audio_files import audio_files
 from data.corpus import Corpus
-from recommenders.audio.tags import TagBridge
+from recommenders.audio.tags import ShownPicks, TagBridge
 from recommenders.evaluation import Split, _ndcg, paired_ratio, playlist_split
 from recommenders.tags import TagIndex, normalise_tag
 
@@ -213,18 +214,32 @@ def clip_queries(service: object, folder: Path, n: int = 50, k: int = 10) -> lis
     return out
 
 
-def online_tag_table(queries: Sequence[ClipQuery], bridges: Mapping[str, TagBridge], corpus: Corpus) -> str:
+ONE_CHAT = "served, the clips sent in one chat"
+
+
+def online_tag_table(
+    queries: Sequence[ClipQuery], bridges: Mapping[str, TagBridge], corpus: Corpus, served: str = "served"
+) -> str:
     """Markdown: per scoring, the share of distinct tracks among all the clips' tagged-alike picks, the share of
-    picks carrying the clip's first tag, the most repeated pick, and the bridge's median time per clip."""
+    picks carrying the clip's first tag, the most repeated pick, and the bridge's median time per clip. Each clip
+    is asked alone (as in a new chat); the `served` bridge is also asked with the clips sent one after another in
+    one chat (`ONE_CHAT`: what the chat was shown lately is left out, as `ShownPicks` does for the bots)."""
     tags = {t: {normalise_tag(x) for x in v} for t, v in corpus.track_tags().items()}
     picks: dict[str, list[list[int]]] = {}
     ms: dict[str, float] = {}
-    for name, bridge in bridges.items():
+    rows: list[tuple[str, TagBridge, ShownPicks | None]] = [(name, b, None) for name, b in bridges.items()]
+    if served in bridges:
+        rows.append((ONE_CHAT, bridges[served], ShownPicks()))
+    for name, bridge, shown in rows:
         times, picks[name] = [], []
         for q in queries:
+            avoid: frozenset[int] = shown.of(name) if shown is not None else frozenset()
             t0 = time.perf_counter()
-            picks[name].append([r.track_id for r in bridge.recommend(q.probs, q.n_tagged, exclude=q.exclude)])
+            picked = [r.track_id for r in bridge.recommend(q.probs, q.n_tagged, exclude=q.exclude | avoid)]
             times.append(time.perf_counter() - t0)
+            picks[name].append(picked)
+            if shown is not None:
+                shown.add(name, picked)
         ms[name] = 1000 * float(np.median(times))
     infos = corpus.track_info({t for lists in picks.values() for p in lists for t in p})
     lines = ["| scoring | tagged-alike picks | distinct share | carrying the clip's first tag | most repeated pick "

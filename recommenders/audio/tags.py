@@ -25,7 +25,9 @@ then maximal marginal relevance over the tracks' tag profiles (`VARIETY`) keeps 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Hashable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,12 +41,43 @@ VARIETY = 0.5  # MMR: next pick maximises key/best − VARIETY · (highest tag-p
 SPREAD = 0.0  # temperature of the seeded draw among near-best tracks (0: the best fits, in order)
 BAND = 0.85  # the draw and MMR choose among tracks scoring at least this share of the best
 POOL = 200  # at most this many near-best tracks are re-ranked (a few ms)
+TAGGED_REASON = "tagged alike"  # how each pick's reason begins
+SHOWN_PER_CHAT = 50  # a chat's last ten answers' tagged-alike picks are not shown again (`ShownPicks`)
+SHOWN_CHATS = 10_000  # chats remembered, the least recently active forgotten first
 
 
 def _seed(tag_probs: np.ndarray) -> int:
     """The same clip (its tag distribution to 4 decimals) always draws the same keys."""
     digest = hashlib.sha256(np.round(np.asarray(tag_probs, np.float32), 4).tobytes()).digest()
     return int.from_bytes(digest[:8], "little")
+
+
+class ShownPicks:
+    """The tagged-alike picks each chat was shown lately, so that the next clip sent in a chat gets other songs.
+
+    Clips of one soundtrack, or of one kind of music, have nearly the same tag distribution, and the best fits to
+    one distribution are one list: a user who sends three clips saw the same songs three times (issue 23). Each
+    chat's last `per_chat` picks are left out of its next answers (the sounds-alike picks are not: they answer
+    "which recordings is this like", where the same answer is the right one). Kept in memory, bounded by
+    `chats`; safe to share between threads."""
+
+    def __init__(self, per_chat: int = SHOWN_PER_CHAT, chats: int = SHOWN_CHATS) -> None:
+        self.per_chat, self.chats = per_chat, chats
+        self._shown: OrderedDict[Hashable, deque[int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, chat: Hashable) -> frozenset[int]:
+        """The picks `chat` was shown lately (none for a chat not seen)."""
+        with self._lock:
+            return frozenset(self._shown.get(chat, ()))
+
+    def add(self, chat: Hashable, track_ids: Iterable[int]) -> None:
+        with self._lock:
+            shown = self._shown.pop(chat, None) or deque(maxlen=self.per_chat)
+            shown.extend(track_ids)
+            self._shown[chat] = shown
+            while len(self._shown) > self.chats:
+                self._shown.popitem(last=False)
 
 
 class TagBridge:
@@ -138,5 +171,5 @@ class TagBridge:
         for i, score in self.rank(p, k, set(exclude)):
             contrib = self.matrix[i].toarray().ravel() * q
             top = [self.vocabulary[self._known[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0]
-            out.append(Recommendation(int(self.track_ids[i]), round(score, 4), "tagged alike: " + ", ".join(top)))
+            out.append(Recommendation(int(self.track_ids[i]), round(score, 4), f"{TAGGED_REASON}: " + ", ".join(top)))
         return out
