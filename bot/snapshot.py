@@ -181,7 +181,7 @@ class SnapshotBuilder:
 
     def _load_audio(self, path: Path, meta: Mapping[str, Any], tags: TagIndex) -> AudioService | None:
         """The audio service; its tag bridge reads the snapshot's own tag index (one tf-idf over the corpus's tags)."""
-        # lazy: the audio service brings librosa and numba; a snapshot without an audio index never loads them
+        # lazy: the audio service brings TensorFlow; a snapshot without an audio index never loads it
         from recommenders.audio.service import load_audio_pair
 
         return load_audio_pair(path, meta, self.settings, tags, self.audio_models)

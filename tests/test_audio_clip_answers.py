@@ -139,7 +139,7 @@ def test_a_second_clip_in_a_chat_gets_other_tagged_alike_songs(home) -> None:
 
 def test_the_online_tag_evaluation_measures_clips_alone_and_in_one_chat(home) -> None:
     """`murecom eval-tags`'s online table on real clips: each scoring's distinct share, and the served scoring with
-    the clips sent in one chat, where no tagged-alike song comes twice (six clips: within the chat's memory)."""
+    the clips sent in one chat, where no tagged-alike song comes twice (six clips: well within the chat's memory)."""
     settings, _ = home
     corpus = Corpus(open_database(settings))
     service = load_audio_service(settings, corpus)

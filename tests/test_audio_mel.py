@@ -1,6 +1,7 @@
 """The NumPy mel spectrograms (`recommenders/audio/mel.py`) equal librosa's on real recordings, for both models'
 settings, so the catalogue's cached patches and the shipped models' training features stay valid; and the served
-query path never imports librosa (its first spectrogram imported the rest of librosa: a second of cold start)."""
+query path of a wide-band clip never imports librosa (its first spectrogram imported the rest of librosa: a second
+of cold start) nor scipy.signal (0.6 s; only a narrow-band clip is filtered)."""
 
 from __future__ import annotations
 
@@ -53,15 +54,22 @@ def test_both_models_features_are_librosas(recordings) -> None:
         np.testing.assert_allclose(log_mel96(y), np.log10(10000.0 * mel.T + 1.0), atol=1e-4)
 
 
-def test_the_served_query_path_does_not_import_librosa() -> None:
+def test_the_served_query_path_of_a_wide_band_clip_imports_neither_librosa_nor_scipy_signal(
+    recordings, tmp_path
+) -> None:
     code = (
         "import sys, numpy as np\n"
         "import bot.app, recommenders.audio.service\n"
+        "from recommenders.audio.band import matched_query\n"
         "from recommenders.audio.musicnn import mel_patches\n"
         "from recommenders.audio.features import log_mel\n"
-        "y = np.sin(np.arange(22050 * 4) * 0.05).astype(np.float32)\n"
-        "mel_patches(y); log_mel(y)\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'librosa'))\n"
+        "y = np.load(sys.argv[1])\n"
+        "audio, narrow = matched_query([y], True)\n"
+        "assert not narrow\n"
+        "mel_patches(audio[0]); log_mel(audio[0])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'librosa' or m.startswith('scipy.signal')))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    np.save(tmp_path / "clip.npy", recordings[0])
+    command = [sys.executable, "-c", code, str(tmp_path / "clip.npy")]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

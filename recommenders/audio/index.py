@@ -31,6 +31,11 @@ from recommenders.audio.whitening import Whitening, can_whiten, fit_whitening
 from recommenders.base import Recommendation
 
 PER_TRACK = 1
+#: Neighbours each query slice looks up. In the whitened space an excerpt of an indexed track finds its own track's
+#: slices first, and 20 neighbours per slice left a clip of a long indexed song with 3 tracks sounding alike instead
+#: of 5; with 50 every demonstration clip gets its 5, and label P@5 on unseen labels is unchanged (0.804 → 0.801,
+#: MAP 0.72 → 0.73; README, "Evaluation").
+PER_SLICE = 50
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -123,7 +128,7 @@ class AudioIndex:
         k: int = 10,
         *,
         exclude_track: int | None = None,
-        per_slice: int = 20,
+        per_slice: int = PER_SLICE,
         per_track: int = PER_TRACK,
     ) -> list[Recommendation]:
         if self._nn is None:

@@ -8,6 +8,7 @@ import io
 import logging
 import time
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,4 +211,10 @@ def load_audio_service(settings: Settings, corpus: Corpus, models: AudioModels |
     path = store.path(INDEX_ARTIFACT, version)
     assert path is not None
     meta = store.meta(INDEX_ARTIFACT, version)
-    return load_audio_pair(path, meta, settings, TagIndex.from_corpus(corpus), models or AudioModels())
+    models = models or AudioModels()
+    with ThreadPoolExecutor(1, thread_name_prefix="murecom-model-load") as pool:
+        # the model (TensorFlow's import and the traced graph: most of a cold start) loads into `models` while the
+        # corpus's tags are read; `load_audio_pair` then finds it loaded (or waits on `models` for it to be)
+        pool.submit(embedder_at, meta["model_path"], models)
+        tags = TagIndex.from_corpus(corpus)
+        return load_audio_pair(path, meta, settings, tags, models)

@@ -13,9 +13,9 @@ paired bootstrap intervals (`evaluation.paired_ratio`).
 Online (`online_tag_table`): 50 clips of 30 s cut at a seeded point of tracks taken round-robin across the labels
 of a label/clip folder go through the served path (`AudioService.recommend_clip`); the clip's tag distribution is
 then also given to today's scoring, with the same exclusions, and to the served scoring once more as if the clips
-were sent one after another in one chat (what the chat was shown lately left out, as the bots do). Reported: the share of distinct tracks among all the
-clips' tagged-alike picks, the share of picks carrying the clip's first tag, the most repeated pick, and the
-bridge's time per clip.
+were sent one after another in one chat (what the chat was shown lately left out, as the bots do). Reported: the
+share of distinct tracks among all the clips' tagged-alike picks, the share of picks carrying the clip's first
+tag, the most repeated pick, and the bridge's time per clip.
 """
 
 from __future__ import annotations

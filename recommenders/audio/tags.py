@@ -42,7 +42,7 @@ SPREAD = 0.0  # temperature of the seeded draw among near-best tracks (0: the be
 BAND = 0.85  # the draw and MMR choose among tracks scoring at least this share of the best
 POOL = 200  # at most this many near-best tracks are re-ranked (a few ms)
 TAGGED_REASON = "tagged alike"  # how each pick's reason begins
-SHOWN_PER_CHAT = 50  # a chat's last ten answers' tagged-alike picks are not shown again (`ShownPicks`)
+SHOWN_PER_CHAT = 250  # a chat's last fifty answers' tagged-alike picks are not shown again (`ShownPicks`)
 SHOWN_CHATS = 10_000  # chats remembered, the least recently active forgotten first
 
 
