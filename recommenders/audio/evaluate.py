@@ -81,6 +81,11 @@ def track_vectors(clips: list[Clip], feats: Features, cache: Path | None) -> dic
     return out
 
 
+def _overall(every: list[tuple[float, float]]) -> dict[str, float]:
+    """Mean P@5 and MAP over (P@5, AP) pairs of query tracks."""
+    return {"P@5": float(np.mean([p for p, _ in every])), "MAP": float(np.mean([a for _, a in every]))}
+
+
 def leave_one_label_out(
     clips: list[Clip], vectors: dict[int, np.ndarray], standardise: bool = False, only: str | None = None
 ) -> dict:
@@ -107,7 +112,7 @@ def leave_one_label_out(
                        "n": len(v)} for lab, v in sorted(per_label.items())}  # fmt: skip
     out[QUERIES] = queries
     every = [m for v in per_label.values() for m in v]
-    out["overall"] = {"P@5": float(np.mean([p for p, _ in every])), "MAP": float(np.mean([a for _, a in every]))}
+    out["overall"] = _overall(every)
     return out
 
 
@@ -127,7 +132,7 @@ def leave_one_label_out_whitened(clips: list[Clip], vectors: dict[int, np.ndarra
             out[label] = fold[label]
             out[QUERIES].update(fold[QUERIES])
     every = list(out[QUERIES].values())
-    out["overall"] = {"P@5": float(np.mean([p for p, _ in every])), "MAP": float(np.mean([a for _, a in every]))}
+    out["overall"] = _overall(every)
     return out
 
 
@@ -336,7 +341,7 @@ def choose_on_halves(result: dict[str, Any], label_of: dict[int, str], exclude: 
         chosen.append(best)
         queries.update({i: v for i, v in result[best][QUERIES].items() if label_of[i] in answer})
     every = list(queries.values())
-    overall = {"P@5": float(np.mean([p for p, _ in every])), "MAP": float(np.mean([a for _, a in every]))}
+    overall = _overall(every)
     return {QUERIES: queries, "chosen": chosen, "overall": overall}
 
 
