@@ -8,6 +8,7 @@ import asyncio
 import io
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from recommenders.artifacts import ArtifactStore
 from recommenders.audio.band import band_pass
 from recommenders.audio.features import decode
 from recommenders.audio.pretrained import PretrainedEmbedder
+from recommenders.audio.robustness import WIDE_BAND, opus_voice_note, room_recording
 from recommenders.audio.service import load_audio_service
 from recommenders.audio.setup import ensure_index
 from recommenders.audio.tag_eval import ONE_CHAT, clip_queries, online_tag_table
@@ -87,6 +89,24 @@ def test_a_telephone_band_copy_of_an_indexed_track_finds_it_first(home) -> None:
     assert not result.unsure and result.recommendations[0].track_id == track_id
 
 
+def test_a_room_recording_of_an_indexed_track_is_named_first_as_the_same_recording(home) -> None:
+    """A clip played off a speaker in a reverberant room and sent as a voice note: the published index's landmark
+    fingerprints name its original first; with that track left out, nothing is named the same recording."""
+    settings, _ = home
+    corpus = Corpus(open_database(settings))
+    service = load_audio_service(settings, corpus)
+    assert service is not None and service.fingerprints is not None
+    assert service.fingerprints.track_ids == service.index.track_ids
+    track_id, path = sorted(corpus.tracks_with_audio())[7]
+    played = decode(path, max_bytes=10**9, max_seconds=25.0, offset=2.0)
+    clip = opus_voice_note(room_recording(played, WIDE_BAND, np.random.default_rng(7)))
+    first = service.recommend_clip(clip, 10).recommendations[0]
+    assert first.track_id == track_id and first.reason.startswith("the same recording as your clip")
+    others = service.recommend_clip(clip, 10, exclude_track=track_id).recommendations
+    assert track_id not in {r.track_id for r in others}
+    assert not any(r.reason.startswith("the same recording") for r in others)
+
+
 def test_noise_is_answered_with_not_sure(home) -> None:
     settings, _ = home
     service = load_audio_service(settings, Corpus(open_database(settings)))
@@ -116,6 +136,12 @@ def test_chat_core_says_which_picks_sound_and_which_are_tagged_alike(home) -> No
     noise = np.random.default_rng(4).normal(0, 0.2, 22_050 * 10)
     [unsure] = asyncio.run(core.handle_audio(ctx, _wav(noise), "noise.wav"))
     assert unsure.text.startswith("I am not sure what this is") and not unsure.tracks
+    corpus = Corpus(open_database(settings))
+    track_id, path = sorted(corpus.tracks_with_audio())[3]  # an indexed recording: named first, then the rest
+    [known] = asyncio.run(core.handle_audio(ChatContext("telegram", "c2", "u1", "Ann"), Path(path).read_bytes(), "a"))
+    info = corpus.track_info([track_id])[track_id]
+    assert f"it is {info.title} — {info.artist}; then 4 sound alike and 5 tagged alike" in known.title
+    assert known.tracks[0].track_id == track_id and known.tracks[0].reason.startswith("the same recording")
 
 
 def test_a_second_clip_in_a_chat_gets_other_tagged_alike_songs(home) -> None:

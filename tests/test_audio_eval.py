@@ -59,6 +59,9 @@ def test_retrieval_and_robustness_tables_on_real_audio(tmp_path: Path) -> None:
     # only the telephone band goes to the band-limited vectors (8 kHz keeps its bass)
     assert {name: row["narrow"] for name, row in rows.items() if row["narrow"]} == {ROOMS[1]: 1.0}
     assert "| 10 s excerpt |" in format_robustness(robust)
+    # landmarks name an MP3 copy as its original, and never name another track when the original is left out
+    assert rows["MP3 64 kbit/s"]["identified"] == 1.0 and rows["MP3 64 kbit/s"]["first"] == 1.0
+    assert max(row["false"] for row in rows.values()) == 0.0
 
 
 @pytest.mark.fast

@@ -13,8 +13,9 @@ from bot.command_spec import too_large
 from bot.handlers.base import PAGE_SIZE, ClipHandler, Services, track_line
 from bot.middleware import Request
 from bot.replies import Reply
+from recommenders.audio.fingerprint import SAME_RECORDING
 from recommenders.audio.service import AudioError, render_label_chart
-from recommenders.audio.tags import ShownPicks
+from recommenders.audio.tags import TAGGED_REASON, ShownPicks
 
 if TYPE_CHECKING:  # a command row names its handler class: types only, no import cycle
     from bot.command_spec import Command
@@ -76,16 +77,19 @@ class AudioHandler(ClipHandler):
         lines = tuple(
             track_line(i + 1, r, infos[r.track_id]) for i, r in enumerate(result.recommendations) if r.track_id in infos
         )
-        sounds = sum(1 for line in lines if line.reason.startswith("sounds alike"))
+        same = [line for line in lines if line.reason.startswith(SAME_RECORDING)]
+        sounds = sum(1 for line in lines if not line.reason.startswith(TAGGED_REASON)) - len(same)
         parts = [f"{sounds} sound alike"] if sounds else []
-        if len(lines) > sounds:
-            parts.append(f"{len(lines) - sounds} tagged alike")
+        if len(lines) > sounds + len(same):
+            parts.append(f"{len(lines) - sounds - len(same)} tagged alike")
+        found = " and ".join(parts) or "none found"
+        if same:  # the clip is one of the indexed recordings: say so first
+            found = f"it is {same[0].title} — {same[0].artist}" + (f"; then {found}" if parts else "")
         return [
             Reply(
                 f"Sounds like: {labels}",
                 kind="recommendations",
-                title=f"Tracks that sound like your clip ({result.seconds_analysed:.0f} s analysed): "
-                f"{' and '.join(parts) or 'none found'}",
+                title=f"Tracks that sound like your clip ({result.seconds_analysed:.0f} s analysed): {found}",
                 tracks=lines,
                 image=chart,
             )

@@ -50,6 +50,7 @@ MAX_RATE = 192_000
 BLOCK_FRAMES = 1 << 15
 SLICE_HOP = SLICE_FRAMES // 2  # half-overlapping slices, for queries and catalogue alike
 N_WINDOWS = 3
+CATALOGUE_FILE_BYTES = 200_000_000  # a catalogue file larger than this is not indexed
 CATALOGUE_SECONDS = 480.0  # audio analysed per catalogue track: whole up to 8 min, else windows() splits it
 # ffmpeg is told the demuxer, so probing only reads stream parameters: 1 MB / 5 s of input is plenty for audio
 # (an MP4's are in its moov box, ADTS/AMR's in the first frames); ffmpeg's defaults are 5 MB and unbounded analysis.

@@ -6,9 +6,11 @@ track; and 30 s from a seeded point "recorded off a speaker" (issue 23): a seede
 decaying noise, RT60 0.4 s, as much energy as the direct sound), pink noise 20 dB below the music, band-limited to
 100–7,000 Hz ("wide band") or 300–3,400 Hz ("telephone band"), then Opus at 24 kbit/s like a voice note. Each goes
 through the product's own query path (bytes → windows → band check → patches → index, as
-`AudioService.recommend_clip`); reported: the rate at which the original comes first and in the top 5, the rate
-at which it came first before band matching (the wide-band vectors only), and how many of the clean track's top-3
-tags the variant keeps in its own top 3.
+`AudioService.recommend_clip`, landmark identification included); reported: the rate at which the original comes
+first and in the top 5; first by sound alone (without identification), and before band matching (the wide-band
+vectors only); the rate at which the clip is identified as its original, and as another recording when its original
+is left out of the index (a false identification); and how many of the clean track's top-3 tags the variant keeps in
+its own top 3.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from recommenders.audio.features import (
     wav_bytes,
     window_audio,
 )
+from recommenders.audio.fingerprint import FingerprintIndex, identified_first, track_fingerprint
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.train import list_clips, track_slices
 
@@ -57,7 +60,7 @@ def _mp3(y: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _opus(y: np.ndarray) -> bytes:
+def opus_voice_note(y: np.ndarray) -> bytes:
     """Ogg/Opus at about 24 kbit/s, encoded at Opus's own 48 kHz (the encoder picks its bandwidth for the rate)."""
     buf = io.BytesIO()
     with sf.SoundFile(buf, "w", 48_000, 1, format="OGG", subtype="OPUS", compression_level=OPUS_LEVEL) as fh:
@@ -98,13 +101,19 @@ def variants(path: Path, rng: np.random.Generator) -> dict[str, bytes]:
     start = float(rng.uniform(0, max(0.0, duration - ROOM_SECONDS)))
     played = decode(path, max_bytes=10**9, max_seconds=ROOM_SECONDS, offset=start)
     room = int(rng.integers(2**32))  # one room for both bands: the rows differ only by the band
+
+    def recorded(band: tuple[float, float]) -> bytes:
+        return opus_voice_note(room_recording(played, band, np.random.default_rng(room)))
+
     return {
         "MP3 64 kbit/s": _mp3(head),
         "8 kHz": wav_bytes(soxr.resample(head, SR, 8000, quality="HQ"), 8000),
         "+6 dB": wav_bytes(head * 2.0, SR),
         "10 s excerpt": wav_bytes(excerpt, SR),
-        "room, wide band, Opus 24k": _opus(room_recording(played, WIDE_BAND, np.random.default_rng(room))),
-        "room, telephone band, Opus 24k": _opus(room_recording(played, TELEPHONE_BAND, np.random.default_rng(room))),
+        "room, wide band, Opus 24k": opus_voice_note(room_recording(played, WIDE_BAND, np.random.default_rng(room))),
+        "room, telephone band, Opus 24k": opus_voice_note(
+            room_recording(played, TELEPHONE_BAND, np.random.default_rng(room))
+        ),
     }
 
 
@@ -144,6 +153,7 @@ def evaluate_robustness(
     ids = sorted(vectors)
     index = _index(vectors, feats.whiten)
     narrow = _index(track_vectors(clips, narrow_features(feats), cache), feats.whiten)
+    prints = FingerprintIndex.of_tracks({i: track_fingerprint(clips[i].path, CATALOGUE_SECONDS, cache) for i in ids})
     rng = np.random.default_rng(seed)
     asked = sorted(rng.choice(ids, queries, replace=False).tolist()) if queries is not None else ids
     rows: dict[str, dict[str, list[float]]] = {}
@@ -154,24 +164,30 @@ def evaluate_robustness(
             continue
         clean = _top_tags(tags, track_slices(clips[i].path, CATALOGUE_SECONDS, cache, feats.patches, feats.feature_id))
         for name, data in changed.items():
-            row = rows.setdefault(name, {"first": [], "top5": [], "before": [], "narrow": [], "kept": []})
+            columns = ("first", "top5", "sound", "before", "identified", "false", "narrow", "kept")
+            row = rows.setdefault(name, {k: [] for k in columns})
             try:
                 heard = window_audio(data, max_bytes=10**9, budget=QUERY_SECONDS)
             except AudioError:
-                row["first"].append(0.0)
-                row["top5"].append(0.0)
-                row["before"].append(0.0)
+                for column in ("first", "top5", "sound", "before", "identified"):
+                    row[column].append(0.0)
                 continue
+            clip = np.concatenate(heard)
+            found = prints.identify(clip)
+            row["identified"].append(float(found is not None and found.track_id == i))
+            row["false"].append(float(prints.identify(clip, exclude_track=i) is not None))
             audio, is_narrow = matched_query(heard, True)
             x = np.concatenate([feats.patches(y) for y in audio])
-            ranked = [r.track_id for r in (narrow if is_narrow else index).query(feats.vectors(x), 5)]
-            row["first"].append(float(bool(ranked) and ranked[0] == i))
-            row["top5"].append(float(i in ranked))
+            by_sound = (narrow if is_narrow else index).query(feats.vectors(x), 5)
+            served = [r.track_id for r in identified_first(by_sound, found, 5)]
+            row["first"].append(float(bool(served) and served[0] == i))
+            row["top5"].append(float(i in served))
+            row["sound"].append(float(bool(by_sound) and by_sound[0].track_id == i))
             row["narrow"].append(float(is_narrow))
+            before = by_sound
             if is_narrow:
-                wide = np.concatenate([feats.patches(y) for y in heard])
-                ranked = [r.track_id for r in index.query(feats.vectors(wide), 1)]
-            row["before"].append(float(bool(ranked) and ranked[0] == i))
+                before = index.query(feats.vectors(np.concatenate([feats.patches(y) for y in heard])), 1)
+            row["before"].append(float(bool(before) and before[0].track_id == i))
             if clean:
                 row["kept"].append(float(len(clean & _top_tags(tags, x))))
     return {
@@ -179,6 +195,8 @@ def evaluate_robustness(
         "tracks": len(ids),
         "queries": len(asked),
         "rows": {name: {k: float(np.mean(v)) for k, v in row.items() if v} for name, row in rows.items()},
+        "asked": asked,  # with "per_query": each column's values in query order, for tables over subsets
+        "per_query": rows,
     }
 
 
@@ -190,16 +208,19 @@ def _top_tags(tags: Callable[[np.ndarray], np.ndarray] | None, x: np.ndarray) ->
 def format_robustness(r: dict[str, Any]) -> str:
     lines = [
         f"Robustness ({r['features']}, {r['queries']} query tracks against an index of {r['tracks']}): the original "
-        f"comes first / in the top 5 / first before band matching; the share of clips detected as narrow-band; of "
-        f"the clean track's top-{TAGS} tags, how many the clip keeps",
+        f"comes first / in the top 5 (as served: identified by landmarks, else by sound); first by sound alone, and "
+        f"by sound before band matching; the share of clips identified as their original, and identified as another "
+        f"recording when their original is left out of the index; detected as narrow-band; of the clean track's "
+        f"top-{TAGS} tags, how many the clip keeps",
         "",
-        "| variant | first | top 5 | first before band matching | narrow-band | tags kept |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| variant | first | top 5 | first by sound | first by sound before band matching | identified "
+        "| identified wrongly, original left out | narrow-band | tags kept |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, row in r["rows"].items():
         tags = f"{row['kept']:.2f} of {TAGS}" if "kept" in row else "–"
         lines.append(
-            f"| {name} | {row['first']:.2f} | {row['top5']:.2f} | {row['before']:.2f} | {row.get('narrow', 0):.2f} "
-            f"| {tags} |"
+            f"| {name} | {row['first']:.2f} | {row['top5']:.2f} | {row['sound']:.2f} | {row['before']:.2f} "
+            f"| {row.get('identified', 0):.2f} | {row.get('false', 0):.2f} | {row.get('narrow', 0):.2f} | {tags} |"
         )
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from recommenders.audio.band import load_narrow, matched_query
 from recommenders.audio.calibrate import UnsureModel, unsure_features
 from recommenders.audio.embedder import DEFAULT_MODEL_DIR, AudioEmbedder, Embedder
 from recommenders.audio.features import SR, AudioError, window_audio
+from recommenders.audio.fingerprint import FingerprintIndex, identified_first
 from recommenders.audio.head import HeadEmbedder, is_head
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.loader import AudioModels
@@ -106,12 +107,14 @@ class AudioService:
         settings: Settings,
         bridge: TagBridge | None = None,
         narrow: AudioIndex | None = None,
+        fingerprints: FingerprintIndex | None = None,
     ) -> None:
         self.embedder = embedder
         self.index = index
         self.settings = settings
         self.bridge = bridge
         self.narrow = narrow  # the catalogue band-limited to the telephone band, for narrow-band clips (band.py)
+        self.fingerprints = fingerprints  # which indexed recording a clip is, if any (fingerprint.py)
         # "I am not sure what this is": calibrated for the pretrained tagger only (recommenders/audio/calibrate.py)
         self.unsure = UnsureModel.load(embedder.version)
 
@@ -136,6 +139,10 @@ class AudioService:
         t0 = time.perf_counter()
         # the catalogue's windowing and slicing (features.windows), within the query's own time budget
         audio = window_audio(data, max_bytes=self.settings.max_audio_bytes, budget=self.settings.max_audio_seconds)
+        # the clip as recorded (before any band matching): its landmarks lie in the band every clip keeps
+        found = (
+            self.fingerprints.identify(np.concatenate(audio), exclude_track) if self.fingerprints is not None else None
+        )
         audio, narrow = matched_query(audio, self.narrow is not None)
         x = np.concatenate([self.embedder.patches(y) for y in audio])
         emb, probs = self.embedder.embed(x)
@@ -145,11 +152,12 @@ class AudioService:
         confidence = 1.0
         if self.unsure is not None:
             confidence = self.unsure.p_music(unsure_features(emb, probs))
-            if confidence < self.unsure.threshold:
+            if confidence < self.unsure.threshold and found is None:  # one of our recordings is music
                 log.info("clip: %.2fs, not music (p %.3f)", time.perf_counter() - t0, confidence)
                 return ClipResult([], labels, seconds, unsure=True, confidence=confidence)
         index = self.narrow if narrow else self.index
         sounds = index.query(emb, k, exclude_track=exclude_track) if index is not None else []
+        sounds = identified_first(sounds, found, k)
         tagged: list[Recommendation] = []
         if self.bridge is not None and len(self.bridge):
             sounds = sounds[: max(1, k // 2)]  # half the picks by sound, the rest from the whole catalogue by tags
@@ -198,7 +206,14 @@ def load_audio_pair(
         raise ValueError(f"index was built with {meta.get('model')}, but {meta['model_path']} now holds "
                          f"{embedder_identity(embedder)}")  # fmt: skip
     bridge = TagBridge(tags, embedder.labels) if isinstance(embedder, PretrainedEmbedder) else None
-    return AudioService(embedder, AudioIndex.load(index_path), settings, bridge, load_narrow(index_path))
+    return AudioService(
+        embedder,
+        AudioIndex.load(index_path),
+        settings,
+        bridge,
+        load_narrow(index_path),
+        FingerprintIndex.load_beside(index_path),
+    )
 
 
 def load_audio_service(settings: Settings, corpus: Corpus, models: AudioModels | None = None) -> AudioService | None:

@@ -15,6 +15,8 @@ from recommenders.artifacts import ArtifactStore
 from recommenders.audio.band import BAND_ID, load_narrow, narrow_patches
 from recommenders.audio.embedder import AudioEmbedder
 from recommenders.audio.features import CATALOGUE_SECONDS, AudioError
+from recommenders.audio.fingerprint import FOLDER as FINGERPRINTS
+from recommenders.audio.fingerprint import FingerprintIndex, track_fingerprint
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.loader import AudioModels
 from recommenders.audio.service import (
@@ -67,7 +69,9 @@ def ensure_index(
     unreadable = set(meta.get("unreadable", [])) if current is not None else set()
     todo = [(t, p) for t, p in corpus.tracks_with_audio() if t not in known and t not in unreadable]
     narrow_known = narrow.track_ids if narrow is not None else set()
-    if not todo and (not narrow_band or known == narrow_known):
+    prints = FingerprintIndex.load_beside(published) if current is not None and published is not None else None
+    printed = prints.track_ids if prints is not None else set()
+    if not todo and (not narrow_band or known == narrow_known) and known == printed:
         return f"audio index up to date ({len(known)} tracks)"
     cache = settings.home / "cache" / "audio-slices"
     embs, owners, failed = [], [], 0
@@ -97,8 +101,10 @@ def ensure_index(
         return f"no audio index: none of the {failed} tracks with audio could be read"
     if narrow_band:
         narrow = _grow_narrow(narrow, index.track_ids, corpus, embedder, seconds, cache)
+    prints = _grow_fingerprints(prints, index.track_ids, corpus, seconds, cache)
     with store.staging(INDEX_ARTIFACT) as staged:
         index.save(staged)
+        prints.save(staged / FINGERPRINTS)
         banded = narrow is not None and narrow.track_ids == index.track_ids
         if banded:
             assert narrow is not None
@@ -114,6 +120,7 @@ def ensure_index(
                 "slices": len(index),
                 "unreadable": sorted(unreadable),
                 "narrow_band": BAND_ID if banded else None,
+                "fingerprints": len(prints),
                 "whiten": whiten,
                 "whitened": index.whitening.dims if index.whitening is not None else None,
             },
@@ -121,7 +128,8 @@ def ensure_index(
     store.prune(INDEX_ARTIFACT, keep_last=3)
     return (
         f"audio index {version}: {len(index.track_ids)} tracks, {len(index)} slices "
-        f"(+{len(embs)} tracks, {failed} unreadable; telephone-band copy: {'yes' if banded else 'no'}) "
+        f"(+{len(embs)} tracks, {failed} unreadable; telephone-band copy: {'yes' if banded else 'no'}; "
+        f"{len(prints):,} landmark hashes) "
         f"in {time.perf_counter() - t0:.0f}s"
     )
 
@@ -154,3 +162,24 @@ def _grow_narrow(
     if narrow is not None:
         return narrow.add(new_embs, new_owners)
     return AudioIndex(whiten=embedder.whiten).fit(new_embs, new_owners)
+
+
+def _grow_fingerprints(
+    prints: FingerprintIndex | None, tracks: set[int], corpus: Corpus, seconds: float, cache: Path
+) -> FingerprintIndex:
+    """The index's landmark fingerprints (fingerprint.py), grown to `tracks`: what tells a clip of an indexed
+    recording, even played in a room, from music that only sounds like it. A few tenths of a second per track."""
+    have = prints.track_ids if prints is not None else set()
+    todo = [(t, p) for t, p in corpus.tracks_with_audio() if t in tracks and t not in have]
+    new: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    with progress("audio index, landmarks", total=len(todo), unit="tracks") as bar:
+        for track_id, path in todo:
+            try:
+                new[track_id] = track_fingerprint(Path(path), seconds, cache)
+            except (AudioError, OSError) as exc:  # indexed by sound, unreadable now: matched by sound alone
+                log.warning("no landmarks for track %s (%s): %s", track_id, path, exc)
+                new[track_id] = (np.zeros(0, np.uint32), np.zeros(0, np.int32))  # not retried on every run
+            bar.update(1)
+    if prints is None:
+        return FingerprintIndex.of_tracks(new)
+    return prints.add(new) if new else prints

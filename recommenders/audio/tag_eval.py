@@ -30,7 +30,7 @@ import numpy as np
 
 from data.audio_files import audio_files
 from data.corpus import Corpus
-from recommenders.audio.tags import ShownPicks, TagBridge
+from recommenders.audio.tags import TAGGED_REASON, ShownPicks, TagBridge
 from recommenders.evaluation import Split, _ndcg, paired_ratio, playlist_split
 from recommenders.tags import TagIndex, normalise_tag
 
@@ -207,7 +207,7 @@ def clip_queries(service: object, folder: Path, n: int = 50, k: int = 10) -> lis
         if result.unsure:
             continue
         probs = dict(result.labels)
-        sounds = frozenset(r.track_id for r in result.recommendations if r.reason.startswith("sounds alike"))
+        sounds = frozenset(r.track_id for r in result.recommendations if not r.reason.startswith(TAGGED_REASON))
         name = f"{Path(path).parent.name}/{Path(path).name}@{start:.0f}s"
         first = normalise_tag(result.labels[0][0])
         out.append(ClipQuery(name, np.array([probs[t] for t in labels], np.float32), sounds, k - len(sounds), first))

@@ -8,11 +8,8 @@ end: `features.windows`), cut in half-overlapping slices.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from data.audio_files import audio_files
-from recommenders.audio.features import SLICE_HOP, AudioError, logmel_patches, window_audio
+from recommenders.audio.array_cache import cached_array
+from recommenders.audio.features import CATALOGUE_FILE_BYTES, SLICE_HOP, AudioError, logmel_patches, window_audio
 from recommenders.audio.model import build_cnn
 from recommenders.audio.tf_runtime import import_tensorflow
 
 log = logging.getLogger(__name__)
-MAX_FILE_BYTES = 200_000_000
 
 
 @dataclass(frozen=True)
@@ -73,30 +70,13 @@ def track_slices(
     feature_id: str = "logmel128",
 ) -> np.ndarray:
     """A catalogue track's model input: its `windows` (up to `window` seconds in all) cut into patches by
-    `patches`, cached on disk by path, size, mtime, window and `feature_id` when `cache_dir` is given.
-
-    The cache is written atomically (temporary file, then os.replace) and a file that does not load (a crash
-    mid-write on an older version, a full disk) is rebuilt: a cache never makes a track unreadable."""
-    stat = path.stat()
-    ident = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{window}|{feature_id}|{SLICE_HOP}"
-    cached = cache_dir / f"{hashlib.sha1(ident.encode()).hexdigest()}.npy" if cache_dir else None
-    if cached is not None and cached.exists():
-        try:
-            return np.load(cached, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            log.warning("rebuilding the unreadable slice cache %s: %s", cached.name, exc)
-    x = np.concatenate([patches(y) for y in window_audio(path, max_bytes=MAX_FILE_BYTES, budget=window)])
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, x)
-            os.replace(tmp, cached)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return x
+    `patches`, cached on disk (array_cache.py) by file version, window and `feature_id` when `cache_dir` is given."""
+    return cached_array(
+        path,
+        f"{window}|{feature_id}|{SLICE_HOP}",
+        cache_dir,
+        lambda: np.concatenate([patches(y) for y in window_audio(path, max_bytes=CATALOGUE_FILE_BYTES, budget=window)]),
+    )
 
 
 def load_set(clips: list[Clip], labels: list[str], window: float, cache_dir: Path | None):
