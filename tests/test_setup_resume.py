@@ -7,6 +7,7 @@ transaction, so an import stopped after its first batch (`limit=2000`) is exactl
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import shutil
@@ -22,10 +23,11 @@ from sqlalchemy import delete, select
 
 from data.db import make_engine
 from data.importers.progress import ImportIncomplete, ensure_imported, read_state
-from data.importers.yes import import_yes, stored_counts, yes_spec
+from data.importers.yes import import_yes, source_counts, stored_counts, yes_spec
 from data.models import Playlist, PlaylistTrack
 from data.settings import PROJECT_ROOT
 from recommenders.artifacts import ArtifactStore
+from tests.conftest import SMALL_YES_PLAYLISTS
 
 FULL = {"playlists": 18139, "transitions": 172510, "entries": 190649, "tracks": 9775}
 
@@ -112,6 +114,16 @@ def _phase(log: str) -> str:
     return "import"
 
 
+def _small_yes(full: Path, small: Path) -> None:
+    """A Yes.com folder holding the first `SMALL_YES_PLAYLISTS` playlists of `full` (every song, tag and play count):
+    the fast tier's real data, so each of the fault test's 21 setups imports and trains in a few seconds."""
+    small.mkdir(parents=True)
+    for name in ("song_hash.txt", "tag_hash.txt", "tags.txt"):
+        (small / name).symlink_to(full / name)
+    with (full / "train.txt").open() as src, (small / "train.txt").open("w") as dst:
+        dst.writelines(itertools.islice(src, 2 + SMALL_YES_PLAYLISTS))  # two header lines, then one playlist a line
+
+
 @pytest.mark.heavy
 @pytest.mark.long
 @pytest.mark.timeout(1800)  # ten killed setups and their reruns as real processes: ~3 min alone, more on a busy CI
@@ -119,14 +131,16 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
     """kill -9 `murecom setup` 10 times (import, training, publish); after each, a rerun ends with everything.
 
     Nine kills at stratified random times over a setup's duration, one as the winner is being published.
-    Bounded cost: Yes.com only (HetRec's resume is tested in-process), one fast CF model, no audio.
+    Bounded cost: Yes.com only and its first 6,000 playlists (HetRec's resume is tested in-process, the full
+    corpus's by the tests above), one fast CF model, no audio.
     """
     from recommenders.cf.models import load_recommender
 
     rng = random.Random(20261125)
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "yes_big").symlink_to(shared_data / "yes_big")
+    _small_yes(shared_data / "yes_big", data / "yes_big")
+    expected = source_counts(data / "yes_big")
+    assert expected["playlists"] == SMALL_YES_PLAYLISTS
     base_env = {**os.environ, "DATABASE_URL": "", "DISCORD_TOKEN": "", "TELEGRAM_TOKEN": "", "MUREC_DATA": str(data)}
     base_env["NUMBA_CACHE_DIR"] = str(PROJECT_ROOT / "var" / "numba-cache")
     base_env["MUREC_LOG_LEVEL"] = "INFO"
@@ -197,7 +211,7 @@ def test_setup_killed_at_random_points_always_ends_complete(tmp_path, shared_dat
             counts = stored_counts(engine)
         finally:
             engine.dispose()
-        assert (counts["playlists"], counts["transitions"]) == (18139, 172510), (killed_at, counts)
+        assert counts == expected, (killed_at, counts)
         store = ArtifactStore(home / "models")
         path = store.path("cf")
         assert path is not None, f"nothing published after a kill at {killed_at:.1f}s"

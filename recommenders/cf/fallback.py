@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
-from data.lookups import Counts, Postings, mapped, positions
+from data.lookups import EMPTY, Counts, Postings, mapped, positions
 from recommenders.base import NotInModel, Recommendation, Recommender
 from recommenders.cf.itemknn import ItemKNN
 
@@ -38,6 +38,7 @@ RELATED_ARTISTS = 20
 #: fit grows with the playlists' co-occurring pairs, and at the MPD's million playlists it would cost more than
 #: the served model's; artist co-occurrence is stable long before that.
 ARTIST_PLAYLISTS = 100_000
+TAG_POOL = 2000  # the chain's "tags" step scores the most played tracks of each of the seed's tags
 
 
 class WithFallback(Recommender):
@@ -172,14 +173,8 @@ class WithFallback(Recommender):
                         yield t, f"by related artists: {name}" if name else "by related artists"
             elif step == "tags" and tags:
                 seed_tags = set(tags)
-                pool = {int(t) for tag in seed_tags for t in self.by_tag.get(tag, ())[:2000]}
-                scored = []
-                for t in pool:
-                    theirs = self.track_tags.get(t, frozenset())
-                    shared = seed_tags & theirs
-                    scored.append((len(shared) / len(seed_tags | theirs), self.plays[t], t, shared))
-                for _, _, t, shared in sorted(scored, key=lambda x: (-x[0], -x[1], x[2])):
-                    yield t, "same tags: " + ", ".join(sorted(shared)[:3])
+                for t in self._by_shared_tags(seed_tags):
+                    yield t, "same tags: " + ", ".join(sorted(seed_tags & self.track_tags.get(t))[:3])
             elif step == "dominant_tag" and tags:
                 dom = min(tags, key=lambda tag: (-tags[tag], -len(self.by_tag.get(tag, ())), tag))
                 for t in self.by_tag.get(dom, ()):
@@ -187,6 +182,24 @@ class WithFallback(Recommender):
             elif step == "popular":  # lazily: at a million playlists the list is millions long
                 for t in self.popular:
                     yield int(t), self._popular_reason(int(t))
+
+    def _by_shared_tags(self, seed_tags: set[str]) -> np.ndarray:
+        """The most played `TAG_POOL` tracks of each seed tag, by the Jaccard overlap of their tags with the seed's
+        (then most played, then id). In arrays: a seed with a dozen common tags pools ~20,000 tracks, whose tags
+        looked up one by one took 70 ms per cold `/similar`."""
+        pools = [self.by_tag.get(tag, ())[:TAG_POOL] for tag in seed_tags]
+        pool = np.unique(np.concatenate([np.asarray(p, np.int64) for p in pools])) if pools else EMPTY
+        postings = self.track_tags.postings
+        rows = positions(postings.keys, pool)
+        starts = np.where(rows >= 0, postings.indptr[np.maximum(rows, 0)], 0)
+        lengths = np.where(rows >= 0, postings.indptr[np.maximum(rows, 0) + 1] - starts, 0)
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        theirs = postings.values[np.repeat(starts, lengths) + within]  # every pooled track's tag numbers, in a row
+        seed_numbers = [self.by_tag.index[tag] for tag in seed_tags if tag in self.by_tag.index]
+        owner = np.repeat(np.arange(len(pool)), lengths)
+        shared = np.bincount(owner[np.isin(theirs, seed_numbers)], minlength=len(pool))
+        overlap = shared / (len(seed_tags) + lengths - shared)  # |seed ∩ theirs| / |seed ∪ theirs|
+        return pool[np.lexsort((pool, -self.plays.of(pool), -overlap))]
 
     def _pad(
         self, recs: list[Recommendation], seeds: Sequence[int], k: int, exclude: Collection[int]
