@@ -73,7 +73,7 @@ def paired(before: AudioService, after: AudioService, clips: list[bytes]) -> tup
 def band_matching(served: AudioService, settings: Settings, clips: list[bytes]) -> None:
     """The served path with the band-limited vectors (band.py) against the same path without them, on the same
     30 s clips as they are and through a telephone band (300–3,400 Hz)."""
-    plain = AudioService(served.embedder, served.index, settings, served.bridge)
+    plain = AudioService(served.embedder, served.index, settings, served.bridge, None, served.fingerprints)
     phone = []
     for clip in clips:
         y = band_pass(np.concatenate(window_audio(clip, max_bytes=50_000_000, budget=60)))
@@ -87,6 +87,18 @@ def band_matching(served: AudioService, settings: Settings, clips: list[bytes]) 
             f"{statistics.median(after) * 1000:.0f} ms with (p99 {pct(after, 0.99) * 1000:.0f} ms), "
             f"ratio {statistics.median(after) / statistics.median(before):.2f}"
         )
+
+
+def identification(served: AudioService, settings: Settings, clips: list[bytes]) -> None:
+    """The served path with its landmark fingerprints (fingerprint.py) against the same path without them, on the
+    same clips (excerpts of indexed tracks: each is identified, the most work the step does)."""
+    plain = AudioService(served.embedder, served.index, settings, served.bridge, served.narrow)
+    before, after = paired(plain, served, clips)
+    print(
+        f"identification by landmarks ({len(served.fingerprints or []):,} hashes): p50 "
+        f"{statistics.median(before) * 1000:.0f} ms without, {statistics.median(after) * 1000:.0f} ms with "
+        f"(p99 {pct(after, 0.99) * 1000:.0f} ms), ratio {statistics.median(after) / statistics.median(before):.2f}"
+    )
 
 
 def timed(service: AudioService, clips: list[bytes]) -> list[float]:
@@ -134,6 +146,8 @@ def served_path(served: AudioService, settings: Settings, clips: list[bytes]) ->
     )
     if served.narrow is not None:
         band_matching(served, settings, clips)
+    if served.fingerprints is not None:
+        identification(served, settings, clips)
     with tempfile.TemporaryDirectory() as tmp:
         colds = [cold_start(clips[0], Path(tmp)) for _ in range(3)]
     print(f"cold start (process start to first answer, served path): median {statistics.median(colds):.1f} s")
