@@ -32,7 +32,7 @@ from recommenders.artifacts import ArtifactStore
 from recommenders.cf.paths import CF_ARTIFACT
 from tests.jobs.fake_spotify import FakeSpotify
 
-PLAYLISTS = 2500
+PLAYLISTS = 1000
 PREVIEWS = 5
 
 
