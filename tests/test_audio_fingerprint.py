@@ -1,5 +1,6 @@
 """Landmark fingerprints on real recordings: a clip of an indexed track played in a room is named as that track,
-a clip of music that is not indexed is named as nothing, and the index grows, saves and loads as the product's."""
+a clip of music that is not indexed is named as nothing, and the index grows, saves and loads as the product's.
+The room recordings (a reverb, Opus encoding and decoding each) run in the real-data tier, the rest in the fast one."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from recommenders.audio.fingerprint import FingerprintIndex, hashes, identified_
 from recommenders.audio.robustness import WIDE_BAND, opus_voice_note, room_recording
 from recommenders.base import Recommendation
 
-pytestmark = pytest.mark.fast
 SECONDS = 120.0  # of each indexed track (a longer one: 40 s from its start, middle and end), quick to decode
 
 
@@ -61,6 +61,7 @@ def test_music_that_is_not_indexed_is_named_as_nothing(index, tracks) -> None:
     assert index.identify(clean, exclude_track=2) is None
 
 
+@pytest.mark.fast
 def test_the_index_grows_saves_and_loads_as_one_built_at_once(tracks, tmp_path) -> None:
     prints = {i: hashes(_head(tracks[i])) for i in range(8)}
     first = FingerprintIndex.of_tracks({i: prints[i] for i in range(4)})
@@ -82,6 +83,7 @@ def _head(path: Path) -> np.ndarray:
     return decode(path, max_bytes=10**9, max_seconds=30.0)
 
 
+@pytest.mark.fast
 def test_the_identified_original_comes_first_once() -> None:
     from recommenders.audio.fingerprint import Identified
 
