@@ -28,7 +28,7 @@ from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.robustness import WIDE_BAND, opus_voice_note, room_recording
 from recommenders.audio.service import load_audio_service
 from recommenders.audio.setup import ensure_index
-from recommenders.audio.tag_eval import ONE_CHAT, clip_queries, online_tag_table
+from recommenders.audio.tag_eval import ONE_CHAT, clip_queries, draw_sweep, online_tag_table
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +223,18 @@ def test_rock_orchestral_and_electronic_clips_get_their_kind_of_tags_and_catalog
     for i, a in enumerate(kinds):
         for b in kinds[i + 1 :]:
             assert len(tagged_alike[a] & tagged_alike[b]) <= 1, (a, b, tagged_alike[a] & tagged_alike[b])
+
+
+def test_the_draw_sweep_puts_variety_beside_its_cost_in_fit(home) -> None:
+    """`murecom eval-tags --sweep` on two settings: the served no-draw ranking and a draw over the whole pool;
+    the draw spreads the clips' picks and costs validation nDCG@10 (what the README's frontier shows)."""
+    settings, _ = home
+    corpus = Corpus(open_database(settings))
+    service = load_audio_service(settings, corpus)
+    table = draw_sweep(
+        corpus, service, settings.home / "audio-src", n_clips=6, grid=[(0.85, 0.0, 0.2), (0.0, 1.0, 0.2)]
+    )
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| 0")]
+    assert len(rows) == 2
+    (_, _, _, fit, distinct, _), (_, _, _, drawn_fit, drawn_distinct, _) = ([c.strip() for c in r] for r in rows)
+    assert float(drawn_fit) < float(fit) and float(drawn_distinct) >= float(distinct)

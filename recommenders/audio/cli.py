@@ -118,6 +118,7 @@ def eval_tags(args: argparse.Namespace) -> int:
         ALTERNATIVE,
         ALTERNATIVE_NAME,
         clip_queries,
+        draw_sweep,
         offline_tag_eval,
         online_tag_table,
         today_bridge,
@@ -127,6 +128,17 @@ def eval_tags(args: argparse.Namespace) -> int:
 
     settings = args.settings
     corpus = Corpus(open_database(settings))
+    if args.sweep:
+        service = load_audio_service(settings, corpus)
+        if service is None or service.bridge is None:
+            print("no audio index with the pretrained tagger is published: run `murecom setup` first")
+            return 2
+        folder = Path(args.folder) if args.folder else settings.home / "audio-src"
+        table = draw_sweep(corpus, service, folder, n_clips=args.clips)
+        print(table)
+        if args.out:
+            Path(args.out).write_text(table + "\n")
+        return 0
     parts = ["## Tag bridge offline (Yes.com held-out playlists)", "", offline_tag_eval(corpus, MSD_LABELS)]
     if args.clips > 0:
         service = load_audio_service(settings, corpus)
@@ -208,6 +220,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("folder", nargs="?", help="clips' label/clip folder (default: MUREC_HOME/audio-src)")
     g.add_argument("--clips", type=int, default=50, help="clips through the served path (0: offline only)")
     g.add_argument("--out", help="also write the tables to this file")
+    g.add_argument("--sweep", action="store_true", help="only the draw's variety/fit grid on validation data")
     g.set_defaults(func=eval_tags)
     c = sub.add_parser("convert-musicnn", help="rebuild the pretrained musicnn models in Keras 3 from the wheel")
     c.add_argument("--models", nargs="+", default=["MSD_musicnn", "MTT_musicnn"])

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -189,16 +190,16 @@ class ClipQuery:
     first_tag: str
 
 
-def clip_queries(service: object, folder: Path, n: int = 50, k: int = 10) -> list[ClipQuery]:
-    """`n` clips of `folder` (`demo_clips`) through `AudioService.recommend_clip`; clips it is unsure of are left
-    out (they get no picks)."""
+def clip_queries(service: object, folder: Path, n: int = 50, k: int = 10, seed: int = 23) -> list[ClipQuery]:
+    """`n` clips of `folder` (`demo_clips`, `seed`) through `AudioService.recommend_clip`; clips it is unsure of
+    are left out (they get no picks)."""
     from recommenders.audio.features import SR, decode, wav_bytes
     from recommenders.audio.service import AudioError, AudioService
 
     assert isinstance(service, AudioService) and service.bridge is not None
     labels = service.bridge.vocabulary
     out = []
-    for path, start in demo_clips(folder, n):
+    for path, start in demo_clips(folder, n, seed=seed):
         try:
             y = decode(Path(path), max_bytes=service.settings.max_audio_bytes, max_seconds=30.0, offset=start)
             result = service.recommend_clip(wav_bytes(y, SR), k)
@@ -253,4 +254,62 @@ def online_tag_table(
         label = infos[top].label if top in infos else str(top)
         lines.append(f"| {name} | {len(flat)} | {len(set(flat)) / len(flat):.2f} | {first:.2f} | {label} ({count}×) "
                      f"| {ms[name]:.1f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+#: The draw's grid for `draw_sweep`: (band, spread, popularity weight); no draw (spread 0) only at the served band.
+SWEEP_BANDS = (0.85, 0.7, 0.5, 0.0)
+SWEEP_SPREADS = (0.0, 0.1, 0.25, 0.5, 1.0)
+SWEEP_POPULARITY = (0.2, 0.6, 1.0)
+#: Clips of the sweep: another seed than the reported online table's (`demo_clips`' 23).
+SWEEP_CLIP_SEED = 24
+
+
+def draw_sweep(
+    corpus: Corpus,
+    service: object,
+    folder: Path,
+    *,
+    n_clips: int = 50,
+    grid: Sequence[tuple[float, float, float]] | None = None,
+    seed: int = 42,
+) -> str:
+    """Markdown: for each (band, spread, popularity weight) of the tag bridge's draw, validation nDCG@10 (the
+    offline protocol's validation playlists) beside the distinct share and first-tag share of `n_clips` clips
+    (seed `SWEEP_CLIP_SEED`, not the reported clips): how much fit each step of variety across clips costs."""
+    from recommenders.audio.service import AudioService
+
+    assert isinstance(service, AudioService) and service.bridge is not None
+    vocabulary = service.bridge.vocabulary
+    split = playlist_split(corpus, n_test=1000, seed=seed)
+    counts = Counter(t for seq in split.train for t in seq)
+    index = TagIndex(dict(split.item_tags), dict(counts))
+    reachable = {int(t) for t in today_bridge(index, vocabulary).track_ids}
+    cases = tag_cases(split, "validation", vocabulary, reachable)
+    queries = clip_queries(service, folder, n_clips, seed=SWEEP_CLIP_SEED)
+    served_index = TagIndex.from_corpus(corpus)
+    tags = {t: {normalise_tag(x) for x in v} for t, v in corpus.track_tags().items()}
+    if grid is None:
+        grid = [
+            (band, spread, weight)
+            for band in SWEEP_BANDS
+            for spread in SWEEP_SPREADS
+            for weight in SWEEP_POPULARITY
+            if spread > 0 or band == SWEEP_BANDS[0]
+        ]
+    lines = [
+        f"Validation: {len(cases)} held-out playlists; {len(queries)} clips (seed {SWEEP_CLIP_SEED}) of {folder}.",
+        "",
+        "| band | spread | popularity weight | validation nDCG@10 | distinct share | carrying the clip's first tag |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for band, spread, weight in grid:
+        kw: dict[str, Any] = {"spread": spread, "popularity_weight": weight, "band": band}
+        ndcg = _score(TagBridge(index, list(vocabulary), **kw), cases, K)["ndcg@10"].mean()
+        bridge = TagBridge(served_index, list(vocabulary), **kw)
+        picks = [[r.track_id for r in bridge.recommend(q.probs, q.n_tagged, exclude=q.exclude)] for q in queries]
+        flat = [t for p in picks for t in p]
+        first = np.mean([q.first_tag in tags.get(t, set()) for q, p in zip(queries, picks, strict=True) for t in p])
+        distinct = len(set(flat)) / max(len(flat), 1)
+        lines.append(f"| {band} | {spread} | {weight} | {ndcg:.4f} | {distinct:.2f} | {first:.2f} |")
     return "\n".join(lines) + "\n"

@@ -90,10 +90,11 @@ class TagBridge:
         variety: float = VARIETY,
         spread: float = SPREAD,
         popularity_weight: float = POPULARITY_WEIGHT,
+        band: float = BAND,
     ) -> None:
         """`beta` None scores by today's former cosine (kept for the evaluation's comparison)."""
         self.vocabulary = list(vocabulary)
-        self.beta, self.variety, self.spread = beta, float(variety), float(spread)
+        self.beta, self.variety, self.spread, self.band = beta, float(variety), float(spread), float(band)
         columns = [index.column(t) for t in self.vocabulary]
         self._known = np.array([j for j, c in enumerate(columns) if c is not None], np.int64)
         sub = sp.csr_matrix(index.weighted[:, [c for c in columns if c is not None]])
@@ -142,7 +143,7 @@ class TagBridge:
         rel = scores[pool] / scores[pool[0]]
         if self.spread <= 0 and self.variety <= 0:
             return [(int(i), float(scores[i])) for i in pool[:k]]
-        within = max(k, int(np.sum(rel >= BAND)))
+        within = max(k, int(np.sum(rel >= self.band)))
         pool, rel = pool[:within], rel[:within]
         key = rel
         if self.spread > 0:
