@@ -26,7 +26,7 @@ from recommenders.audio.band import band_pass
 from recommenders.audio.features import decode
 from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.robustness import WIDE_BAND, opus_voice_note, room_recording
-from recommenders.audio.service import load_audio_service
+from recommenders.audio.service import AudioService, load_audio_service
 from recommenders.audio.setup import ensure_index
 from recommenders.audio.tag_eval import ONE_CHAT, clip_queries, draw_sweep, online_tag_table
 
@@ -75,13 +75,20 @@ def test_a_clip_gets_tracks_by_sound_and_catalogue_tracks_by_tags(home) -> None:
         assert named and named <= clip_tags | {n.lower() for n, _ in result.labels} and named & tags[r.track_id]
 
 
-def test_a_telephone_band_copy_of_an_indexed_track_finds_it_first(home) -> None:
-    """A clip heard through a phone line (300–3,400 Hz) goes to the catalogue's band-limited vectors and finds its
-    original first; the published index carries them."""
+def _served(home) -> tuple[Corpus, AudioService]:
+    """The corpus and the audio service the bots would load from the module's home."""
     settings, _ = home
     corpus = Corpus(open_database(settings))
     service = load_audio_service(settings, corpus)
-    assert service is not None and service.narrow is not None
+    assert service is not None
+    return corpus, service
+
+
+def test_a_telephone_band_copy_of_an_indexed_track_finds_it_first(home) -> None:
+    """A clip heard through a phone line (300–3,400 Hz) goes to the catalogue's band-limited vectors and finds its
+    original first; the published index carries them."""
+    corpus, service = _served(home)
+    assert service.narrow is not None
     assert service.narrow.track_ids == service.index.track_ids
     track_id, path = sorted(corpus.tracks_with_audio())[5]
     clip = band_pass(decode(path, max_bytes=10**9, max_seconds=30.0))
@@ -92,10 +99,8 @@ def test_a_telephone_band_copy_of_an_indexed_track_finds_it_first(home) -> None:
 def test_a_room_recording_of_an_indexed_track_is_named_first_as_the_same_recording(home) -> None:
     """A clip played off a speaker in a reverberant room and sent as a voice note: the published index's landmark
     fingerprints name its original first; with that track left out, nothing is named the same recording."""
-    settings, _ = home
-    corpus = Corpus(open_database(settings))
-    service = load_audio_service(settings, corpus)
-    assert service is not None and service.fingerprints is not None
+    corpus, service = _served(home)
+    assert service.fingerprints is not None
     assert service.fingerprints.track_ids == service.index.track_ids
     track_id, path = sorted(corpus.tracks_with_audio())[7]
     played = decode(path, max_bytes=10**9, max_seconds=25.0, offset=2.0)
