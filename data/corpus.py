@@ -91,11 +91,14 @@ def _trainable(stmt: Select, source: str | None) -> Select:
 class PlaylistSentences:
     """Re-iterable stream of playlists as lists of track ids in play order (one DB pass per iteration)."""
 
-    def __init__(self, engine: Engine, source: str | None, min_len: int, batch: int = 20_000) -> None:
+    def __init__(
+        self, engine: Engine, source: str | None, min_len: int, batch: int = 20_000, tagged_only: bool = False
+    ) -> None:
         self._engine = engine
         self._source = source
         self._min_len = min_len
         self._batch = batch
+        self._tagged_only = tagged_only
 
     def __iter__(self) -> Iterator[list[int]]:
         stmt = _trainable(
@@ -104,6 +107,8 @@ class PlaylistSentences:
             ),
             self._source,
         )
+        if self._tagged_only:
+            stmt = stmt.where(PlaylistTrack.track_id.in_(select(TrackTag.track_id).distinct()))
         current: int | None = None
         tracks: list[int] = []
         with self._engine.connect() as conn:
@@ -129,6 +134,11 @@ class Corpus:
         """Every playlist a model may learn from (optionally of one source) as a list of track ids in play order;
         never one of `EXCLUDED_PLAYLIST_SOURCES`."""
         return PlaylistSentences(self.engine, source, min_len)
+
+    def tagged_playlists(self) -> PlaylistSentences:
+        """`playlists()` with only their tracks that carry a tag (read in the database: the tag bridge's context
+        profiles need no more, and a corpus of millions of untagged playlist entries is not streamed through)."""
+        return PlaylistSentences(self.engine, None, 1, tagged_only=True)
 
     def playlist_ids(self, source: str | None = None) -> list[int]:
         """Ids of the playlists `playlists()` yields, in the same order (non-empty playlists, by id)."""

@@ -27,6 +27,18 @@ def normalise_tag(text: str) -> str:
     return _SPACES.sub(" ", text.casefold()).strip()
 
 
+def _plays(playlists: Iterable[Sequence[int]], row: Mapping[int, int], n_tracks: int) -> sp.csr_matrix:
+    """Playlists × the index's tracks, 1 where the playlist holds the track (untagged tracks are left out)."""
+    indptr, indices = [0], []
+    for tracks in playlists:
+        cols = sorted({row[t] for t in tracks if t in row})
+        indices.extend(cols)
+        indptr.append(len(indices))
+    data = np.ones(len(indices), np.float32)
+    shape = (len(indptr) - 1, n_tracks)
+    return sp.csr_matrix((data, np.asarray(indices, np.int64), np.asarray(indptr, np.int64)), shape)
+
+
 @dataclass(frozen=True)
 class TagMatch:
     """Tags a text names, and what of the text is left over."""
@@ -38,7 +50,14 @@ class TagMatch:
 class TagIndex:
     """Tracks × tags, tf-idf weighted, rows L2-normalised."""
 
-    def __init__(self, track_tags: dict[int, frozenset[str]], popularity: dict[int, int]) -> None:
+    def __init__(
+        self,
+        track_tags: dict[int, frozenset[str]],
+        popularity: dict[int, int],
+        playlists: Iterable[Sequence[int]] = (),
+    ) -> None:
+        """`playlists` (track ids per playlist; the training ones in an evaluation) give `plays`: which tracks are
+        played together, for the tag bridge's context profiles (`recommenders.audio.tags`)."""
         names = sorted({normalise_tag(t) for tags in track_tags.values() for t in tags})
         self.tags: list[str] = names
         self._tag_col = {t: i for i, t in enumerate(names)}
@@ -63,12 +82,13 @@ class TagIndex:
         self.document_frequency = {t: int(df[i]) for i, t in enumerate(names)}
         pop = np.array([popularity.get(int(t), 0) for t in self.track_ids], dtype=np.float64)
         self._pop = np.log1p(pop) / max(1.0, float(np.log1p(pop.max()))) if len(pop) else pop
+        self.plays = _plays(playlists, self._row, len(self.track_ids))
 
     @classmethod
     def from_corpus(cls, corpus: Corpus) -> TagIndex:
         track_tags = corpus.track_tags()
         infos = corpus.track_info(track_tags)
-        return cls(track_tags, {t: i.popularity for t, i in infos.items()})
+        return cls(track_tags, {t: i.popularity for t, i in infos.items()}, corpus.tagged_playlists())
 
     @property
     def popularity_share(self) -> np.ndarray:
