@@ -28,7 +28,15 @@ from recommenders.audio.pretrained import PretrainedEmbedder
 from recommenders.audio.robustness import WIDE_BAND, opus_voice_note, room_recording
 from recommenders.audio.service import AudioService, load_audio_service
 from recommenders.audio.setup import ensure_index
-from recommenders.audio.tag_eval import ONE_CHAT, clip_queries, draw_sweep, online_tag_table
+from recommenders.audio.tag_eval import (
+    ONE_CHAT,
+    REFERENCE,
+    REFERENCE_SCORING,
+    clip_queries,
+    draw_sweep,
+    online_tag_table,
+)
+from recommenders.audio.tags import PLAYED_WITH
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +77,14 @@ def test_a_clip_gets_tracks_by_sound_and_catalogue_tracks_by_tags(home) -> None:
     with_audio = {t for t, _ in corpus.tracks_with_audio()}
     assert {r.track_id for r in sounds} <= with_audio and not ({r.track_id for r in tagged} & with_audio)
     tags = corpus.track_tags()
-    clip_tags = {name.lower() for name, _ in result.labels[:5]}
-    for r in tagged:  # each reason names tags the clip has and the track carries
-        named = set(r.reason.removeprefix("tagged alike: ").split(", "))
-        assert named and named <= clip_tags | {n.lower() for n, _ in result.labels} and named & tags[r.track_id]
+    clip_tags = {name.lower() for name, _ in result.labels}
+    for r in tagged:  # each reason names tags the clip has: the track's own, then those of the songs it is played with
+        own, _, played = r.reason.removeprefix("tagged alike: ").partition(f"{PLAYED_WITH} ")
+        own_tags = {t.lower() for t in own.removesuffix("; ").split(", ") if t}
+        played_tags = {t.lower() for t in played.removesuffix(" songs").split(", ") if t}
+        carried = {t.lower() for t in tags[r.track_id]}
+        assert own_tags | played_tags and own_tags | played_tags <= clip_tags, r.reason
+        assert own_tags <= carried and not played_tags & carried, (r.reason, sorted(carried))
 
 
 def _served(home) -> tuple[Corpus, AudioService]:
@@ -231,15 +243,16 @@ def test_rock_orchestral_and_electronic_clips_get_their_kind_of_tags_and_catalog
 
 
 def test_the_draw_sweep_puts_variety_beside_its_cost_in_fit(home) -> None:
-    """`murecom eval-tags --sweep` on two settings: the served no-draw ranking and a draw over the whole pool;
-    the draw spreads the clips' picks and costs validation nDCG@10 (what the README's frontier shows)."""
+    """`murecom eval-tags --sweep` on three settings: the scoring served before, the served scoring without its
+    draw and a draw over the whole pool; the draw spreads the clips' picks and costs validation nDCG@10 (what the
+    README's frontier shows), and the rule names a setting of the grid."""
     settings, _ = home
     corpus = Corpus(open_database(settings))
     service = load_audio_service(settings, corpus)
-    table = draw_sweep(
-        corpus, service, settings.home / "audio-src", n_clips=6, grid=[(0.85, 0.0, 0.2), (0.0, 1.0, 0.2)]
-    )
-    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| 0")]
-    assert len(rows) == 2
-    (_, _, _, fit, distinct, _), (_, _, _, drawn_fit, drawn_distinct, _) = ([c.strip() for c in r] for r in rows)
+    grid = [REFERENCE_SCORING, {"spread": 0.0}, {"spread": 1.0, "band": 0.0, "popularity_weight": 0.2}]
+    table = draw_sweep(corpus, service, settings.home / "audio-src", n_clips=6, grid=grid)
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[4:] if line.startswith("| ")]
+    assert len(rows) == 3 and rows[0][0] == REFERENCE
+    (*_, fit, distinct, _), (*_, drawn_fit, drawn_distinct, _) = rows[1:]
     assert float(drawn_fit) < float(fit) and float(drawn_distinct) >= float(distinct)
+    assert "Chosen" in table.splitlines()[-1]

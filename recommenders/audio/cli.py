@@ -115,8 +115,10 @@ def eval_tags(args: argparse.Namespace) -> int:
     from recommenders.audio.musicnn import MSD_LABELS
     from recommenders.audio.service import load_audio_service
     from recommenders.audio.tag_eval import (
-        ALTERNATIVE,
-        ALTERNATIVE_NAME,
+        REFERENCE,
+        REFERENCE_SCORING,
+        SERVED,
+        TODAY,
         clip_queries,
         draw_sweep,
         offline_tag_eval,
@@ -148,9 +150,9 @@ def eval_tags(args: argparse.Namespace) -> int:
         folder = Path(args.folder) if args.folder else settings.home / "audio-src"
         queries = clip_queries(service, folder, args.clips)
         index = TagIndex.from_corpus(corpus)
-        bridges: dict[str, TagBridge] = {"today (cosine)": today_bridge(index, service.bridge.vocabulary)}
-        bridges["served"] = service.bridge
-        bridges[ALTERNATIVE_NAME] = TagBridge(index, service.bridge.vocabulary, **ALTERNATIVE)
+        bridges: dict[str, TagBridge] = {TODAY: today_bridge(index, service.bridge.vocabulary)}
+        bridges[REFERENCE] = TagBridge(index, service.bridge.vocabulary, **REFERENCE_SCORING)
+        bridges[SERVED] = service.bridge
         parts += [f"## Tag bridge online ({len(queries)} clips of {folder} answered)", ""]
         parts.append(online_tag_table(queries, bridges, corpus))
     table = "\n".join(parts)

@@ -6,20 +6,22 @@ the corpus's one tf-idf tag index (`recommenders.tags.TagIndex`, which also serv
 tags restricted to the tagger's vocabulary and their idf (a tag every other track has says little; one few tracks
 have says much).
 
-The fit is an F-measure over the clip's whole tag distribution, not a cosine: a cosine divides by the track's own
-length in full, so a track tagged only "electronic" fitted a mostly-electronic clip perfectly and led the
-tagged-alike picks of nearly every electronic clip (issue 23). Here *coverage* is the share of the clip's
-idf-weighted tag mass that the track carries (one tag covers little of a clip that is also ambient and chillout),
-and *support* is how strongly the clip holds the track's tags, idf-weighted (a track that carries every tag of the
-vocabulary is not supported by a clip that holds a few); the fit is their weighted harmonic mean (`BETA` > 1
-weighs coverage more). Popularity lifts the fit gently (among equally fitting tracks, the ones people play).
+The fit has two parts. The track's own tags: an F-measure over the clip's whole tag distribution, not a cosine
+(a cosine divides by the track's own length in full, so a track tagged only "electronic" fitted a mostly-electronic
+clip perfectly and led nearly every electronic clip's picks, issue 23): *coverage* is the share of the clip's
+idf-weighted tag mass that the track carries, *support* how strongly the clip holds the track's tags, and the fit is
+their weighted harmonic mean (`BETA` > 1 weighs coverage more). And the songs the track is played with in the
+corpus's playlists (session 10): the cosine of the clip's tags with theirs, weighing `CONTEXT` of the whole. What
+the playlists know (which music goes with which) finds the songs people play together: on held-out Yes.com
+playlists the two parts fit better than the own tags alone. Popularity lifts the fit (`POPULARITY_WEIGHT`).
 
-Variety, within a list and across clips: the picks are drawn from the tracks within `BAND` of the best fit,
-each with a Gumbel key at temperature `SPREAD` (probability ∝ fit^(1/SPREAD)), seeded by the clip's tag
-distribution so that a clip always gets the same answer while two clips that differ a little do not get one list;
-then maximal marginal relevance over the tracks' tag profiles (`VARIETY`) keeps five picks from being one tag set.
-`BETA`, `VARIETY` and `SPREAD` are chosen on held-out Yes.com playlists (`murecom eval-tags`,
-`recommenders/audio/tag_eval.py`). The reason names the tags that contributed most.
+Variety across clips: the picks are drawn from the `POOL` best (or those within `BAND` of the best), each with a
+Gumbel key at temperature `SPREAD` (probability ∝ score^(1/SPREAD)), seeded by the clip's tag distribution so that
+a clip always gets the same answer while two clips that differ a little do not get one list; maximal marginal
+relevance over the tracks' profiles (own and played-with tags, `VARIETY`) can keep a list from being one tag set.
+`CONTEXT`, `POPULARITY_WEIGHT`, `SPREAD` (and the rest) are chosen on validation data only (`murecom eval-tags
+--sweep`, `recommenders/audio/tag_eval.py: choose`). The reason names the clip's tags the track carries and, when
+they are few, those the songs it is played with carry ("played with ambient, electronic songs").
 """
 
 from __future__ import annotations
@@ -35,13 +37,18 @@ import scipy.sparse as sp
 from recommenders.base import Recommendation
 from recommenders.tags import TagIndex
 
-POPULARITY_WEIGHT = 0.2  # score = fit × (1 − w + w · log-popularity share): fit first, popularity breaks ties
-BETA = 1.0  # F-measure weight of coverage over support (tuned on validation: murecom eval-tags)
-VARIETY = 0.5  # MMR: next pick maximises key/best − VARIETY · (highest tag-profile cosine to a pick made)
-SPREAD = 0.0  # temperature of the seeded draw among near-best tracks (0: the best fits, in order)
-BAND = 0.85  # the draw and MMR choose among tracks scoring at least this share of the best
+CONTEXT = 0.6  # share of the fit from the tags of the songs a track is played with (chosen: eval-tags --sweep)
+#: The songs a track is played with are its tags' context plus this many songs of the catalogue's average profile:
+#: a track played with few songs (or with songs of one tag) gets no sharp context, so no perfect fit from it.
+CONTEXT_PRIOR_SONGS = 10.0
+POPULARITY_WEIGHT = 0.4  # score = fit × (1 − w + w · log-popularity share)
+BETA: float | None = 1.0  # own tags' fit: F-measure weight of coverage over support (None: today's cosine)
+VARIETY = 0.0  # MMR: next pick maximises key/best − VARIETY · (highest profile cosine to a pick made)
+SPREAD = 0.1  # temperature of the seeded draw among near-best tracks (0: the best fits, in order)
+BAND = 0.0  # the draw and MMR choose among tracks scoring at least this share of the best (0: the POOL best)
 POOL = 200  # at most this many near-best tracks are re-ranked (a few ms)
 TAGGED_REASON = "tagged alike"  # how each pick's reason begins
+PLAYED_WITH = "played with"  # "tagged alike: jazz; played with instrumental, chillout songs"
 SHOWN_PER_CHAT = 250  # a chat's last fifty answers' tagged-alike picks are not shown again (`ShownPicks`)
 SHOWN_CHATS = 10_000  # chats remembered, the least recently active forgotten first
 
@@ -80,31 +87,68 @@ class ShownPicks:
                 self._shown.popitem(last=False)
 
 
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    return (m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+class _OwnTags:
+    """Tracks × the tagger's known tags: idf where the track carries the tag."""
+
+    def __init__(self, weights: np.ndarray) -> None:
+        self.weights = weights.astype(np.float32)
+        self.sums = self.weights.sum(axis=1)
+        self.carries = (self.weights > 0).astype(np.float32)
+        self.unit = _unit_rows(self.weights)
+
+    def fit(self, p: np.ndarray, q: np.ndarray, beta: float | None) -> np.ndarray:
+        """F-measure of *coverage* (the share of the clip's idf-weighted tag mass `q` the track carries) and
+        *support* (how strongly the clip's probabilities `p` hold the track's tags); `beta` None: cosine."""
+        if beta is None:
+            return self.unit @ (q / np.linalg.norm(q))
+        coverage = self.carries @ (q / q.sum())
+        support = (self.weights @ (p / p.max())) / np.maximum(self.sums, 1e-12)
+        b2 = beta**2
+        return (1 + b2) * support * coverage / np.maximum(b2 * support + coverage, 1e-12)
+
+
 class TagBridge:
     def __init__(
         self,
         index: TagIndex,
         vocabulary: list[str],
         *,
+        context: float = CONTEXT,
         beta: float | None = BETA,
         variety: float = VARIETY,
         spread: float = SPREAD,
         popularity_weight: float = POPULARITY_WEIGHT,
         band: float = BAND,
     ) -> None:
-        """`beta` None scores by today's former cosine (kept for the evaluation's comparison)."""
+        """`beta` None: the own tags' fit is today's cosine (kept for the evaluation's comparison); `context` 0:
+        the songs a track is played with are not read."""
         self.vocabulary = list(vocabulary)
         self.beta, self.variety, self.spread, self.band = beta, float(variety), float(spread), float(band)
+        self.context = float(context)
         columns = [index.column(t) for t in self.vocabulary]
         self._known = np.array([j for j, c in enumerate(columns) if c is not None], np.int64)
         sub = sp.csr_matrix(index.weighted[:, [c for c in columns if c is not None]])
         keep = np.flatnonzero(np.diff(sub.indptr) > 0)  # tracks with at least one of the tagger's tags
         sub = sp.csr_matrix(sub[keep], dtype=np.float32)
-        norms = np.sqrt(np.asarray(sub.multiply(sub).sum(axis=1)).ravel())
-        self.matrix = sp.csr_matrix(sub.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]), dtype=np.float32)
-        self.carries = sp.csr_matrix((sub > 0).astype(np.float32))  # tracks × known vocabulary tags, 0/1
-        self.weighted = sub  # idf where the track carries the tag
-        self._weight_sum = np.asarray(sub.sum(axis=1)).ravel()
+        weights = sub.toarray()
+        self.own = _OwnTags(weights)
+        self.weighted = sub
+        self.around: np.ndarray | None = None  # unit rows: the tags of the songs each track is played with
+        self._around_named: np.ndarray | None = None  # the same without the prior, for the reasons
+        if self.context > 0 and index.plays.shape[0]:
+            plays = sp.csr_matrix(index.plays[:, keep])  # playlists × these tracks
+            times = np.asarray(plays.sum(axis=0)).ravel()[:, None]  # playlists holding each track
+            together = np.asarray(plays.T @ (plays @ weights)) - times * weights  # every song sharing a playlist
+            prior = CONTEXT_PRIOR_SONGS * weights.mean(axis=0)  # … plus a few songs of the catalogue's average
+            self.around, self._around_named = _unit_rows(together + prior), _unit_rows(together)
+        unit = self.own.unit
+        if self.around is not None:
+            unit = (1 - self.context) * unit + self.context * self.around
+        self.profile = _unit_rows(unit)  # what MMR compares picks by
         self.track_ids = index.track_ids[keep]
         self.idf = np.zeros(len(self.vocabulary), np.float32)
         self.idf[self._known] = index.idf[[c for c in columns if c is not None]]
@@ -115,17 +159,16 @@ class TagBridge:
         return len(self.track_ids)
 
     def fit(self, tag_probs: np.ndarray) -> np.ndarray:
-        """Per track (in `track_ids` order): how well its tags fit the clip's tag probabilities, 0..1."""
+        """Per track (in `track_ids` order): how well it fits the clip's tag probabilities, 0..1 — its own tags'
+        fit, and (`context` of the whole) the cosine with the tags of the songs it is played with."""
         p = np.maximum(np.asarray(tag_probs, np.float32)[self._known], 0.0)
         if p.max() <= 0:
             return np.zeros(len(self), np.float32)
         q = p * self.idf[self._known]
-        if self.beta is None:  # the former scoring: cosine of idf-weighted vectors
-            return np.asarray(self.matrix @ (q / np.linalg.norm(q))).ravel()
-        coverage = np.asarray(self.carries @ (q / q.sum())).ravel()
-        support = np.asarray(self.weighted @ (p / p.max())).ravel() / np.maximum(self._weight_sum, 1e-12)
-        b2 = self.beta**2
-        return (1 + b2) * support * coverage / np.maximum(b2 * support + coverage, 1e-12)
+        own = self.own.fit(p, q, self.beta)
+        if self.around is None:
+            return own
+        return (1.0 - self.context) * own + self.context * (self.around @ (q / np.linalg.norm(q)))
 
     def scores(self, tag_probs: np.ndarray) -> np.ndarray:
         """Per track: fit × popularity lift (the ranking before the draw and variety)."""
@@ -150,7 +193,7 @@ class TagBridge:
             gumbel = np.random.default_rng(_seed(tag_probs)).gumbel(size=len(pool))
             key = np.exp(np.log(np.maximum(rel, 1e-12)) + self.spread * gumbel)
             key = key / key.max()
-        sim = np.asarray((self.matrix[pool] @ self.matrix[pool].T).todense()) if self.variety > 0 else None
+        sim = self.profile[pool] @ self.profile[pool].T if self.variety > 0 else None
         picked: list[int] = []
         closest = np.zeros(len(pool), np.float32)
         free = np.ones(len(pool), bool)
@@ -168,9 +211,22 @@ class TagBridge:
             return []
         p = np.asarray(tag_probs, np.float32)
         q = (p * self.idf)[self._known]
-        out: list[Recommendation] = []
-        for i, score in self.rank(p, k, set(exclude)):
-            contrib = self.matrix[i].toarray().ravel() * q
-            top = [self.vocabulary[self._known[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0]
-            out.append(Recommendation(int(self.track_ids[i]), round(score, 4), f"{TAGGED_REASON}: " + ", ".join(top)))
-        return out
+        return [
+            Recommendation(int(self.track_ids[i]), round(score, 4), self._reason(i, q))
+            for i, score in self.rank(p, k, set(exclude))
+        ]
+
+    def _reason(self, row: int, q: np.ndarray) -> str:
+        """The clip's tags the track carries that weigh most; when fewer than three, the clip's tags that the songs
+        it is played with carry ("played with ambient, electronic songs"): the reason says which part fitted."""
+        own = self._top_tags(self.own.unit[row] * q, 3, ())
+        parts = [", ".join(own)] if own else []
+        if self._around_named is not None and len(own) < 3:
+            more = self._top_tags(self._around_named[row] * q, 3 - len(own), own)
+            if more:
+                parts.append(f"{PLAYED_WITH} {', '.join(more)} songs")
+        return f"{TAGGED_REASON}: " + "; ".join(parts)
+
+    def _top_tags(self, contribution: np.ndarray, n: int, skip: Iterable[str]) -> list[str]:
+        names = (self.vocabulary[self._known[j]] for j in np.argsort(-contribution) if contribution[j] > 0)
+        return [t for t in names if t not in set(skip)][:n]
