@@ -29,14 +29,11 @@ def normalise_tag(text: str) -> str:
 
 def _plays(playlists: Iterable[Sequence[int]], row: Mapping[int, int], n_tracks: int) -> sp.csr_matrix:
     """Playlists × the index's tracks, 1 where the playlist holds the track (untagged tracks are left out)."""
-    indptr, indices = [0], []
-    for tracks in playlists:
-        cols = sorted({row[t] for t in tracks if t in row})
-        indices.extend(cols)
-        indptr.append(len(indices))
-    data = np.ones(len(indices), np.float32)
-    shape = (len(indptr) - 1, n_tracks)
-    return sp.csr_matrix((data, np.asarray(indices, np.int64), np.asarray(indptr, np.int64)), shape)
+    held = Corpus.matrix_from_playlists(list(p) for p in playlists)
+    cols = np.array([row.get(int(t), -1) for t in held.item_ids], np.int64)
+    mine = np.flatnonzero(cols >= 0)
+    onto = sp.csr_matrix((np.ones(len(mine), np.float32), (mine, cols[mine])), (len(cols), n_tracks))
+    return sp.csr_matrix(held.matrix @ onto)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def tag_cases(split: Split, part: str, vocabulary: Sequence[str], reachable: set
 def _popular_in_first_tag(bridge: TagBridge, popularity: np.ndarray, case: TagCase, k: int) -> list[int]:
     first = int(np.argmax(case.probs * bridge.idf))  # the query's most weighted tag (rarest among equals)
     col = int(np.searchsorted(bridge._known, first))
-    carriers = bridge.weighted[:, col].nonzero()[0]
+    carriers = np.flatnonzero(bridge.own.carries[:, col])
     order = carriers[np.argsort(-popularity[carriers], kind="stable")]
     return [int(t) for t in bridge.track_ids[order] if t != case.query][:k]
 
@@ -111,10 +111,9 @@ def today_bridge(index: TagIndex, vocabulary: Sequence[str]) -> TagBridge:
 
 @dataclass(frozen=True)
 class Protocol:
-    """The offline protocol's data: the split, the tag index over its training playlists (popularity counted there,
+    """The offline protocol's data: the tag index over the split's training playlists (popularity counted there,
     context profiles from the playlists no case was drawn from), and the validation and test cases."""
 
-    split: Split
     index: TagIndex
     cases: dict[str, list[TagCase]]
     counts: Counter[int]
@@ -128,7 +127,7 @@ def offline_protocol(corpus: Corpus, vocabulary: Sequence[str], *, n_test: int =
     index = TagIndex(dict(split.item_tags), dict(counts), context)
     reachable = {int(t) for t in today_bridge(index, vocabulary).track_ids}
     cases = {p: tag_cases(split, p, vocabulary, reachable) for p in ("validation", "test")}
-    return Protocol(split, index, cases, counts)
+    return Protocol(index, cases, counts)
 
 
 def offline_tag_eval(corpus: Corpus, vocabulary: Sequence[str], *, n_test: int = 1000, seed: int = 42) -> str:
@@ -225,6 +224,15 @@ def clip_queries(service: object, folder: Path, n: int = 50, k: int = 10, seed: 
 ONE_CHAT = "served, the clips sent in one chat"
 
 
+def _shares(
+    queries: Sequence[ClipQuery], picks: Sequence[Sequence[int]], tags: Mapping[int, set[str]]
+) -> tuple[float, float]:
+    """The issue's two shares over all the clips' picks: distinct tracks, and picks carrying their clip's first tag."""
+    flat = [t for p in picks for t in p]
+    carrying = [q.first_tag in tags.get(t, set()) for q, p in zip(queries, picks, strict=True) for t in p]
+    return len(set(flat)) / max(len(flat), 1), float(np.mean(carrying)) if carrying else 0.0
+
+
 def online_tag_table(
     queries: Sequence[ClipQuery], bridges: Mapping[str, TagBridge], corpus: Corpus, served: str = "served"
 ) -> str:
@@ -256,10 +264,10 @@ def online_tag_table(
         flat = [t for p in lists for t in p]
         if not flat:
             continue
-        first = np.mean([q.first_tag in tags.get(t, set()) for q, p in zip(queries, lists, strict=True) for t in p])
+        distinct, first = _shares(queries, lists, tags)
         top, count = Counter(flat).most_common(1)[0]
         label = infos[top].label if top in infos else str(top)
-        lines.append(f"| {name} | {len(flat)} | {len(set(flat)) / len(flat):.2f} | {first:.2f} | {label} ({count}×) "
+        lines.append(f"| {name} | {len(flat)} | {distinct:.2f} | {first:.2f} | {label} ({count}×) "
                      f"| {ms[name]:.1f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -328,9 +336,7 @@ def draw_sweep(
         ndcg = _score(TagBridge(proto.index, list(vocabulary), **setting), cases, K)["ndcg@10"].mean()
         bridge = TagBridge(served_index, list(vocabulary), **setting)
         picks = [[r.track_id for r in bridge.recommend(q.probs, q.n_tagged, exclude=q.exclude)] for q in queries]
-        flat = [t for p in picks for t in p]
-        first = np.mean([q.first_tag in tags.get(t, set()) for q, p in zip(queries, picks, strict=True) for t in p])
-        rows.append(SweepRow(setting, float(ndcg), len(set(flat)) / max(len(flat), 1), float(first)))
+        rows.append(SweepRow(setting, float(ndcg), *_shares(queries, picks, tags)))
     lines = [
         f"Validation: {len(cases)} held-out playlists; {len(queries)} clips (seed {SWEEP_CLIP_SEED}) of {folder}.",
         "",

@@ -136,7 +136,6 @@ class TagBridge:
         sub = sp.csr_matrix(sub[keep], dtype=np.float32)
         weights = sub.toarray()
         self.own = _OwnTags(weights)
-        self.weighted = sub
         self.around: np.ndarray | None = None  # unit rows: the tags of the songs each track is played with
         self._around_named: np.ndarray | None = None  # the same without the prior, for the reasons
         if self.context > 0 and index.plays.shape[0]:
@@ -225,8 +224,11 @@ class TagBridge:
             more = self._top_tags(self._around_named[row] * q, 3 - len(own), own)
             if more:
                 parts.append(f"{PLAYED_WITH} {', '.join(more)} songs")
+        if not parts:  # the clip holds none of its tags: say what the track is tagged, not nothing
+            parts.append(", ".join(self._top_tags(self.own.unit[row], 3, ())))
         return f"{TAGGED_REASON}: " + "; ".join(parts)
 
     def _top_tags(self, contribution: np.ndarray, n: int, skip: Iterable[str]) -> list[str]:
+        skipped = set(skip)
         names = (self.vocabulary[self._known[j]] for j in np.argsort(-contribution) if contribution[j] > 0)
-        return [t for t in names if t not in set(skip)][:n]
+        return [t for t in names if t not in skipped][:n]
