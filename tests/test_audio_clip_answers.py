@@ -32,11 +32,14 @@ from recommenders.audio.tag_eval import (
     ONE_CHAT,
     REFERENCE,
     REFERENCE_SCORING,
+    SERVED,
     clip_queries,
     draw_sweep,
     online_tag_table,
+    sets_table,
 )
-from recommenders.audio.tags import PLAYED_WITH
+from recommenders.audio.tags import PLAYED_WITH, TagBridge
+from recommenders.tags import TagIndex
 
 
 @pytest.fixture(scope="module")
@@ -243,16 +246,28 @@ def test_rock_orchestral_and_electronic_clips_get_their_kind_of_tags_and_catalog
 
 
 def test_the_draw_sweep_puts_variety_beside_its_cost_in_fit(home) -> None:
-    """`murecom eval-tags --sweep` on three settings: the scoring served before, the served scoring without its
-    draw and a draw over the whole pool; the draw spreads the clips' picks and costs validation nDCG@10 (what the
-    README's frontier shows), and the rule names a setting of the grid."""
+    """`murecom eval-tags --sweep` on three settings and two sets of clips: the scoring served before, the served
+    scoring without its draw and a draw over the whole pool; the draw spreads the clips' picks and costs validation
+    nDCG@10 (what the README's frontier shows), the sets' spread is reported, and the rule names a setting."""
     settings, _ = home
     corpus = Corpus(open_database(settings))
     service = load_audio_service(settings, corpus)
     grid = [REFERENCE_SCORING, {"spread": 0.0}, {"spread": 1.0, "band": 0.0, "popularity_weight": 0.2}]
-    table = draw_sweep(corpus, service, settings.home / "audio-src", n_clips=6, grid=grid)
+    table = draw_sweep(corpus, service, settings.home / "audio-src", n_clips=6, grid=grid, clip_seeds=(24, 30))
+    assert "in 2 sets (seeds 24, 30)" in table.splitlines()[0]
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[4:] if line.startswith("| ")]
     assert len(rows) == 3 and rows[0][0] == REFERENCE
     (*_, fit, distinct, _), (*_, drawn_fit, drawn_distinct, _) = rows[1:]
-    assert float(drawn_fit) < float(fit) and float(drawn_distinct) >= float(distinct)
+    mean, sd = (float(x) for x in distinct.split(" ± "))
+    drawn_mean, _ = (float(x) for x in drawn_distinct.split(" ± "))
+    assert float(drawn_fit) < float(fit) and drawn_mean >= mean and 0 <= sd < 0.5
     assert "Chosen" in table.splitlines()[-1]
+    # the report on sets never used to choose: per set, the served draw spreads picks the scoring served before repeats
+    before = TagBridge(TagIndex.from_corpus(corpus), service.bridge.vocabulary, **REFERENCE_SCORING)
+    report = sets_table(service, settings.home / "audio-src", {SERVED: service.bridge, REFERENCE: before}, corpus,
+                        n_clips=6, seeds=(40, 41))  # fmt: skip
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in report.splitlines()[2:] if line.startswith("| ")]
+    assert [c[0] for c in cells] == ["6 (40)", "6 (41)", "median of 2"]
+    for _, served, _, served_before, _ in cells[:2]:
+        assert float(served) > float(served_before)
+    assert report.splitlines()[-1].startswith("Sets reaching the distinct-share goal (≥ 0.8): served ")

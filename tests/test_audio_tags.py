@@ -129,16 +129,18 @@ def test_a_pick_played_with_songs_tagged_like_the_clip_says_so_truly(small_yes_c
 
 
 @pytest.mark.fast
-def test_the_rule_keeps_the_fit_and_takes_the_most_of_both_shares() -> None:
-    """`choose`: no setting fitting validation worse than the scoring served before (the first row) is taken, however
-    distinct its picks; among the rest, distinct + first-tag share decides."""
-    ref = SweepRow({"name": "reference"}, 0.05, 0.30, 0.92)
+def test_the_rule_takes_the_variety_goal_as_a_floor_then_fit_and_first_tag() -> None:
+    """`choose`: a setting whose distinct share reaches the goal only on average (mean − sd below it) is not taken,
+    however well it fits; among those that reach it on a typical set, validation nDCG@10 × first-tag share decides
+    (so neither a draw that fits nothing nor picks off the clip's first tag win); when none reaches it, the most
+    distinct on a typical set."""
     rows = [
-        ref,
-        SweepRow({"name": "wide draw"}, 0.03, 0.90, 0.80),
-        SweepRow({"name": "off the clip's tags"}, 0.06, 0.85, 0.50),
-        SweepRow({"name": "balanced"}, 0.055, 0.75, 0.75),
-        SweepRow({"name": "best fit"}, 0.10, 0.20, 0.85),
+        SweepRow({"name": "reference"}, 0.05, 0.30, 0.92, 0.02),
+        SweepRow({"name": "lucky on average"}, 0.06, 0.81, 0.80, 0.03),
+        SweepRow({"name": "wide draw"}, 0.02, 0.90, 0.80, 0.02),
+        SweepRow({"name": "off the clip's tags"}, 0.06, 0.85, 0.50, 0.02),
+        SweepRow({"name": "balanced"}, 0.045, 0.83, 0.77, 0.02),
     ]
     assert choose(rows).setting["name"] == "balanced"
-    assert choose([ref, SweepRow({"name": "worse"}, 0.049, 0.9, 0.9)]) is ref
+    short = [SweepRow({"name": "close"}, 0.05, 0.79, 0.8, 0.01), SweepRow({"name": "far"}, 0.09, 0.70, 0.9, 0.01)]
+    assert choose(short).setting["name"] == "close"

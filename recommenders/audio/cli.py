@@ -123,6 +123,7 @@ def eval_tags(args: argparse.Namespace) -> int:
         draw_sweep,
         offline_tag_eval,
         online_tag_table,
+        sets_table,
         today_bridge,
     )
     from recommenders.audio.tags import TagBridge
@@ -155,6 +156,9 @@ def eval_tags(args: argparse.Namespace) -> int:
         bridges[SERVED] = service.bridge
         parts += [f"## Tag bridge online ({len(queries)} clips of {folder} answered)", ""]
         parts.append(online_tag_table(queries, bridges, corpus))
+        parts += [f"## Distinct picks on more sets of {args.clips} clips (never used to choose)", ""]
+        served_pair = {SERVED: service.bridge, REFERENCE: bridges[REFERENCE]}
+        parts.append(sets_table(service, folder, served_pair, corpus, n_clips=args.clips))
     table = "\n".join(parts)
     print(table)
     if args.out:

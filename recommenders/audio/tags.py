@@ -44,7 +44,7 @@ CONTEXT_PRIOR_SONGS = 10.0
 POPULARITY_WEIGHT = 0.4  # score = fit × (1 − w + w · log-popularity share)
 BETA: float | None = 1.0  # own tags' fit: F-measure weight of coverage over support (None: today's cosine)
 VARIETY = 0.0  # MMR: next pick maximises key/best − VARIETY · (highest profile cosine to a pick made)
-SPREAD = 0.1  # temperature of the seeded draw among near-best tracks (0: the best fits, in order)
+SPREAD = 0.15  # temperature of the seeded draw among near-best tracks (0: the best fits, in order)
 BAND = 0.0  # the draw and MMR choose among tracks scoring at least this share of the best (0: the POOL best)
 POOL = 200  # at most this many near-best tracks are re-ranked (a few ms)
 TAGGED_REASON = "tagged alike"  # how each pick's reason begins
