@@ -32,7 +32,7 @@ CHAIN_DEPTH = 50
 #: Picks when the request does not say how many.
 DEFAULT_COUNT = 10
 #: Fusion weights per source and the RRF constant, chosen on validation requests (`murecom eval --ask`).
-DEFAULT_WEIGHTS: dict[str, float] = {"cf": 0.5, "cf+tags": 1.0, "tags": 1.0, "artists": 1.0, "popular": 0.05, "k": 60}
+DEFAULT_WEIGHTS: dict[str, float] = {"cf": 1.0, "cf+tags": 1.0, "tags": 1.0, "artists": 1.0, "popular": 0.05, "k": 60}
 #: Weight of a tag asked for "more" of, against 1 for a tag simply named.
 MORE_WEIGHT = 2.0
 LESS_FACTOR = 0.5
