@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from bot.app import build_core
-from bot.replies import ChatContext
+from bot.replies import ChatContext, Reply
 from data.corpus import Corpus
 from data.db import open_database
 from data.importers.audio_folder import import_audio_folder
@@ -181,6 +181,21 @@ def test_a_second_clip_in_a_chat_gets_other_tagged_alike_songs(home) -> None:
     assert len(tagged) == len(tagged_again) == 5
     assert sounds_again == sounds and not set(tagged) & set(tagged_again)
     assert answer("c-other") == (sounds, tagged)
+
+
+def test_two_clips_sent_at_once_in_one_chat_get_different_tagged_alike_songs(home) -> None:
+    """The same clip twice at the same moment in one chat (both in flight before either is answered): the second
+    answer's tagged-alike songs are not the first's — the chat's shown picks are read and recorded in one step."""
+    settings, held_out = home
+    core = build_core(settings)
+    clip = held_out.read_bytes()
+    ctx = ChatContext("telegram", "c-burst", "u1", "Ann")
+
+    async def both() -> list[list[Reply]]:
+        return await asyncio.gather(*(core.handle_audio(ctx, clip, held_out.name) for _ in range(2)))
+
+    tagged = [{t.track_id for t in reply.tracks if t.reason.startswith("tagged")} for [reply] in asyncio.run(both())]
+    assert len(tagged[0]) == len(tagged[1]) == 5 and not tagged[0] & tagged[1]
 
 
 def test_the_online_tag_evaluation_measures_clips_alone_and_in_one_chat(home) -> None:

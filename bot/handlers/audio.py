@@ -52,7 +52,7 @@ class AudioHandler(ClipHandler):
         gauge = self.services.metrics.audio_in_flight
         gauge.inc()
         chat = (req.ctx.platform, req.ctx.chat_id)
-        recommend = functools.partial(service.recommend_clip, data, PAGE_SIZE * 2, avoid=self._shown.of(chat))
+        recommend = functools.partial(service.recommend_clip, data, PAGE_SIZE * 2, shown=self._shown, chat=chat)
         try:
             result = await loop.run_in_executor(self._pool, recommend)
             chart = await loop.run_in_executor(self._pool, render_label_chart, result.labels)
@@ -71,7 +71,6 @@ class AudioHandler(ClipHandler):
                     image=chart,
                 )
             ]
-        self._shown.add(chat, (r.track_id for r in result.tagged_alike))
         corpus = self.services.corpus
         infos = await asyncio.to_thread(corpus.track_info, [r.track_id for r in result.recommendations])
         lines = tuple(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,7 @@ from recommenders.audio.head import HeadEmbedder, is_head
 from recommenders.audio.index import AudioIndex
 from recommenders.audio.loader import AudioModels
 from recommenders.audio.pretrained import PretrainedEmbedder
-from recommenders.audio.tags import TAGGED_REASON, TagBridge
+from recommenders.audio.tags import ShownPicks, TagBridge
 from recommenders.base import Recommendation
 from recommenders.tags import TagIndex
 
@@ -57,10 +57,6 @@ class ClipResult:
     seconds_analysed: float
     unsure: bool = False
     confidence: float = 1.0
-
-    @property
-    def tagged_alike(self) -> list[Recommendation]:
-        return [r for r in self.recommendations if r.reason.startswith(TAGGED_REASON)]
 
 
 def load_embedder(store: ArtifactStore, models: AudioModels) -> AudioEmbedder:
@@ -133,9 +129,16 @@ class AudioService:
         return f"Conv1D CNN on {on} over {', '.join(self.embedder.labels)}{acc}{size}"
 
     def recommend_clip(
-        self, data: bytes | Path, k: int = 10, *, exclude_track: int | None = None, avoid: Collection[int] = ()
+        self,
+        data: bytes | Path,
+        k: int = 10,
+        *,
+        exclude_track: int | None = None,
+        shown: ShownPicks | None = None,
+        chat: Hashable = None,
     ) -> ClipResult:
-        """`avoid`: catalogue tracks not to pick as tagged alike (what the chat was shown lately: `ShownPicks`)."""
+        """`shown`: what each chat was shown lately, left out of `chat`'s tagged-alike picks, which are recorded
+        there in the same step (`ShownPicks.choose`)."""
         t0 = time.perf_counter()
         # the catalogue's windowing and slicing (features.windows), within the query's own time budget
         audio = window_audio(data, max_bytes=self.settings.max_audio_bytes, budget=self.settings.max_audio_seconds)
@@ -162,8 +165,12 @@ class AudioService:
         if self.bridge is not None and len(self.bridge):
             sounds = sounds[: max(1, k // 2)]  # half the picks by sound, the rest from the whole catalogue by tags
             exclude = {r.track_id for r in sounds} | ({exclude_track} if exclude_track is not None else set())
-            exclude |= set(avoid)
-            tagged = self.bridge.recommend(mean, k - len(sounds), exclude=exclude)
+            bridge, n = self.bridge, k - len(sounds)
+
+            def pick(avoid: frozenset[int]) -> list[Recommendation]:
+                return bridge.recommend(mean, n, exclude=exclude | avoid)
+
+            tagged = shown.choose(chat, pick) if shown is not None else pick(frozenset())
         recs = sounds + tagged
         log.info("clip: %d patches, %.2fs, top label %s", len(x), time.perf_counter() - t0, labels[0][0])
         return ClipResult(recs, labels, seconds, confidence=confidence)

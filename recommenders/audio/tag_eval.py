@@ -30,6 +30,7 @@ sets of 50 clips (`REPORT_CLIP_SEEDS`, never used to choose), served and served 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,7 @@ import numpy as np
 from data.audio_files import audio_files
 from data.corpus import Corpus
 from recommenders.audio.tags import TAGGED_REASON, ShownPicks, TagBridge
+from recommenders.base import Recommendation
 from recommenders.evaluation import Split, _ndcg, paired_ratio, playlist_split
 from recommenders.tags import TagIndex, normalise_tag
 
@@ -236,6 +238,10 @@ def _shares(
     return len(set(flat)) / max(len(flat), 1), float(np.mean(carrying)) if carrying else 0.0
 
 
+def _pick(bridge: TagBridge, query: ClipQuery, avoid: frozenset[int]) -> list[Recommendation]:
+    return bridge.recommend(query.probs, query.n_tagged, exclude=query.exclude | avoid)
+
+
 def online_tag_table(
     queries: Sequence[ClipQuery], bridges: Mapping[str, TagBridge], corpus: Corpus, served: str = "served"
 ) -> str:
@@ -252,13 +258,11 @@ def online_tag_table(
     for name, bridge, shown in rows:
         times, picks[name] = [], []
         for q in queries:
-            avoid: frozenset[int] = shown.of(name) if shown is not None else frozenset()
+            pick = functools.partial(_pick, bridge, q)
             t0 = time.perf_counter()
-            picked = [r.track_id for r in bridge.recommend(q.probs, q.n_tagged, exclude=q.exclude | avoid)]
+            picked = shown.choose(name, pick) if shown is not None else pick(frozenset())
             times.append(time.perf_counter() - t0)
-            picks[name].append(picked)
-            if shown is not None:
-                shown.add(name, picked)
+            picks[name].append([r.track_id for r in picked])
         ms[name] = 1000 * float(np.median(times))
     infos = corpus.track_info({t for lists in picks.values() for p in lists for t in p})
     lines = ["| scoring | tagged-alike picks | distinct share | carrying the clip's first tag | most repeated pick "

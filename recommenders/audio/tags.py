@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,26 +65,26 @@ class ShownPicks:
     Clips of one soundtrack, or of one kind of music, have nearly the same tag distribution, and the best fits to
     one distribution are one list: a user who sends three clips saw the same songs three times (issue 23). Each
     chat's last `per_chat` picks are left out of its next answers (the sounds-alike picks are not: they answer
-    "which recordings is this like", where the same answer is the right one). Kept in memory, bounded by
-    `chats`; safe to share between threads."""
+    "which recordings is this like", where the same answer is the right one). Picks are made and recorded in one
+    step (`choose`), so two clips sent at once in one chat do not both read the chat before either is recorded.
+    Kept in memory, bounded by `chats`; safe to share between threads."""
 
     def __init__(self, per_chat: int = SHOWN_PER_CHAT, chats: int = SHOWN_CHATS) -> None:
         self.per_chat, self.chats = per_chat, chats
         self._shown: OrderedDict[Hashable, deque[int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def of(self, chat: Hashable) -> frozenset[int]:
-        """The picks `chat` was shown lately (none for a chat not seen)."""
+    def choose(self, chat: Hashable, pick: Callable[[frozenset[int]], list[Recommendation]]) -> list[Recommendation]:
+        """`pick(what the chat was shown lately)`, its picks recorded for the chat before another clip of any chat
+        reads them (the bridge's pick takes about a millisecond, so the lock is held that long)."""
         with self._lock:
-            return frozenset(self._shown.get(chat, ()))
-
-    def add(self, chat: Hashable, track_ids: Iterable[int]) -> None:
-        with self._lock:
+            picks = pick(frozenset(self._shown.get(chat, ())))
             shown = self._shown.pop(chat, None) or deque(maxlen=self.per_chat)
-            shown.extend(track_ids)
+            shown.extend(r.track_id for r in picks)
             self._shown[chat] = shown
             while len(self._shown) > self.chats:
                 self._shown.popitem(last=False)
+        return picks
 
 
 def _unit_rows(m: np.ndarray) -> np.ndarray:
