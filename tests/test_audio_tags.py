@@ -11,7 +11,7 @@ from data.corpus import Corpus
 from recommenders.audio.musicnn import MSD_LABELS
 from recommenders.audio.tag_eval import SweepRow, choose, today_bridge
 from recommenders.audio.tags import TagBridge
-from recommenders.tags import TagIndex
+from recommenders.tags import TagIndex, normalise_tag
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +144,26 @@ def test_the_rule_takes_the_variety_goal_as_a_floor_then_fit_and_first_tag() -> 
     assert choose(rows).setting["name"] == "balanced"
     short = [SweepRow({"name": "close"}, 0.05, 0.79, 0.8, 0.01), SweepRow({"name": "far"}, 0.09, 0.70, 0.9, 0.01)]
     assert choose(short).setting["name"] == "close"
+
+
+@pytest.mark.fast
+def test_held_to_the_first_tag_the_picks_carry_it_and_a_rare_one_still_fills_the_answer(small_yes_corpus) -> None:
+    """`first_tag`: every pick for a mostly-pop clip carries pop, where the free bridge fills most of the list with
+    songs that fit by the clip's other tags (rnb, soul) or the songs they are played with; a first tag only two of
+    the candidates carry gets those two first, then the best of the rest, so the answer is never short."""
+    index = TagIndex.from_corpus(small_yes_corpus)
+    tags = {t: {normalise_tag(x) for x in v} for t, v in small_yes_corpus.track_tags().items()}
+    clip = probs(pop=0.4, rnb=0.3, soul=0.3)
+    held = TagBridge(index, MSD_LABELS, first_tag=True)
+    free = TagBridge(index, MSD_LABELS, first_tag=False)
+    assert all("pop" in tags[r.track_id] for r in held.recommend(clip, 10))
+    assert sum("pop" in tags[r.track_id] for r in free.recommend(clip, 10)) <= 5
+    counts = held.own.carries.sum(axis=0)
+    col = int(np.argmin(np.where(counts >= 3, counts, np.inf)))  # the rarest tag at least three tracks carry
+    name = MSD_LABELS[held._known[col]]
+    rare = np.full(len(MSD_LABELS), 0.02, np.float32)
+    rare[held._known[col]] = 0.9
+    carriers = [int(t) for t in held.track_ids[held.own.carries[:, col] > 0]]
+    recs = held.recommend(rare, 10, exclude=carriers[2:])
+    carrying = [normalise_tag(name) in tags[r.track_id] for r in recs]
+    assert len(recs) == 10 and carrying == [True] * 2 + [False] * 8, (name, carrying)

@@ -50,12 +50,15 @@ from recommenders.tags import TagIndex, normalise_tag
 K = 10
 TODAY = "today (cosine)"
 #: The scoring before issue 23: idf-weighted cosine of the track's own tags, best fits in order.
-TODAY_SCORING: dict[str, Any] = {"context": 0.0, "beta": None, "variety": 0.0, "spread": 0.0, "popularity_weight": 0.2}
+TODAY_SCORING: dict[str, Any] = {
+    "context": 0.0, "beta": None, "variety": 0.0, "spread": 0.0, "popularity_weight": 0.2, "first_tag": False,
+}  # fmt: skip
 REFERENCE = "F-measure (served before)"
 #: The scoring served from session 7 to session 9 (own tags' F-measure, MMR, popularity as a gentle lift, no draw):
-#: the fit any new setting must keep on validation (`choose`).
+#: the first row of the sweep and a row of every report.
 REFERENCE_SCORING: dict[str, Any] = {
     "context": 0.0, "beta": 1.0, "variety": 0.5, "spread": 0.0, "popularity_weight": 0.2, "band": 0.85,
+    "first_tag": False,
 }  # fmt: skip
 SERVED = "served"
 POPULAR = "popularity within first tag"
@@ -89,8 +92,8 @@ def tag_cases(split: Split, part: str, vocabulary: Sequence[str], reachable: set
 
 
 def _popular_in_first_tag(bridge: TagBridge, popularity: np.ndarray, case: TagCase, k: int) -> list[int]:
-    first = int(np.argmax(case.probs * bridge.idf))  # the query's most weighted tag (rarest among equals)
-    col = int(np.searchsorted(bridge._known, first))
+    col = bridge.first_tag_column(case.probs)  # the query's first tag (its tags weigh alike: the rarest)
+    assert col is not None  # a case's song carries a tag of the vocabulary
     carriers = np.flatnonzero(bridge.own.carries[:, col])
     order = carriers[np.argsort(-popularity[carriers], kind="stable")]
     return [int(t) for t in bridge.track_ids[order] if t != case.query][:k]
@@ -294,13 +297,15 @@ VARIETY_GOAL = 0.8  # issue 23: distinct tagged-alike picks over 50 clips
 
 def sweep_grid() -> list[dict[str, Any]]:
     """The scoring served before first (the reference of `choose`), then every setting of the own tags' F-measure
-    with the songs a track is played with (context), the popularity weight and the draw."""
+    with the songs a track is played with (context), the popularity weight and the draw, with the picks free to
+    leave the clip's first tag or held to it (`first_tag`)."""
     grid: list[dict[str, Any]] = [dict(REFERENCE_SCORING)]
-    for context in SWEEP_CONTEXT:
-        for weight in SWEEP_POPULARITY:
-            for spread in SWEEP_SPREADS:
-                grid.append({"context": context, "beta": 1.0, "variety": 0.0, "spread": spread,
-                             "popularity_weight": weight, "band": 0.0})  # fmt: skip
+    for first_tag in (False, True):
+        for context in SWEEP_CONTEXT:
+            for weight in SWEEP_POPULARITY:
+                for spread in SWEEP_SPREADS:
+                    grid.append({"context": context, "beta": 1.0, "variety": 0.0, "spread": spread,
+                                 "popularity_weight": weight, "band": 0.0, "first_tag": first_tag})  # fmt: skip
     return grid
 
 
@@ -380,13 +385,14 @@ def draw_sweep(
         f"Validation: {len(cases)} held-out playlists; {n} clips of {folder} in {len(sets)} sets "
         f"(seeds {', '.join(map(str, clip_seeds))}).",
         "",
-        "| scoring | context | popularity weight | spread | validation nDCG@10 | distinct share (mean ± sd) "
-        "| carrying the clip's first tag |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| scoring | context | popularity weight | spread | held to the first tag | validation nDCG@10 "
+        "| distinct share (mean ± sd) | carrying the clip's first tag |",
+        "|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for i, r in enumerate(rows):
         name = REFERENCE if i == 0 else "F-measure + played with"
         knobs = " | ".join(str(r.setting.get(k, 0.0)) for k in ("context", "popularity_weight", "spread"))
+        knobs += " | " + ("yes" if r.setting.get("first_tag") else "no")
         lines.append(f"| {name} | {knobs} | {r.ndcg:.4f} | {r.distinct:.3f} ± {r.distinct_sd:.3f} "
                      f"| {r.first_tag:.3f} |")  # fmt: skip
     best = choose(rows)
