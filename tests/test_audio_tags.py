@@ -150,13 +150,15 @@ def test_the_rule_takes_the_variety_goal_as_a_floor_then_fit_and_first_tag() -> 
 def test_held_to_the_first_tag_the_picks_carry_it_and_a_rare_one_still_fills_the_answer(small_yes_corpus) -> None:
     """`first_tag`: every pick for a mostly-pop clip carries pop, where the free bridge fills most of the list with
     songs that fit by the clip's other tags (rnb, soul) or the songs they are played with; a first tag only two of
-    the candidates carry gets those two first, then the best of the rest, so the answer is never short."""
+    the candidates carry gets those two first, then the best of the rest, so the answer is never short. The reason
+    leads with the first tag when it is why a track was picked."""
     index = TagIndex.from_corpus(small_yes_corpus)
     tags = {t: {normalise_tag(x) for x in v} for t, v in small_yes_corpus.track_tags().items()}
     clip = probs(pop=0.4, rnb=0.3, soul=0.3)
     held = TagBridge(index, MSD_LABELS, first_tag=True)
     free = TagBridge(index, MSD_LABELS, first_tag=False)
-    assert all("pop" in tags[r.track_id] for r in held.recommend(clip, 10))
+    picks = held.recommend(clip, 10)
+    assert all("pop" in tags[r.track_id] and r.reason.startswith("tagged alike: pop, ") for r in picks)
     assert sum("pop" in tags[r.track_id] for r in free.recommend(clip, 10)) <= 5
     counts = held.own.carries.sum(axis=0)
     col = int(np.argmin(np.where(counts >= 3, counts, np.inf)))  # the rarest tag at least three tracks carry

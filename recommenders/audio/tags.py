@@ -232,15 +232,19 @@ class TagBridge:
             return []
         p = np.asarray(tag_probs, np.float32)
         q = (p * self.idf)[self._known]
+        first = self.first_tag_column(p) if self.first_tag else None
         return [
-            Recommendation(int(self.track_ids[i]), round(score, 4), self._reason(i, q))
+            Recommendation(int(self.track_ids[i]), round(score, 4), self._reason(i, q, first))
             for i, score in self.rank(p, k, set(exclude))
         ]
 
-    def _reason(self, row: int, q: np.ndarray) -> str:
-        """The clip's tags the track carries that weigh most; when fewer than three, the clip's tags that the songs
-        it is played with carry ("played with ambient, electronic songs"): the reason says which part fitted."""
-        own = self._top_tags(self.own.unit[row] * q, 3, ())
+    def _reason(self, row: int, q: np.ndarray, first: int | None = None) -> str:
+        """The clip's tags the track carries that weigh most — led by the clip's first tag when the picks are held to
+        it (a common tag such as rock weighs little, but it is why the track was picked); when fewer than three, the
+        clip's tags that the songs it is played with carry ("played with ambient, electronic songs"): the reason
+        says which part fitted."""
+        lead = [self.vocabulary[self._known[first]]] if first is not None and self.own.carries[row, first] else []
+        own = lead + self._top_tags(self.own.unit[row] * q, 3 - len(lead), lead)
         parts = [", ".join(own)] if own else []
         if self._around_named is not None and len(own) < 3:
             more = self._top_tags(self._around_named[row] * q, 3 - len(own), own)
