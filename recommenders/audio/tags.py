@@ -51,8 +51,8 @@ VARIETY = 0.0  # MMR: next pick maximises key/best − VARIETY · (highest profi
 SPREAD = 0.15  # temperature of the seeded draw among near-best tracks (0: the best fits, in order)
 BAND = 0.0  # the draw and MMR choose among tracks scoring at least this share of the best (0: the POOL best)
 POOL = 200  # at most this many near-best tracks are re-ranked (a few ms)
-#: The picks carry the clip's most probable tag (the one its answer names first) when enough tracks do: the others
-#: rank after every one that does (their key × `OFF_FIRST_TAG`), so a rare first tag still gets a full answer.
+#: The picks carry the clip's most probable tag the catalogue knows (`first_tag_column`) when enough tracks do: the
+#: others rank after every one that does (their key × `OFF_FIRST_TAG`), so a rare first tag still gets a full answer.
 FIRST_TAG = True
 OFF_FIRST_TAG = 1e-3
 TAGGED_REASON = "tagged alike"  # how each pick's reason begins
